@@ -1,0 +1,44 @@
+#pragma once
+// Protocol-neutral request/response heads shared by the HTTP/1.1 and HTTP/2 codecs.
+// Header names are stored lower-case (HTTP/2 form); pseudo-headers live in fields.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringway {
+
+struct Header {
+  std::string name;  // lower-case
+  std::string value;
+};
+
+using HeaderList = std::vector<Header>;
+
+struct RequestHead {
+  std::string method;
+  std::string scheme = "http";
+  std::string authority;  // Host header (HTTP/1.1) or :authority (HTTP/2)
+  std::string path;       // origin-form target including query
+  HeaderList headers;     // regular headers, without host
+  int64_t content_length = -1;  // -1 when unknown / absent
+  bool http10 = false;          // downstream spoke HTTP/1.0
+};
+
+struct ResponseHead {
+  int status = 0;
+  HeaderList headers;           // regular headers
+  int64_t content_length = -1;  // -1 when unknown / absent
+};
+
+// Finds a header by lower-case name; null when absent.
+const Header* find_header(const HeaderList& headers, std::string_view name);
+
+// Case-insensitive ASCII comparison.
+bool iequals(std::string_view a, std::string_view b);
+
+// True for content-type values that start with "application/grpc".
+bool is_grpc_content_type(std::string_view content_type);
+
+}  // namespace ringway
