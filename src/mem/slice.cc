@@ -1,0 +1,137 @@
+#include "mem/slice.h"
+
+#include <cstdlib>
+#include <new>
+
+#include "base/log.h"
+#include "io/buffer_ring.h"
+
+namespace ringway {
+namespace {
+thread_local BufferRing* t_buffer_ring = nullptr;
+
+// Per-thread free list of default-size heap blocks: the common sizes (a response
+// head, chunk framing) never reach malloc after warm-up.
+constexpr uint32_t kDefaultBlockCapacity = 16384 - sizeof(HeapBlock);
+constexpr uint32_t kMaxCachedBlocks = 1024;
+struct BlockCache {
+  HeapBlock* head = nullptr;
+  uint32_t count = 0;
+  ~BlockCache() {
+    while (head) {
+      HeapBlock* next = *reinterpret_cast<HeapBlock**>(head->bytes);
+      free(head);
+      head = next;
+    }
+  }
+};
+thread_local BlockCache t_block_cache;
+}  // namespace
+
+BufferRing* thread_buffer_ring() { return t_buffer_ring; }
+void set_thread_buffer_ring(BufferRing* ring) { t_buffer_ring = ring; }
+
+HeapBlock* heap_block_new(uint32_t min_capacity) {
+  HeapBlock* block;
+  if (min_capacity <= kDefaultBlockCapacity && t_block_cache.head) {
+    block = t_block_cache.head;
+    t_block_cache.head = *reinterpret_cast<HeapBlock**>(block->bytes);
+    --t_block_cache.count;
+  } else {
+    uint32_t capacity = min_capacity <= kDefaultBlockCapacity ? kDefaultBlockCapacity : min_capacity;
+    block = static_cast<HeapBlock*>(malloc(sizeof(HeapBlock) + capacity));
+    if (!block) {
+      RW_LOG(Error, "out of memory allocating %u bytes", capacity);
+      abort();  // allocation failure is fatal by design; limits keep memory bounded
+    }
+    block->capacity = capacity;
+  }
+  block->refs = 1;
+  block->used = 0;
+  return block;
+}
+
+void heap_block_unref(HeapBlock* block) {
+  if (--block->refs != 0) return;
+  if (block->capacity == kDefaultBlockCapacity && t_block_cache.count < kMaxCachedBlocks) {
+    *reinterpret_cast<HeapBlock**>(block->bytes) = t_block_cache.head;
+    t_block_cache.head = block;
+    ++t_block_cache.count;
+    return;
+  }
+  free(block);
+}
+
+Slice Slice::from_recv(const char* data, uint32_t len) {
+  Slice s;
+  if (len == 0) return s;  // an empty run may sit on a buffer boundary: own nothing
+  s.data_ = data;
+  s.len_ = len;
+  s.kind_ = Kind::Recv;
+  s.bid_ = t_buffer_ring->bid_of(data);
+  t_buffer_ring->ref(s.bid_);
+  return s;
+}
+
+Slice Slice::copy_of(const char* data, uint32_t len) {
+  HeapBlock* block = heap_block_new(len);
+  memcpy(block->bytes, data, len);
+  block->used = len;
+  Slice s;
+  s.data_ = block->bytes;
+  s.len_ = len;
+  s.kind_ = Kind::Heap;
+  s.block_ = block;
+  return s;
+}
+
+Slice Slice::from_block(HeapBlock* block, uint32_t offset, uint32_t len) {
+  ++block->refs;
+  Slice s;
+  s.data_ = block->bytes + offset;
+  s.len_ = len;
+  s.kind_ = Kind::Heap;
+  s.block_ = block;
+  return s;
+}
+
+Slice Slice::share() const {
+  Slice s;
+  s.data_ = data_;
+  s.len_ = len_;
+  s.kind_ = kind_;
+  s.block_ = block_;
+  s.bid_ = bid_;
+  if (kind_ == Kind::Recv) {
+    t_buffer_ring->ref(bid_);
+  } else if (kind_ == Kind::Heap) {
+    ++block_->refs;
+  }
+  return s;
+}
+
+Slice Slice::prefix(uint32_t n) const {
+  Slice s = share();
+  s.len_ = n;
+  return s;
+}
+
+void Slice::detach() {
+  if (kind_ != Kind::Recv) return;
+  Slice copy = copy_of(data_, len_);
+  *this = std::move(copy);
+}
+
+void Slice::reset() {
+  if (kind_ == Kind::Recv) {
+    t_buffer_ring->unref(bid_);
+  } else if (kind_ == Kind::Heap) {
+    heap_block_unref(block_);
+  }
+  kind_ = Kind::None;
+  data_ = nullptr;
+  len_ = 0;
+  block_ = nullptr;
+}
+
+}  // namespace ringway

@@ -1,0 +1,98 @@
+#pragma once
+// Slice: an owning reference to a run of bytes, either inside a provided receive
+// buffer (reference-counted through the shard's BufferRing: this is what makes the
+// relay zero-copy) or inside a heap block (reference-counted, for bytes Ringway
+// generates: serialized heads, chunk framing, HTTP/2 control frames).
+// Move-only; dropping the last reference returns the receive buffer to the kernel.
+// Slices never cross shards.
+
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+namespace ringway {
+
+class BufferRing;
+
+// The receive buffers of the shard running on this thread (set once per shard).
+BufferRing* thread_buffer_ring();
+void set_thread_buffer_ring(BufferRing* ring);
+
+struct HeapBlock {
+  uint32_t refs;
+  uint32_t capacity;
+  uint32_t used;
+  char bytes[];  // capacity bytes follow
+};
+
+// Heap blocks of the default size are recycled through a per-thread free list.
+HeapBlock* heap_block_new(uint32_t min_capacity);
+void heap_block_unref(HeapBlock* block);
+
+class Slice {
+ public:
+  Slice() = default;
+  ~Slice() { reset(); }
+  Slice(Slice&& other) noexcept { steal(other); }
+  Slice& operator=(Slice&& other) noexcept {
+    if (this != &other) {
+      reset();
+      steal(other);
+    }
+    return *this;
+  }
+  Slice(const Slice&) = delete;
+  Slice& operator=(const Slice&) = delete;
+
+  // A reference to bytes inside the current thread's receive buffers.
+  static Slice from_recv(const char* data, uint32_t len);
+  // A fresh heap copy of |data|.
+  static Slice copy_of(const char* data, uint32_t len);
+  // Bytes [offset, offset+len) of |block|; takes a new reference.
+  static Slice from_block(HeapBlock* block, uint32_t offset, uint32_t len);
+
+  const char* data() const { return data_; }
+  uint32_t size() const { return len_; }
+  bool empty() const { return len_ == 0; }
+  bool in_recv_buffer() const { return kind_ == Kind::Recv; }
+  HeapBlock* block() const { return kind_ == Kind::Heap ? block_ : nullptr; }
+
+  // Another reference to the same bytes.
+  Slice share() const;
+  // The first |n| bytes as a new reference; this slice keeps all of its bytes.
+  Slice prefix(uint32_t n) const;
+  // Drops the first |n| bytes.
+  void advance(uint32_t n) {
+    data_ += n;
+    len_ -= n;
+  }
+  // Grows a heap slice over bytes just written after it in its block. Only for the
+  // sole owner of the block's tail (the send queue's append path).
+  void extend(uint32_t n) { len_ += n; }
+  // Copies receive-buffer bytes to the heap so the buffer can go back to the kernel
+  // (used when a slice would be held for long while buffers are scarce).
+  void detach();
+  void reset();
+
+ private:
+  enum class Kind : uint8_t { None, Recv, Heap };
+  void steal(Slice& other) {
+    data_ = other.data_;
+    len_ = other.len_;
+    kind_ = other.kind_;
+    block_ = other.block_;
+    bid_ = other.bid_;
+    other.kind_ = Kind::None;
+    other.data_ = nullptr;
+    other.len_ = 0;
+    other.block_ = nullptr;
+  }
+
+  const char* data_ = nullptr;
+  uint32_t len_ = 0;
+  Kind kind_ = Kind::None;
+  uint16_t bid_ = 0;  // receive buffer id when kind_ == Recv
+  HeapBlock* block_ = nullptr;
+};
+
+}  // namespace ringway

@@ -1,0 +1,354 @@
+#include "net/tcp_conn.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+namespace ringway {
+namespace {
+// Received-but-unconsumed bytes kept while input is paused before the multishot recv
+// is cancelled; paused connections are usually resumed within the same request.
+constexpr size_t kStashLimitBytes = 65536;
+
+void set_nodelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+}  // namespace
+
+TcpConn::TcpConn(Loop* loop, Handler* handler) : loop_(loop), handler_(handler) {
+  recv_op_.complete = on_recv_complete;
+  recv_op_.owner = this;
+  send_op_.complete = on_send_complete;
+  send_op_.owner = this;
+  connect_op_.complete = on_connect_complete;
+  connect_op_.owner = this;
+  linger_timer_.callback = on_linger_timeout;
+  linger_timer_.owner = this;
+}
+
+TcpConn::~TcpConn() {
+  // The owner frees us only after on_closed(); anything else is a lifetime bug.
+  RW_CHECK(fd_ < 0 && ops_in_flight_ == 0);
+  loop_->disarm_timer(&linger_timer_);
+}
+
+void TcpConn::attach(int fd) {
+  fd_ = fd;
+  connected_ = true;
+  set_nodelay(fd);
+}
+
+int TcpConn::connect(const sockaddr* addr, socklen_t len) {
+  int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  fd_ = fd;
+  set_nodelay(fd);
+  ++ops_in_flight_;
+  loop_->ring().connect(fd, addr, len, &connect_op_);
+  return 0;
+}
+
+void TcpConn::on_connect_complete(Op* op, int32_t res, uint32_t) {
+  auto* c = static_cast<TcpConn*>(op->owner);
+  --c->ops_in_flight_;
+  if (c->closing_ == CloseState::Open) {
+    c->connected_ = res == 0;
+    c->handler_->on_connected(res);
+  }
+  c->maybe_finish_close();
+}
+
+void TcpConn::start_recv() {
+  recv_wanted_ = true;
+  if (!recv_armed_ && !paused_) arm_recv();
+}
+
+void TcpConn::arm_recv() {
+  if (recv_armed_ || closing_ >= CloseState::Closing || fd_ < 0) return;
+  recv_armed_ = true;
+  ++ops_in_flight_;
+  loop_->ring().recv_multishot(fd_, loop_->buffers().group(), &recv_op_);
+}
+
+void TcpConn::pause_recv() { paused_ = true; }
+
+void TcpConn::resume_recv() {
+  if (!paused_) return;
+  paused_ = false;
+  // Delivery happens at the end of the turn, never nested inside the handler call
+  // that resumed us (the codec may be in the middle of parsing).
+  loop_->queue_deferred(this);
+}
+
+void TcpConn::on_recv_complete(Op* op, int32_t res, uint32_t flags) {
+  auto* c = static_cast<TcpConn*>(op->owner);
+  bool more = (flags & IORING_CQE_F_MORE) != 0;
+  if (!more) {
+    c->recv_armed_ = false;
+    --c->ops_in_flight_;
+  }
+  if (res > 0) {
+    BufferRing& buffers = c->loop_->buffers();
+    uint16_t bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+    buffers.take(bid);
+    const char* data = buffers.data(bid);
+    if (c->closing_ == CloseState::Open || c->closing_ == CloseState::Flushing) {
+      if (c->paused_ || !c->stash_.empty()) {
+        c->stash_.push_back(Slice::from_recv(data, static_cast<uint32_t>(res)));
+        size_t stashed = 0;
+        for (const Slice& s : c->stash_) stashed += s.size();
+        if (stashed > kStashLimitBytes && c->recv_armed_) c->loop_->ring().cancel(&c->recv_op_);
+      } else {
+        c->deliver(data, static_cast<size_t>(res));
+      }
+    }
+    buffers.unref(bid);  // the completion's own reference
+    if (!more && !c->recv_armed_ && c->recv_wanted_ && !c->paused_) c->arm_recv();
+  } else if (res == -ENOBUFS) {
+    // Out of receive buffers: wait for some to come back, then re-arm. Nothing is
+    // lost: the data stays in the socket.
+    if (c->closing_ < CloseState::Closing && !c->starving_) {
+      c->starving_ = true;
+      c->loop_->add_starving(c);
+    }
+  } else if (res == -ECANCELED) {
+    // Cancelled by pause (stash full) or close; resume/close decide what is next.
+  } else {
+    // 0 = EOF, < 0 = error.
+    if (c->closing_ == CloseState::Lingering) {
+      c->begin_close();
+    } else if (c->closing_ == CloseState::Open || c->closing_ == CloseState::Flushing) {
+      c->recv_wanted_ = false;
+      if (c->paused_ || !c->stash_.empty()) {
+        // Delivered after the stashed bytes.
+        c->stash_.push_back(Slice());
+      } else {
+        c->handler_->on_recv_end(res);
+      }
+    }
+  }
+  c->maybe_finish_close();
+}
+
+void TcpConn::deliver(const char* data, size_t len) {
+  size_t consumed = handler_->on_recv(data, len);
+  if (consumed < len && closing_ < CloseState::Lingering) {
+    stash_.push_back(Slice::from_recv(data + consumed, static_cast<uint32_t>(len - consumed)));
+  }
+}
+
+void TcpConn::deliver_stash() {
+  while (!paused_ && !stash_.empty() && closing_ < CloseState::Lingering) {
+    Slice s = std::move(stash_.front());
+    stash_.pop_front();
+    if (s.empty()) {  // end-of-input marker
+      handler_->on_recv_end(0);
+      return;
+    }
+    size_t consumed = handler_->on_recv(s.data(), s.size());
+    if (consumed < s.size()) {
+      s.advance(static_cast<uint32_t>(consumed));
+      stash_.push_front(std::move(s));
+      return;
+    }
+  }
+}
+
+void TcpConn::run_deferred() {
+  if (closing_ == CloseState::Closed) {
+    if (!closed_notified_) {
+      closed_notified_ = true;
+      handler_->on_closed();  // may delete this
+    }
+    return;
+  }
+  if (starving_) {
+    starving_ = false;
+    if (recv_wanted_ && !paused_) arm_recv();
+  }
+  if (!paused_) {
+    deliver_stash();
+    if (closing_ < CloseState::Closing && !paused_ && recv_wanted_ && !recv_armed_) arm_recv();
+  }
+  maybe_finish_close();
+}
+
+void TcpConn::write(Slice slice, uint32_t credit_id) {
+  if (closing_ >= CloseState::Lingering || slice.empty()) return;
+  queued_bytes_ += slice.size();
+  queue_.push_back(Piece{std::move(slice), credit_id});
+  loop_->queue_flush(this);
+}
+
+void TcpConn::write_copy(const char* data, size_t len) {
+  if (closing_ >= CloseState::Lingering || len == 0) return;
+  if (queue_.size() > pieces_in_flight_) {
+    Piece& last = queue_.back();
+    HeapBlock* block = last.slice.block();
+    if (block && block->refs == 1 && last.credit_id == 0 &&
+        last.slice.data() + last.slice.size() == block->bytes + block->used &&
+        block->capacity - block->used >= len) {
+      memcpy(block->bytes + block->used, data, len);
+      block->used += static_cast<uint32_t>(len);
+      last.slice.extend(static_cast<uint32_t>(len));
+      queued_bytes_ += len;
+      loop_->queue_flush(this);
+      return;
+    }
+  }
+  HeapBlock* block = heap_block_new(static_cast<uint32_t>(len));
+  memcpy(block->bytes, data, len);
+  block->used = static_cast<uint32_t>(len);
+  Slice s = Slice::from_block(block, 0, static_cast<uint32_t>(len));
+  heap_block_unref(block);  // the slice holds the only reference now
+  write(std::move(s));
+}
+
+void TcpConn::request_flush() {
+  if (closing_ < CloseState::Lingering) loop_->queue_flush(this);
+}
+
+void TcpConn::flush() {
+  if (closing_ >= CloseState::Lingering) return;
+  handler_->on_before_flush();
+  if (!send_in_flight_ && !queue_.empty() && connected_) submit_send();
+}
+
+void TcpConn::submit_send() {
+  int n = 0;
+  for (auto it = queue_.begin(); it != queue_.end() && n < kMaxIov; ++it, ++n) {
+    iov_[n].iov_base = const_cast<char*>(it->slice.data());
+    iov_[n].iov_len = it->slice.size();
+  }
+  msg_ = msghdr{};
+  msg_.msg_iov = iov_;
+  msg_.msg_iovlen = static_cast<size_t>(n);
+  pieces_in_flight_ = static_cast<uint32_t>(n);
+  send_in_flight_ = true;
+  ++ops_in_flight_;
+  loop_->ring().sendmsg(fd_, &msg_, &send_op_);
+}
+
+void TcpConn::on_send_complete(Op* op, int32_t res, uint32_t) {
+  auto* c = static_cast<TcpConn*>(op->owner);
+  --c->ops_in_flight_;
+  c->send_in_flight_ = false;
+  c->pieces_in_flight_ = 0;
+  if (res < 0) {
+    if (c->closing_ < CloseState::Closing) {
+      if (res == -EAGAIN || res == -EINTR) {
+        c->loop_->queue_flush(c);
+      } else {
+        c->handler_->on_send_error(res);
+      }
+    }
+    c->maybe_finish_close();
+    return;
+  }
+  size_t sent = static_cast<size_t>(res);
+  c->queued_bytes_ -= sent;
+  while (sent > 0 && !c->queue_.empty()) {
+    Piece& front = c->queue_.front();
+    if (sent < front.slice.size()) {
+      front.slice.advance(static_cast<uint32_t>(sent));
+      break;
+    }
+    sent -= front.slice.size();
+    uint32_t credit = front.credit_id;
+    uint32_t bytes = front.slice.size();
+    c->queue_.pop_front();
+    if (credit != 0 && c->closing_ < CloseState::Closing) c->handler_->on_credit(credit, bytes);
+  }
+  if (c->closing_ >= CloseState::Closing) {
+    c->maybe_finish_close();
+    return;
+  }
+  if (!c->queue_.empty()) {
+    c->loop_->queue_flush(c);
+  } else {
+    if (c->closing_ == CloseState::Flushing) {
+      c->close_after_flush(c->linger_ms_);
+    } else if (c->drain_notice_) {
+      c->drain_notice_ = false;
+      c->handler_->on_send_drained();
+    }
+  }
+  c->maybe_finish_close();
+}
+
+void TcpConn::close_after_flush(uint32_t linger_ms) {
+  if (closing_ >= CloseState::Lingering) return;
+  linger_ms_ = linger_ms;
+  if (!queue_.empty() || send_in_flight_ || !connected_) {
+    if (!connected_) {
+      begin_close();
+      maybe_finish_close();
+      return;
+    }
+    closing_ = CloseState::Flushing;
+    loop_->queue_flush(this);
+    return;
+  }
+  // Everything is sent: shut our side down, then discard input until the peer
+  // closes or the linger time passes, so a client still sending does not get a
+  // reset that would destroy the response it has not read yet.
+  shutdown(fd_, SHUT_WR);
+  closing_ = CloseState::Lingering;
+  stash_.clear();
+  paused_ = false;
+  recv_wanted_ = true;
+  if (!recv_armed_) arm_recv();
+  loop_->arm_timer(&linger_timer_, linger_ms);
+}
+
+void TcpConn::on_linger_timeout(Timer* timer) {
+  auto* c = static_cast<TcpConn*>(timer->owner);
+  c->begin_close();
+  c->maybe_finish_close();
+}
+
+void TcpConn::abort() {
+  begin_close();
+  maybe_finish_close();
+}
+
+void TcpConn::begin_close() {
+  if (closing_ >= CloseState::Closing) return;
+  closing_ = CloseState::Closing;
+  recv_wanted_ = false;
+  loop_->disarm_timer(&linger_timer_);
+  if (starving_) {
+    starving_ = false;
+    loop_->remove_starving(this);
+  }
+  if (recv_armed_) loop_->ring().cancel(&recv_op_);
+  if (send_in_flight_) loop_->ring().cancel(&send_op_);
+  if (fd_ >= 0 && !connected_ && ops_in_flight_ > 0) loop_->ring().cancel(&connect_op_);
+  // Pieces being sent stay alive until the send completes: the kernel reads them.
+  while (queue_.size() > pieces_in_flight_) {
+    queued_bytes_ -= queue_.back().slice.size();
+    queue_.pop_back();
+  }
+  stash_.clear();
+}
+
+void TcpConn::maybe_finish_close() {
+  if (closing_ != CloseState::Closing || ops_in_flight_ != 0) return;
+  queue_.clear();
+  queued_bytes_ = 0;
+  stash_.clear();
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  closing_ = CloseState::Closed;
+  loop_->queue_deferred(this);
+}
+
+}  // namespace ringway

@@ -1,0 +1,131 @@
+#pragma once
+// A TCP connection on the shard's ring: one multishot recv into provided buffers, one
+// send in flight at a time with a queue of slices behind it (short sends resumed),
+// optional non-blocking connect, and a close that waits for every operation in flight
+// before the fd is closed and the owner is told it may free the object.
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "io/loop.h"
+#include "mem/slice.h"
+
+namespace ringway {
+
+class TcpConn : private Flushable, private Deferred {
+ public:
+  class Handler {
+   public:
+    // Received bytes (inside a receive buffer: Slice::from_recv may reference them).
+    // Returns how many were consumed; fewer than |len| means the handler paused input
+    // (pause_recv()), and the rest is delivered again after resume_recv().
+    virtual size_t on_recv(const char* data, size_t len) = 0;
+    // The peer closed its side (|error| == 0) or receiving failed (-errno).
+    virtual void on_recv_end(int error) = 0;
+    // A queued slice written with |credit_id| != 0 has been fully sent.
+    virtual void on_credit(uint32_t credit_id, uint32_t bytes) { (void)credit_id; (void)bytes; }
+    // The send queue dropped to empty after having been above the high watermark.
+    virtual void on_send_drained() {}
+    // Called at the end of the turn before the send is submitted: produce output.
+    virtual void on_before_flush() {}
+    // Writing failed; the connection is unusable (close it).
+    virtual void on_send_error(int error) = 0;
+    // Result of connect(): 0 or -errno.
+    virtual void on_connected(int error) { (void)error; }
+    // The fd is closed and nothing is in flight: the owner may free everything now.
+    virtual void on_closed() = 0;
+
+   protected:
+    ~Handler() = default;
+  };
+
+  TcpConn(Loop* loop, Handler* handler);
+  ~TcpConn();
+  TcpConn(const TcpConn&) = delete;
+  TcpConn& operator=(const TcpConn&) = delete;
+
+  // Takes ownership of an accepted (or freshly created) non-blocking socket.
+  void attach(int fd);
+  // Creates a socket and connects it to |addr|; on_connected reports the result.
+  // Returns -errno when the socket cannot even be created.
+  int connect(const sockaddr* addr, socklen_t len);
+
+  void start_recv();
+  void pause_recv();
+  void resume_recv();
+  bool recv_paused() const { return paused_; }
+
+  // Queues bytes; the send goes out at the end of the turn.
+  void write(Slice slice, uint32_t credit_id = 0);
+  // Copies |len| bytes into the queue (appending to the last heap block when it has
+  // room and is not being sent).
+  void write_copy(const char* data, size_t len);
+  size_t queued_bytes() const { return queued_bytes_; }
+  // Requests on_send_drained() when the queue next becomes empty.
+  void want_drain_notice() { drain_notice_ = true; }
+  // Makes sure on_before_flush() runs at the end of this turn.
+  void request_flush();
+
+  // Flushes what is queued, then closes (lingering: our side is shut down for
+  // writing and input is discarded until EOF or |linger_ms|).
+  void close_after_flush(uint32_t linger_ms);
+  // Closes now: pending output is dropped, operations in flight are cancelled.
+  void abort();
+  bool closing() const { return closing_ != CloseState::Open; }
+  bool connected() const { return connected_; }
+  int fd() const { return fd_; }
+  Loop* loop() const { return loop_; }
+
+ private:
+  enum class CloseState : uint8_t { Open, Flushing, Lingering, Closing, Closed };
+  struct Piece {
+    Slice slice;
+    uint32_t credit_id;
+  };
+
+  static void on_recv_complete(Op* op, int32_t res, uint32_t flags);
+  static void on_send_complete(Op* op, int32_t res, uint32_t flags);
+  static void on_connect_complete(Op* op, int32_t res, uint32_t flags);
+  static void on_linger_timeout(Timer* timer);
+
+  void flush() override;
+  void run_deferred() override;
+  void arm_recv();
+  void deliver(const char* data, size_t len);
+  void deliver_stash();
+  void submit_send();
+  void begin_close();
+  void maybe_finish_close();
+
+  Loop* loop_;
+  Handler* handler_;
+  int fd_ = -1;
+  Op recv_op_;
+  Op send_op_;
+  Op connect_op_;
+  Timer linger_timer_;
+  uint32_t ops_in_flight_ = 0;
+  bool recv_armed_ = false;
+  bool recv_wanted_ = false;  // receive should be running (start_recv called)
+  bool paused_ = false;
+  bool starving_ = false;
+  bool send_in_flight_ = false;
+  bool connected_ = false;
+  bool drain_notice_ = false;
+  bool closed_notified_ = false;
+  CloseState closing_ = CloseState::Open;
+  uint32_t linger_ms_ = 0;
+  std::deque<Piece> queue_;
+  size_t queued_bytes_ = 0;
+  uint32_t pieces_in_flight_ = 0;
+  std::deque<Slice> stash_;  // received but not consumed while paused
+  msghdr msg_{};
+  static constexpr int kMaxIov = 64;
+  iovec iov_[kMaxIov];
+};
+
+}  // namespace ringway
