@@ -1,0 +1,807 @@
+// Loads the INI file in two passes: inih splits lines into sections and key/value
+// pairs (with our reader numbering the lines, since Debian's inih is built without
+// INI_HANDLER_LINENO), then a validator turns the raw entries into typed structs,
+// collecting every problem instead of stopping at the first.
+
+#include "config/config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string_view>
+
+#include <ini.h>
+#include <netdb.h>
+
+namespace ringway {
+namespace {
+
+// ---------------------------------------------------------------------------------
+// Pass 1: raw sections and entries with line numbers.
+
+struct RawEntry {
+  std::string key;
+  std::string value;
+  int line = 0;
+};
+
+struct RawSection {
+  std::string name;
+  int line = 0;
+  std::vector<RawEntry> entries;
+};
+
+struct RawIni {
+  std::vector<RawSection> sections;
+  std::vector<ConfigError> errors;
+};
+
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && to_lower(a) == to_lower(b);
+}
+
+// inih ends a value at ';' preceded by whitespace (INI_INLINE_COMMENT_PREFIXES).
+std::string_view strip_inline_comment(std::string_view s) {
+  for (size_t i = 1; i < s.size(); ++i) {
+    if (s[i] == ';' && is_blank(s[i - 1])) return trim(s.substr(0, i));
+  }
+  return trim(s);
+}
+
+// State shared by the inih reader and handler callbacks.
+struct IniLexer {
+  std::string_view text;
+  size_t pos = 0;
+  int line = 0;  // number of the line last handed to inih; the handler runs on it
+  RawIni* raw = nullptr;
+
+  void error(int at, std::string message) { raw->errors.push_back({at, std::move(message)}); }
+
+  void add_entry(std::string_view key, std::string_view value) {
+    if (raw->sections.empty()) {
+      error(line, "key '" + std::string(key) + "' appears before any [section]");
+      return;
+    }
+    if (key.empty()) {
+      error(line, "missing key name before '='");
+      return;
+    }
+    raw->sections.back().entries.push_back({std::string(key), std::string(value), line});
+  }
+
+  // Classifies one physical line and returns what inih should see: comments, section
+  // headers and syntax errors are handled here (so they carry line numbers and every
+  // section is known, even an empty one); key/value lines go through inih unchanged
+  // except for leading whitespace, which inih would read as a continuation line.
+  std::string_view next_line(int buffer_size) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view physical = text.substr(pos, end - pos);
+    pos = end < text.size() ? end + 1 : end;
+    ++line;
+    if (line == 1 && physical.substr(0, 3) == "\xEF\xBB\xBF") physical.remove_prefix(3);
+    std::string_view s = trim(physical);
+
+    if (s.find('\0') != std::string_view::npos) {
+      error(line, "line contains a NUL byte");
+      return {};
+    }
+    if (s.empty() || s.front() == ';' || s.front() == '#') return {};
+    if (s.front() == '[') {
+      size_t close = s.find(']');
+      if (close == std::string_view::npos) {
+        error(line, "section header is missing its closing ']'");
+        return {};
+      }
+      std::string_view after = trim(s.substr(close + 1));
+      if (!after.empty() && after.front() != ';' && after.front() != '#') {
+        error(line, "unexpected text after section header: '" + std::string(after) + "'");
+      }
+      std::string_view name = trim(s.substr(1, close - 1));
+      raw->sections.push_back({std::string(name), line, {}});
+      return {};
+    }
+    size_t sep = s.find_first_of("=:");
+    if (sep == std::string_view::npos) {
+      error(line, "expected 'key = value', a [section] header or a comment");
+      return {};
+    }
+    // Debian's inih reads lines into a fixed 200-byte buffer and would cut a long
+    // `hosts` or `listen` list; such lines are split here with inih's own rules.
+    if (s.size() + 2 > static_cast<size_t>(buffer_size)) {
+      add_entry(trim(s.substr(0, sep)), strip_inline_comment(s.substr(sep + 1)));
+      return {};
+    }
+    return s;
+  }
+};
+
+char* ini_reader(char* buffer, int size, void* stream) {
+  auto* lexer = static_cast<IniLexer*>(stream);
+  if (lexer->pos >= lexer->text.size() || size < 2) return nullptr;
+  std::string_view line = lexer->next_line(size);
+  if (!line.empty()) std::memcpy(buffer, line.data(), line.size());
+  buffer[line.size()] = '\n';
+  buffer[line.size() + 1] = '\0';
+  return buffer;
+}
+
+int ini_handler(void* user, const char* /*section*/, const char* name, const char* value) {
+  auto* lexer = static_cast<IniLexer*>(user);
+  lexer->add_entry(name, value);
+  return 1;  // keep going: errors are collected, not fatal
+}
+
+RawIni lex_ini(const std::string& text) {
+  RawIni raw;
+  IniLexer lexer;
+  lexer.text = text;
+  lexer.raw = &raw;
+  int rc = ini_parse_stream(ini_reader, &lexer, ini_handler, &lexer);
+  if (rc > 0) {
+    // Lines are pre-checked above, so inih should never reject one; keep its verdict.
+    raw.errors.push_back({rc, "syntax error"});
+  } else if (rc < 0) {
+    raw.errors.push_back({0, "INI parser failed (error " + std::to_string(rc) + ")"});
+  }
+  return raw;
+}
+
+// ---------------------------------------------------------------------------------
+// Value parsers. Each returns false and fills |why| with a message naming the key.
+
+bool parse_bool(std::string_view value, bool& out) {
+  std::string v = to_lower(value);
+  if (v == "true" || v == "yes" || v == "on" || v == "1") {
+    out = true;
+    return true;
+  }
+  if (v == "false" || v == "no" || v == "off" || v == "0") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+// Whole decimal numbers only: no sign, no suffix, no hex.
+bool parse_uint(std::string_view key, std::string_view value, uint64_t min, uint64_t max,
+                uint64_t& out, std::string& why) {
+  std::string range = std::to_string(min) + " and " + std::to_string(max);
+  bool negative = !value.empty() && value.front() == '-';
+  std::string_view digits = negative ? value.substr(1) : value;
+  bool all_digits = !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) {
+    return c >= '0' && c <= '9';
+  });
+  if (!all_digits) {
+    why = std::string(key) + ": '" + std::string(value) + "' is not a whole number (expected " +
+          range + ")";
+    return false;
+  }
+  uint64_t parsed = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), parsed);
+  (void)ptr;
+  if (negative || ec == std::errc::result_out_of_range || parsed < min || parsed > max) {
+    why = std::string(key) + " must be between " + range + ", got " + std::string(value);
+    return false;
+  }
+  out = parsed;
+  return true;
+}
+
+bool is_host_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '-' || c == '.' || c == '_';
+}
+
+// "host:port", "[v6]:port"; the port is optional when |default_port| is non-zero.
+// |host| comes back without brackets.
+bool split_host_port(std::string_view text, uint16_t default_port, std::string& host,
+                     uint16_t& port, bool& is_ipv6, std::string& why) {
+  std::string_view port_text;
+  is_ipv6 = false;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      why = "'" + std::string(text) + "' is missing the ']' that closes the IPv6 address";
+      return false;
+    }
+    host = std::string(text.substr(1, close - 1));
+    is_ipv6 = true;
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') {
+        why = "unexpected text after ']' in '" + std::string(text) + "'";
+        return false;
+      }
+      port_text = rest.substr(1);
+      if (port_text.empty()) {
+        why = "'" + std::string(text) + "' has an empty port";
+        return false;
+      }
+    }
+    if (host.find(':') == std::string::npos) {
+      why = "'" + host + "' in brackets is not an IPv6 address";
+      return false;
+    }
+  } else {
+    size_t colon = text.find(':');
+    if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
+      why = "'" + std::string(text) + "': write IPv6 addresses in brackets, e.g. [::1]:8080";
+      return false;
+    }
+    host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = text.substr(colon + 1);
+      if (port_text.empty()) {
+        why = "'" + std::string(text) + "' has an empty port";
+        return false;
+      }
+    }
+    if (!std::all_of(host.begin(), host.end(), is_host_char)) {
+      why = "'" + host + "' is not a valid host name or address";
+      return false;
+    }
+  }
+  if (host.empty()) {
+    why = "'" + std::string(text) + "' has no host";
+    return false;
+  }
+  if (port_text.empty()) {
+    if (default_port == 0) {
+      why = "'" + std::string(text) + "' has no port (expected host:port)";
+      return false;
+    }
+    port = default_port;
+    return true;
+  }
+  uint64_t value = 0;
+  std::string port_why;
+  if (!parse_uint("port", port_text, 1, 65535, value, port_why)) {
+    why = "'" + std::string(text) + "': port must be between 1 and 65535";
+    return false;
+  }
+  port = static_cast<uint16_t>(value);
+  return true;
+}
+
+// Numeric addresses first (no DNS traffic for the common case), then names.
+bool resolve(const std::string& host, uint16_t port, bool passive, SockAddr& out,
+             std::string& why) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+  std::string service = std::to_string(port);
+  addrinfo* result = nullptr;
+  int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &result);
+  if (rc == EAI_NONAME) {
+    hints.ai_flags &= ~AI_NUMERICHOST;
+    rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &result);
+  }
+  if (rc != 0 || result == nullptr) {
+    why = "cannot resolve '" + host + "': " + (rc == EAI_SYSTEM ? std::strerror(errno)
+                                                                 : gai_strerror(rc));
+    if (result != nullptr) freeaddrinfo(result);
+    return false;
+  }
+  std::memcpy(&out.storage, result->ai_addr, result->ai_addrlen);
+  out.len = static_cast<socklen_t>(result->ai_addrlen);
+  freeaddrinfo(result);
+  return true;
+}
+
+bool parse_target_url(std::string_view text, TargetUrl& target, std::string& why) {
+  size_t scheme_end = text.find("://");
+  std::string scheme = scheme_end == std::string_view::npos
+                           ? std::string()
+                           : to_lower(text.substr(0, scheme_end));
+  if (scheme == "https") {
+    why = "https:// targets need upstream TLS, not supported by this build yet";
+    return false;
+  }
+  if (scheme == "http") {
+    target.protocol = UpstreamProtocol::Http1;
+  } else if (scheme == "h2c") {
+    target.protocol = UpstreamProtocol::H2c;
+  } else {
+    why = "target_url '" + std::string(text) + "' must start with http:// or h2c://";
+    return false;
+  }
+  std::string_view rest = text.substr(scheme_end + 3);
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    why = "target_url must not carry a query or fragment";
+    return false;
+  }
+  if (std::any_of(rest.begin(), rest.end(),
+                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
+    why = "target_url must not contain spaces or control characters";
+    return false;
+  }
+  size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+  if (authority.find('@') != std::string_view::npos) {
+    why = "target_url must not contain user information ('@')";
+    return false;
+  }
+  constexpr uint16_t kDefaultPort = 80;  // both http:// and h2c:// are cleartext
+  bool is_ipv6 = false;
+  std::string host_why;
+  if (!split_host_port(authority, kDefaultPort, target.host, target.port, is_ipv6, host_why)) {
+    why = "target_url: " + host_why;
+    return false;
+  }
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  target.base_path = std::string(path);
+  std::string bracketed = is_ipv6 ? "[" + target.host + "]" : target.host;
+  target.authority = bracketed;
+  if (target.port != kDefaultPort) target.authority += ":" + std::to_string(target.port);
+  target.address.text = bracketed + ":" + std::to_string(target.port);
+  if (!resolve(target.host, target.port, false, target.address, host_why)) {
+    why = "target_url: " + host_why;
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> split_list(std::string_view text) {
+  std::vector<std::string_view> items;
+  size_t start = 0;
+  while (true) {
+    size_t comma = text.find(',', start);
+    items.push_back(trim(text.substr(start, comma - start)));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+// ---------------------------------------------------------------------------------
+// Pass 2: validation into typed structs.
+
+struct UintKey {
+  const char* name;
+  uint32_t GatewayConfig::*field;
+  uint32_t min;
+  uint32_t max;
+};
+
+// Ranges are documented next to each key in conf/ringway.ini; keep the two in step.
+constexpr UintKey kGatewayUintKeys[] = {
+    {"ring_entries", &GatewayConfig::ring_entries, 64, 32768},
+    {"buffer_size", &GatewayConfig::buffer_size, 1024, 1048576},
+    {"buffer_count", &GatewayConfig::buffer_count, 16, 32768},
+    {"max_connections", &GatewayConfig::max_connections, 1, 1000000},
+    {"idle_timeout_ms", &GatewayConfig::idle_timeout_ms, 10, 86400000},
+    {"request_header_timeout_ms", &GatewayConfig::request_header_timeout_ms, 10, 3600000},
+    {"upstream_connect_timeout_ms", &GatewayConfig::upstream_connect_timeout_ms, 10, 600000},
+    {"upstream_timeout_ms", &GatewayConfig::upstream_timeout_ms, 10, 86400000},
+    {"max_header_bytes", &GatewayConfig::max_header_bytes, 1024, 1048576},
+    {"max_concurrent_streams", &GatewayConfig::max_concurrent_streams, 1, 10000},
+    {"stream_buffer_bytes", &GatewayConfig::stream_buffer_bytes, 16384, 268435456},
+    {"upstream_max_idle_connections", &GatewayConfig::upstream_max_idle_connections, 0, 100000},
+    {"drain_timeout_ms", &GatewayConfig::drain_timeout_ms, 0, 3600000},
+    {"access_log_buffer_bytes", &GatewayConfig::access_log_buffer_bytes, 4096, 67108864},
+};
+
+struct BoolKey {
+  const char* name;
+  bool GatewayConfig::*field;
+};
+
+constexpr BoolKey kGatewayBoolKeys[] = {
+    {"enable_http2", &GatewayConfig::enable_http2},
+    {"pin_shards", &GatewayConfig::pin_shards},
+};
+
+constexpr uint32_t kShardsMax = 1024;
+
+// DESIGN.md §4 keys and sections this build recognises but cannot honour yet; setting
+// them is an error rather than a silent no-op (auth must fail closed).
+constexpr const char* kUnsupportedSections[] = {"tls", "admin", "store", "coprocess"};
+constexpr const char* kUnsupportedApiBoolKeys[] = {
+    "use_basic_auth", "use_standard_auth", "use_mutual_tls_auth", "enable_coprocess_auth",
+    "tls_insecure_skip_verify"};
+constexpr const char* kUnsupportedApiStringKeys[] = {
+    "auth_header", "client_certificates", "pre", "post_key_auth", "post",
+    "response", "auth_check", "config_data"};
+
+template <typename Range>
+bool contains_name(const Range& names, std::string_view name) {
+  for (const char* candidate : names) {
+    if (name == candidate) return true;
+  }
+  return false;
+}
+
+bool is_valid_api_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  return std::all_of(name.begin(), name.end(), is_host_char);
+}
+
+class Validator {
+ public:
+  explicit Validator(std::vector<ConfigError>& errors) : errors_(errors) {}
+
+  void run(const RawIni& raw, Config& config) {
+    std::map<std::string, int> first_line;  // section name -> header line
+    for (const RawSection& section : raw.sections) {
+      auto [it, inserted] = first_line.emplace(section.name, section.line);
+      if (!inserted) {
+        error(section.line, "duplicate section [" + section.name + "] (first at line " +
+                                std::to_string(it->second) + ")");
+        continue;
+      }
+      if (section.name == "gateway") {
+        gateway_section(section, config.gateway);
+      } else if (section.name.rfind("api.", 0) == 0) {
+        api_section(section, config);
+      } else if (contains_name(kUnsupportedSections, section.name)) {
+        error(section.line, "section [" + section.name + "] is not supported by this build yet");
+      } else if (section.name == "api") {
+        error(section.line, "unknown section [api]; APIs are declared as [api.NAME]");
+      } else {
+        error(section.line, "unknown section [" + section.name +
+                                "] (expected [gateway] or [api.NAME])");
+      }
+    }
+    default_listen(config.gateway);
+    if (api_sections_ == 0) {
+      error(0, "no [api.NAME] section: there is nothing to route");
+    }
+    check_route_overlap(config);
+  }
+
+ private:
+  void error(int line, std::string message) { errors_.push_back({line, std::move(message)}); }
+
+  // Drops repeated keys (reporting each) so later code sees every key at most once.
+  std::vector<const RawEntry*> unique_entries(const RawSection& section, const std::string& prefix) {
+    std::map<std::string, int> seen;
+    std::vector<const RawEntry*> entries;
+    for (const RawEntry& entry : section.entries) {
+      auto [it, inserted] = seen.emplace(entry.key, entry.line);
+      if (!inserted) {
+        error(entry.line, prefix + "duplicate key '" + entry.key + "' (first set at line " +
+                              std::to_string(it->second) + ")");
+        continue;
+      }
+      entries.push_back(&entry);
+    }
+    return entries;
+  }
+
+  bool bool_value(const RawEntry& entry, const std::string& prefix, bool& out) {
+    if (parse_bool(entry.value, out)) return true;
+    error(entry.line, prefix + entry.key + ": '" + entry.value +
+                          "' is not a boolean (use true/false, yes/no, on/off or 1/0)");
+    return false;
+  }
+
+  void gateway_section(const RawSection& section, GatewayConfig& gateway) {
+    for (const RawEntry* entry_ptr : unique_entries(section, "")) {
+      const RawEntry& entry = *entry_ptr;
+      const std::string& key = entry.key;
+      std::string why;
+      bool handled = false;
+      for (const UintKey& spec : kGatewayUintKeys) {
+        if (key != spec.name) continue;
+        handled = true;
+        uint64_t value = 0;
+        if (!parse_uint(key, entry.value, spec.min, spec.max, value, why)) {
+          error(entry.line, why);
+        } else if (key == "buffer_count" && (value & (value - 1)) != 0) {
+          // The provided-buffer ring indexes with a mask.
+          error(entry.line, "buffer_count must be a power of two, got " + entry.value);
+        } else {
+          gateway.*spec.field = static_cast<uint32_t>(value);
+        }
+      }
+      for (const BoolKey& spec : kGatewayBoolKeys) {
+        if (key != spec.name) continue;
+        handled = true;
+        bool value = false;
+        if (bool_value(entry, "", value)) gateway.*spec.field = value;
+      }
+      if (handled) continue;
+      if (key == "listen") {
+        listen_value(entry, gateway);
+      } else if (key == "shards") {
+        uint64_t value = 0;
+        if (iequals_ascii(entry.value, "auto")) {
+          gateway.shards = 0;
+        } else if (parse_uint(key, entry.value, 1, kShardsMax, value, why)) {
+          gateway.shards = static_cast<uint32_t>(value);
+        } else {
+          error(entry.line, "shards must be auto or a number between 1 and " +
+                                std::to_string(kShardsMax) + ", got '" + entry.value + "'");
+        }
+      } else if (key == "access_log") {
+        std::string lower = to_lower(entry.value);
+        if (lower == "off" || lower == "stdout") {
+          gateway.access_log = lower;
+        } else if (!entry.value.empty() && entry.value.front() == '/') {
+          gateway.access_log = entry.value;
+        } else {
+          error(entry.line, "access_log must be off, stdout or an absolute file path, got '" +
+                                entry.value + "'");
+        }
+      } else if (key == "log_level") {
+        std::string lower = to_lower(entry.value);
+        if (lower == "debug") {
+          gateway.log_level = LogLevel::Debug;
+        } else if (lower == "info") {
+          gateway.log_level = LogLevel::Info;
+        } else if (lower == "warn" || lower == "warning") {
+          gateway.log_level = LogLevel::Warn;
+        } else if (lower == "error") {
+          gateway.log_level = LogLevel::Error;
+        } else {
+          error(entry.line, "log_level must be debug, info, warn or error, got '" +
+                                entry.value + "'");
+        }
+      } else if (key == "tls_listen") {
+        if (!entry.value.empty()) error(entry.line, "tls_listen is not supported by this build yet");
+      } else {
+        error(entry.line, "unknown key '" + key + "' in [gateway]");
+      }
+    }
+  }
+
+  void listen_value(const RawEntry& entry, GatewayConfig& gateway) {
+    std::set<std::string> seen;
+    for (std::string_view item : split_list(entry.value)) {
+      if (item.empty()) {
+        error(entry.line, "listen: empty address in '" + entry.value + "'");
+        continue;
+      }
+      SockAddr address;
+      address.text = std::string(item);
+      std::string host, why;
+      uint16_t port = 0;
+      bool is_ipv6 = false;
+      if (!split_host_port(item, 0, host, port, is_ipv6, why) ||
+          !resolve(host, port, true, address, why)) {
+        error(entry.line, "listen: " + why);
+        continue;
+      }
+      if (!seen.insert(address.text).second) {
+        error(entry.line, "listen: " + address.text + " is listed twice");
+        continue;
+      }
+      gateway.listen.push_back(std::move(address));
+    }
+  }
+
+  void default_listen(GatewayConfig& gateway) {
+    if (!gateway.listen.empty()) return;
+    SockAddr address;
+    address.text = "0.0.0.0:8080";
+    std::string why;
+    if (resolve("0.0.0.0", 8080, true, address, why)) gateway.listen.push_back(address);
+  }
+
+  void api_section(const RawSection& section, Config& config) {
+    ++api_sections_;
+    ApiConfig api;
+    api.name = section.name.substr(4);
+    api.line = section.line;
+    std::string prefix = "api " + api.name + ": ";
+    bool ok = true;
+    if (!is_valid_api_name(api.name)) {
+      error(section.line, "[" + section.name +
+                              "]: API names use letters, digits, '-', '_' and '.' (1 to 128)");
+      ok = false;
+    }
+    bool have_listen_path = false, have_target = false, auth_requested = false;
+    for (const RawEntry* entry_ptr : unique_entries(section, prefix)) {
+      const RawEntry& entry = *entry_ptr;
+      const std::string& key = entry.key;
+      std::string why;
+      if (key == "listen_path") {
+        have_listen_path = true;
+        if (!listen_path_value(entry, prefix, api.listen_path)) ok = false;
+      } else if (key == "target_url") {
+        have_target = true;
+        if (!parse_target_url(entry.value, api.target, why)) {
+          error(entry.line, prefix + why);
+          ok = false;
+        }
+      } else if (key == "hosts") {
+        if (!hosts_value(entry, prefix, api.hosts)) ok = false;
+      } else if (key == "strip_listen_path") {
+        ok &= bool_value(entry, prefix, api.strip_listen_path);
+      } else if (key == "proxy_enable_http2") {
+        ok &= bool_value(entry, prefix, api.proxy_enable_http2);
+      } else if (key == "preserve_host_header") {
+        ok &= bool_value(entry, prefix, api.preserve_host_header);
+      } else if (key == "use_keyless") {
+        ok &= bool_value(entry, prefix, api.use_keyless);
+      } else if (contains_name(kUnsupportedApiBoolKeys, key)) {
+        bool value = false;
+        if (!bool_value(entry, prefix, value)) {
+          ok = false;
+          auth_requested = true;  // unreadable: do not also claim no mode was set
+        } else if (value) {
+          error(entry.line, prefix + key + " is not supported by this build yet");
+          ok = false;
+          auth_requested = true;
+        }
+      } else if (contains_name(kUnsupportedApiStringKeys, key)) {
+        if (!entry.value.empty()) {
+          error(entry.line, prefix + key + " is not supported by this build yet");
+          ok = false;
+          auth_requested = true;
+        }
+      } else {
+        error(entry.line, prefix + "unknown key '" + key + "'");
+        ok = false;
+      }
+    }
+    if (!have_listen_path) {
+      error(section.line, prefix + "listen_path is required");
+      ok = false;
+    }
+    if (!have_target) {
+      error(section.line, prefix + "target_url is required");
+      ok = false;
+    }
+    if (!api.use_keyless && !auth_requested) {
+      error(section.line, prefix + "no authentication mode set; set use_keyless = true "
+                                   "(other modes are not supported by this build yet)");
+      ok = false;
+    }
+    if (ok) {
+      config.apis.push_back(std::move(api));
+    } else if (have_listen_path && !api.listen_path.empty()) {
+      // Still checked for overlaps so one pass reports as much as possible.
+      rejected_apis_.push_back(std::move(api));
+    }
+  }
+
+  bool listen_path_value(const RawEntry& entry, const std::string& prefix, std::string& out) {
+    const std::string& value = entry.value;
+    if (value.empty() || value.front() != '/') {
+      error(entry.line, prefix + "listen_path must start with '/', got '" + value + "'");
+      return false;
+    }
+    bool clean = std::none_of(value.begin(), value.end(), [](char c) {
+      return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '?' || c == '#';
+    });
+    if (!clean) {
+      error(entry.line,
+            prefix + "listen_path must not contain spaces, control characters, '?' or '#'");
+      return false;
+    }
+    out = value;
+    return true;
+  }
+
+  bool hosts_value(const RawEntry& entry, const std::string& prefix,
+                   std::vector<std::string>& hosts) {
+    if (trim(entry.value).empty()) return true;  // any host
+    bool ok = true;
+    for (std::string_view item : split_list(entry.value)) {
+      std::string host = to_lower(item);
+      if (!host.empty() && host.back() == '.') host.pop_back();  // FQDN form
+      std::string why;
+      if (host.empty()) {
+        why = "empty entry in hosts";
+      } else if (host.front() == '[') {
+        if (host.back() != ']' || host.find(':') == std::string::npos) {
+          why = "hosts entry '" + host + "' is not a bracketed IPv6 address";
+        }
+      } else if (host.find(':') != std::string::npos) {
+        why = "hosts entry '" + host + "' must not carry a port (hosts match any port; "
+              "write IPv6 addresses in brackets)";
+      } else if (!std::all_of(host.begin(), host.end(), is_host_char)) {
+        why = "hosts entry '" + host + "' is not a valid host name";
+      }
+      if (!why.empty()) {
+        error(entry.line, prefix + why);
+        ok = false;
+        continue;
+      }
+      if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(host);
+    }
+    return ok;
+  }
+
+  // Two APIs with the same listen_path must not both claim a host (or both claim any
+  // host): the router could not choose between them.
+  void check_route_overlap(const Config& config) {
+    std::vector<const ApiConfig*> all;
+    for (const ApiConfig& api : config.apis) all.push_back(&api);
+    for (const ApiConfig& api : rejected_apis_) all.push_back(&api);
+    std::sort(all.begin(), all.end(),
+              [](const ApiConfig* a, const ApiConfig* b) { return a->line < b->line; });
+    for (size_t i = 0; i < all.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        const ApiConfig& later = *all[i];
+        const ApiConfig& earlier = *all[j];
+        if (later.listen_path != earlier.listen_path) continue;
+        std::string clash;
+        if (later.hosts.empty() && earlier.hosts.empty()) {
+          clash = "any host";
+        } else {
+          for (const std::string& host : later.hosts) {
+            if (std::find(earlier.hosts.begin(), earlier.hosts.end(), host) !=
+                earlier.hosts.end()) {
+              clash = "host " + host;
+              break;
+            }
+          }
+        }
+        if (clash.empty()) continue;
+        error(later.line, "api " + later.name + ": listen_path " + later.listen_path + " for " +
+                              clash + " is already routed to api " + earlier.name +
+                              " (line " + std::to_string(earlier.line) + ")");
+        break;
+      }
+    }
+  }
+
+  std::vector<ConfigError>& errors_;
+  std::vector<ApiConfig> rejected_apis_;
+  int api_sections_ = 0;
+};
+
+}  // namespace
+
+ConfigLoadResult load_config_text(const std::string& text, const std::string& path) {
+  ConfigLoadResult result;
+  RawIni raw = lex_ini(text);
+  result.errors = std::move(raw.errors);
+  auto config = std::make_shared<Config>();
+  config->path = path;
+  Validator(result.errors).run(raw, *config);
+  std::stable_sort(result.errors.begin(), result.errors.end(),
+                   [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });
+  if (result.errors.empty()) result.config = std::move(config);
+  return result;
+}
+
+ConfigLoadResult load_config(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    ConfigLoadResult result;
+    result.errors.push_back({0, std::string("cannot open file: ") + std::strerror(errno)});
+    return result;
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) {
+    ConfigLoadResult result;
+    result.errors.push_back({0, std::string("cannot read file: ") + std::strerror(errno)});
+    return result;
+  }
+  return load_config_text(text.str(), path);
+}
+
+std::string format_config_error(const std::string& path, const ConfigError& error) {
+  if (error.line <= 0) return path + ": " + error.message;
+  return path + ":" + std::to_string(error.line) + ": " + error.message;
+}
+
+}  // namespace ringway

@@ -1,0 +1,678 @@
+#include "config/config.h"
+
+#include <arpa/inet.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace ringway {
+namespace {
+
+// A valid API section, four lines long; tests put the line under test before it so
+// the expected line numbers are easy to read.
+constexpr const char* kDemoApi =
+    "[api.demo]\n"
+    "listen_path = /demo\n"
+    "target_url = http://127.0.0.1:9090\n"
+    "use_keyless = true\n";
+
+// "LINE: message" for each error, in the order reported.
+std::vector<std::string> errors_of(const std::string& text) {
+  ConfigLoadResult result = load_config_text(text, "test.ini");
+  EXPECT_EQ(result.config == nullptr, !result.errors.empty());
+  std::vector<std::string> out;
+  for (const ConfigError& error : result.errors) {
+    out.push_back(std::to_string(error.line) + ": " + error.message);
+  }
+  return out;
+}
+
+std::shared_ptr<const Config> load_ok(const std::string& text) {
+  ConfigLoadResult result = load_config_text(text, "test.ini");
+  for (const ConfigError& error : result.errors) {
+    ADD_FAILURE() << format_config_error("test.ini", error);
+  }
+  return result.config;
+}
+
+std::string address_of(const SockAddr& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address.storage.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&address.storage);
+    inet_ntop(AF_INET, &in->sin_addr, text, sizeof(text));
+    return std::string(text) + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address.storage);
+  inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof(text));
+  return "[" + std::string(text) + "]:" + std::to_string(ntohs(in6->sin6_port));
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+const std::string kExampleConfig = std::string(RINGWAY_SOURCE_ROOT) + "/conf/ringway.ini";
+
+TEST(ConfigLoader, LoadsFullValidFile) {
+  auto config = load_ok(
+      "; full example\n"
+      "[gateway]\n"
+      "listen = 127.0.0.1:8081, [::1]:8082\n"
+      "enable_http2 = false\n"
+      "shards = 3\n"
+      "pin_shards = no\n"
+      "ring_entries = 1024\n"
+      "buffer_size = 8192\n"
+      "buffer_count = 512\n"
+      "max_connections = 777\n"
+      "idle_timeout_ms = 1001\n"
+      "request_header_timeout_ms = 1002\n"
+      "upstream_connect_timeout_ms = 1003\n"
+      "upstream_timeout_ms = 1004\n"
+      "max_header_bytes = 4096\n"
+      "max_concurrent_streams = 50\n"
+      "stream_buffer_bytes = 65536\n"
+      "upstream_max_idle_connections = 0\n"
+      "drain_timeout_ms = 0\n"
+      "access_log = /var/log/ringway/access.log\n"
+      "access_log_buffer_bytes = 8192\n"
+      "log_level = debug\n"
+      "\n"
+      "[api.orders]\n"
+      "listen_path = /orders/\n"
+      "strip_listen_path = true\n"
+      "target_url = h2c://127.0.0.1:50051/v1/\n"
+      "proxy_enable_http2 = true\n"
+      "hosts = API.Example.com , www.example.com.\n"
+      "preserve_host_header = true\n"
+      "use_keyless = true\n"
+      "use_basic_auth = false\n"
+      "auth_header =\n"
+      "\n"
+      "[api.web]\n"
+      "listen_path = /\n"
+      "target_url = http://localhost\n"
+      "use_keyless = on\n");
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->path, "test.ini");
+  const GatewayConfig& g = config->gateway;
+  ASSERT_EQ(g.listen.size(), 2u);
+  EXPECT_EQ(g.listen[0].text, "127.0.0.1:8081");
+  EXPECT_EQ(address_of(g.listen[0]), "127.0.0.1:8081");
+  EXPECT_EQ(g.listen[1].text, "[::1]:8082");
+  EXPECT_EQ(address_of(g.listen[1]), "[::1]:8082");
+  EXPECT_FALSE(g.enable_http2);
+  EXPECT_EQ(g.shards, 3u);
+  EXPECT_FALSE(g.pin_shards);
+  EXPECT_EQ(g.ring_entries, 1024u);
+  EXPECT_EQ(g.buffer_size, 8192u);
+  EXPECT_EQ(g.buffer_count, 512u);
+  EXPECT_EQ(g.max_connections, 777u);
+  EXPECT_EQ(g.idle_timeout_ms, 1001u);
+  EXPECT_EQ(g.request_header_timeout_ms, 1002u);
+  EXPECT_EQ(g.upstream_connect_timeout_ms, 1003u);
+  EXPECT_EQ(g.upstream_timeout_ms, 1004u);
+  EXPECT_EQ(g.max_header_bytes, 4096u);
+  EXPECT_EQ(g.max_concurrent_streams, 50u);
+  EXPECT_EQ(g.stream_buffer_bytes, 65536u);
+  EXPECT_EQ(g.upstream_max_idle_connections, 0u);
+  EXPECT_EQ(g.drain_timeout_ms, 0u);
+  EXPECT_EQ(g.access_log, "/var/log/ringway/access.log");
+  EXPECT_EQ(g.access_log_buffer_bytes, 8192u);
+  EXPECT_EQ(g.log_level, LogLevel::Debug);
+
+  ASSERT_EQ(config->apis.size(), 2u);
+  const ApiConfig& orders = config->apis[0];
+  EXPECT_EQ(orders.name, "orders");
+  EXPECT_EQ(orders.line, 24);
+  EXPECT_EQ(orders.listen_path, "/orders/");
+  EXPECT_TRUE(orders.strip_listen_path);
+  EXPECT_EQ(orders.target.protocol, UpstreamProtocol::H2c);
+  EXPECT_EQ(orders.target.host, "127.0.0.1");
+  EXPECT_EQ(orders.target.port, 50051);
+  EXPECT_EQ(orders.target.authority, "127.0.0.1:50051");
+  EXPECT_EQ(orders.target.base_path, "/v1");
+  EXPECT_EQ(address_of(orders.target.address), "127.0.0.1:50051");
+  EXPECT_TRUE(orders.proxy_enable_http2);
+  EXPECT_EQ(orders.hosts, (std::vector<std::string>{"api.example.com", "www.example.com"}));
+  EXPECT_TRUE(orders.preserve_host_header);
+  EXPECT_TRUE(orders.use_keyless);
+
+  const ApiConfig& web = config->apis[1];
+  EXPECT_EQ(web.name, "web");
+  EXPECT_EQ(web.listen_path, "/");
+  EXPECT_FALSE(web.strip_listen_path);
+  EXPECT_EQ(web.target.protocol, UpstreamProtocol::Http1);
+  EXPECT_EQ(web.target.host, "localhost");
+  EXPECT_EQ(web.target.port, 80);
+  EXPECT_EQ(web.target.authority, "localhost");
+  EXPECT_EQ(web.target.base_path, "");
+  EXPECT_TRUE(web.hosts.empty());
+  EXPECT_FALSE(web.preserve_host_header);
+}
+
+TEST(ConfigLoader, AppliesDefaultsForMinimalFile) {
+  auto config = load_ok(kDemoApi);
+  ASSERT_NE(config, nullptr);
+  const GatewayConfig& g = config->gateway;
+  const GatewayConfig defaults;
+  ASSERT_EQ(g.listen.size(), 1u);
+  EXPECT_EQ(g.listen[0].text, "0.0.0.0:8080");
+  EXPECT_EQ(address_of(g.listen[0]), "0.0.0.0:8080");
+  EXPECT_EQ(g.enable_http2, defaults.enable_http2);
+  EXPECT_EQ(g.shards, 0u);  // auto
+  EXPECT_EQ(g.ring_entries, defaults.ring_entries);
+  EXPECT_EQ(g.buffer_count, defaults.buffer_count);
+  EXPECT_EQ(g.max_header_bytes, defaults.max_header_bytes);
+  EXPECT_EQ(g.drain_timeout_ms, defaults.drain_timeout_ms);
+  EXPECT_EQ(g.access_log, "off");
+  EXPECT_EQ(g.log_level, LogLevel::Info);
+  ASSERT_EQ(config->apis.size(), 1u);
+  EXPECT_FALSE(config->apis[0].strip_listen_path);
+  EXPECT_FALSE(config->apis[0].proxy_enable_http2);
+}
+
+TEST(ConfigLoader, ShippedExampleConfigIsValid) {
+  ConfigLoadResult result = load_config(kExampleConfig);
+  for (const ConfigError& error : result.errors) {
+    ADD_FAILURE() << format_config_error(kExampleConfig, error);
+  }
+  ASSERT_NE(result.config, nullptr);
+  ASSERT_EQ(result.config->apis.size(), 1u);
+  const ApiConfig& demo = result.config->apis[0];
+  EXPECT_EQ(demo.listen_path, "/demo/");
+  EXPECT_EQ(demo.target.authority, "127.0.0.1:9090");
+  EXPECT_TRUE(demo.use_keyless);
+}
+
+TEST(ConfigLoader, ShippedExampleConfigDocumentsEveryKey) {
+  std::string text = read_file(kExampleConfig);
+  const char* keys[] = {
+      "listen", "enable_http2", "shards", "pin_shards", "ring_entries", "buffer_size",
+      "buffer_count", "max_connections", "idle_timeout_ms", "request_header_timeout_ms",
+      "upstream_connect_timeout_ms", "upstream_timeout_ms", "max_header_bytes",
+      "max_concurrent_streams", "stream_buffer_bytes", "upstream_max_idle_connections",
+      "drain_timeout_ms", "access_log", "access_log_buffer_bytes", "log_level",
+      "listen_path", "strip_listen_path", "target_url", "proxy_enable_http2", "hosts",
+      "preserve_host_header", "use_keyless"};
+  for (const char* key : keys) {
+    EXPECT_NE(text.find(std::string(key) + " = "), std::string::npos) << key;
+  }
+}
+
+TEST(ConfigLoader, ReportsUnknownKeyWithLine) {
+  EXPECT_EQ(errors_of("[gateway]\n"
+                      "listen = 127.0.0.1:8080\n"
+                      "listen_port = 8080\n" +
+                      std::string(kDemoApi) + "retries = 3\n"),
+            (std::vector<std::string>{"3: unknown key 'listen_port' in [gateway]",
+                                      "8: api demo: unknown key 'retries'"}));
+}
+
+TEST(ConfigLoader, ReportsUnknownSectionWithLine) {
+  EXPECT_EQ(errors_of(std::string(kDemoApi) +
+                      "\n"
+                      "[gatway]\n"
+                      "listen = 127.0.0.1:8080\n"
+                      "[api]\n"),
+            (std::vector<std::string>{
+                "6: unknown section [gatway] (expected [gateway] or [api.NAME])",
+                "8: unknown section [api]; APIs are declared as [api.NAME]"}));
+}
+
+TEST(ConfigLoader, ReportsUnsupportedSectionsWithLine) {
+  EXPECT_EQ(errors_of(std::string(kDemoApi) +
+                      "[tls]\n"
+                      "cert_file = /etc/ringway/cert.pem\n"
+                      "[admin]\n"
+                      "[store]\n"
+                      "[coprocess]\n"
+                      "enable_coprocess = true\n"),
+            (std::vector<std::string>{"5: section [tls] is not supported by this build yet",
+                                      "7: section [admin] is not supported by this build yet",
+                                      "8: section [store] is not supported by this build yet",
+                                      "9: section [coprocess] is not supported by this build yet"}));
+}
+
+TEST(ConfigLoader, ReportsBadIntegerWithLine) {
+  EXPECT_EQ(errors_of("[gateway]\n"
+                      "ring_entries = lots\n"
+                      "buffer_size = 16k\n"
+                      "max_connections = 0x10\n"
+                      "idle_timeout_ms =\n" +
+                      std::string(kDemoApi)),
+            (std::vector<std::string>{
+                "2: ring_entries: 'lots' is not a whole number (expected 64 and 32768)",
+                "3: buffer_size: '16k' is not a whole number (expected 1024 and 1048576)",
+                "4: max_connections: '0x10' is not a whole number (expected 1 and 1000000)",
+                "5: idle_timeout_ms: '' is not a whole number (expected 10 and 86400000)"}));
+}
+
+TEST(ConfigLoader, ReportsOutOfRangeIntegerWithLine) {
+  EXPECT_EQ(errors_of("[gateway]\n"
+                      "ring_entries = 32\n"
+                      "max_concurrent_streams = 10001\n"
+                      "drain_timeout_ms = -1\n"
+                      "max_header_bytes = 99999999999999999999999\n" +
+                      std::string(kDemoApi)),
+            (std::vector<std::string>{
+                "2: ring_entries must be between 64 and 32768, got 32",
+                "3: max_concurrent_streams must be between 1 and 10000, got 10001",
+                "4: drain_timeout_ms must be between 0 and 3600000, got -1",
+                "5: max_header_bytes must be between 1024 and 1048576, got "
+                "99999999999999999999999"}));
+}
+
+TEST(ConfigLoader, ReportsBufferCountThatIsNotAPowerOfTwo) {
+  EXPECT_EQ(errors_of("[gateway]\nbuffer_count = 1000\n" + std::string(kDemoApi)),
+            (std::vector<std::string>{"2: buffer_count must be a power of two, got 1000"}));
+  EXPECT_NE(load_ok("[gateway]\nbuffer_count = 16\n" + std::string(kDemoApi)), nullptr);
+}
+
+TEST(ConfigLoader, ParsesShardsAutoOrNumber) {
+  auto config = load_ok("[gateway]\nshards = AUTO\n" + std::string(kDemoApi));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->gateway.shards, 0u);
+  config = load_ok("[gateway]\nshards = 1024\n" + std::string(kDemoApi));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->gateway.shards, 1024u);
+  EXPECT_EQ(errors_of("[gateway]\nshards = 0\n" + std::string(kDemoApi)),
+            (std::vector<std::string>{
+                "2: shards must be auto or a number between 1 and 1024, got '0'"}));
+}
+
+TEST(ConfigLoader, ReportsBadBooleanWithLine) {
+  EXPECT_EQ(errors_of("[gateway]\n"
+                      "enable_http2 = maybe\n" +
+                      std::string(kDemoApi) + "strip_listen_path = 2\n"),
+            (std::vector<std::string>{
+                "2: enable_http2: 'maybe' is not a boolean (use true/false, yes/no, on/off "
+                "or 1/0)",
+                "7: api demo: strip_listen_path: '2' is not a boolean (use true/false, "
+                "yes/no, on/off or 1/0)"}));
+}
+
+TEST(ConfigLoader, AcceptsEveryBooleanSpelling) {
+  const std::pair<const char*, bool> spellings[] = {
+      {"true", true}, {"TRUE", true}, {"yes", true},  {"on", true},  {"1", true},
+      {"false", false}, {"False", false}, {"no", false}, {"off", false}, {"0", false}};
+  for (const auto& [spelling, expected] : spellings) {
+    auto config = load_ok(std::string("[gateway]\npin_shards = ") + spelling + "\n" + kDemoApi);
+    ASSERT_NE(config, nullptr) << spelling;
+    EXPECT_EQ(config->gateway.pin_shards, expected) << spelling;
+  }
+}
+
+TEST(ConfigLoader, ReportsMissingTargetUrlOnSectionLine) {
+  EXPECT_EQ(errors_of("[gateway]\n"
+                      "\n"
+                      "[api.users]\n"
+                      "listen_path = /users\n"
+                      "use_keyless = true\n"),
+            (std::vector<std::string>{"3: api users: target_url is required"}));
+}
+
+TEST(ConfigLoader, ReportsMissingListenPathOnSectionLine) {
+  EXPECT_EQ(errors_of("[api.users]\n"
+                      "target_url = http://127.0.0.1:9000\n"
+                      "use_keyless = true\n"),
+            (std::vector<std::string>{"1: api users: listen_path is required"}));
+}
+
+TEST(ConfigLoader, ReportsBadListenPathWithLine) {
+  EXPECT_EQ(errors_of("[api.a]\n"
+                      "listen_path = users\n"
+                      "target_url = http://127.0.0.1:9000\n"
+                      "use_keyless = true\n"
+                      "[api.b]\n"
+                      "listen_path = /users?x=1\n"
+                      "target_url = http://127.0.0.1:9000\n"
+                      "use_keyless = true\n"),
+            (std::vector<std::string>{
+                "2: api a: listen_path must start with '/', got 'users'",
+                "6: api b: listen_path must not contain spaces, control characters, '?' or "
+                "'#'"}));
+}
+
+TEST(ConfigLoader, ReportsHttpsTargetAsUnsupported) {
+  EXPECT_EQ(errors_of("[api.secure]\n"
+                      "listen_path = /secure\n"
+                      "target_url = https://127.0.0.1:8443\n"
+                      "use_keyless = true\n"),
+            (std::vector<std::string>{
+                "3: api secure: https:// targets need upstream TLS, not supported by this "
+                "build yet"}));
+}
+
+TEST(ConfigLoader, ReportsBadTargetSchemeAndForm) {
+  EXPECT_EQ(errors_of("[api.a]\n"
+                      "listen_path = /a\n"
+                      "target_url = ftp://127.0.0.1\n"
+                      "use_keyless = true\n"
+                      "[api.b]\n"
+                      "listen_path = /b\n"
+                      "target_url = 127.0.0.1:9000\n"
+                      "use_keyless = true\n"
+                      "[api.c]\n"
+                      "listen_path = /c\n"
+                      "target_url = http://127.0.0.1:9000/x?y=1\n"
+                      "use_keyless = true\n"
+                      "[api.d]\n"
+                      "listen_path = /d\n"
+                      "target_url = http://user@127.0.0.1:9000\n"
+                      "use_keyless = true\n"
+                      "[api.e]\n"
+                      "listen_path = /e\n"
+                      "target_url = http://127.0.0.1:0\n"
+                      "use_keyless = true\n"),
+            (std::vector<std::string>{
+                "3: api a: target_url 'ftp://127.0.0.1' must start with http:// or h2c://",
+                "7: api b: target_url '127.0.0.1:9000' must start with http:// or h2c://",
+                "11: api c: target_url must not carry a query or fragment",
+                "15: api d: target_url must not contain user information ('@')",
+                "19: api e: target_url: '127.0.0.1:0': port must be between 1 and 65535"}));
+}
+
+TEST(ConfigLoader, ParsesTargetUrlForms) {
+  auto config = load_ok(
+      "[api.a]\nlisten_path = /a\ntarget_url = HTTP://127.0.0.1\nuse_keyless = true\n"
+      "[api.b]\nlisten_path = /b\ntarget_url = h2c://[::1]\nuse_keyless = true\n"
+      "[api.c]\nlisten_path = /c\ntarget_url = h2c://[::1]:50051/base/\nuse_keyless = true\n"
+      "[api.d]\nlisten_path = /d\ntarget_url = http://127.0.0.1:80/\nuse_keyless = true\n");
+  ASSERT_NE(config, nullptr);
+  const auto& apis = config->apis;
+  EXPECT_EQ(apis[0].target.protocol, UpstreamProtocol::Http1);
+  EXPECT_EQ(apis[0].target.port, 80);
+  EXPECT_EQ(apis[0].target.authority, "127.0.0.1");
+  EXPECT_EQ(apis[0].target.address.text, "127.0.0.1:80");
+  EXPECT_EQ(apis[1].target.protocol, UpstreamProtocol::H2c);
+  EXPECT_EQ(apis[1].target.host, "::1");
+  EXPECT_EQ(apis[1].target.port, 80);
+  EXPECT_EQ(apis[1].target.authority, "[::1]");
+  EXPECT_EQ(address_of(apis[1].target.address), "[::1]:80");
+  EXPECT_EQ(apis[2].target.authority, "[::1]:50051");
+  EXPECT_EQ(apis[2].target.base_path, "/base");
+  EXPECT_EQ(apis[2].target.address.text, "[::1]:50051");
+  EXPECT_EQ(apis[3].target.authority, "127.0.0.1");
+  EXPECT_EQ(apis[3].target.base_path, "");
+}
+
+TEST(ConfigLoader, ReportsUnsupportedAuthKeyWithLine) {
+  EXPECT_EQ(errors_of("[api.a]\n"
+                      "listen_path = /a\n"
+                      "target_url = http://127.0.0.1:9000\n"
+                      "use_basic_auth = true\n"
+                      "use_standard_auth = yes\n"
+                      "auth_header = Authorization\n"
+                      "use_mutual_tls_auth = on\n"
+                      "client_certificates = ab:cd\n"
+                      "enable_coprocess_auth = 1\n"
+                      "pre = MyPreHook\n"
+                      "post_key_auth = MyPostKeyAuth\n"
+                      "post = MyPost\n"
+                      "response = MyResponse\n"
+                      "auth_check = MyAuthCheck\n"
+                      "config_data = {\"a\": 1}\n"
+                      "tls_insecure_skip_verify = true\n"),
+            (std::vector<std::string>{
+                "4: api a: use_basic_auth is not supported by this build yet",
+                "5: api a: use_standard_auth is not supported by this build yet",
+                "6: api a: auth_header is not supported by this build yet",
+                "7: api a: use_mutual_tls_auth is not supported by this build yet",
+                "8: api a: client_certificates is not supported by this build yet",
+                "9: api a: enable_coprocess_auth is not supported by this build yet",
+                "10: api a: pre is not supported by this build yet",
+                "11: api a: post_key_auth is not supported by this build yet",
+                "12: api a: post is not supported by this build yet",
+                "13: api a: response is not supported by this build yet",
+                "14: api a: auth_check is not supported by this build yet",
+                "15: api a: config_data is not supported by this build yet",
+                "16: api a: tls_insecure_skip_verify is not supported by this build yet"}));
+}
+
+TEST(ConfigLoader, AcceptsUnsupportedAuthKeysWhenOff) {
+  auto config = load_ok(std::string(kDemoApi) +
+                        "use_basic_auth = false\n"
+                        "use_standard_auth = no\n"
+                        "use_mutual_tls_auth = off\n"
+                        "enable_coprocess_auth = 0\n"
+                        "tls_insecure_skip_verify = false\n"
+                        "auth_header =\n"
+                        "pre =\n");
+  EXPECT_NE(config, nullptr);
+}
+
+TEST(ConfigLoader, ReportsMissingAuthModeOnSectionLine) {
+  const std::string message =
+      "api open: no authentication mode set; set use_keyless = true (other modes are not "
+      "supported by this build yet)";
+  EXPECT_EQ(errors_of("[gateway]\n"
+                      "[api.open]\n"
+                      "listen_path = /open\n"
+                      "target_url = http://127.0.0.1:9000\n"),
+            (std::vector<std::string>{"2: " + message}));
+  EXPECT_EQ(errors_of("[api.open]\n"
+                      "listen_path = /open\n"
+                      "target_url = http://127.0.0.1:9000\n"
+                      "use_keyless = false\n"),
+            (std::vector<std::string>{"1: " + message}));
+}
+
+TEST(ConfigLoader, ReportsDuplicateKeyWithLine) {
+  EXPECT_EQ(errors_of("[gateway]\n"
+                      "idle_timeout_ms = 1000\n"
+                      "idle_timeout_ms = 2000\n" +
+                      std::string(kDemoApi) + "listen_path = /other\n"),
+            (std::vector<std::string>{
+                "3: duplicate key 'idle_timeout_ms' (first set at line 2)",
+                "8: api demo: duplicate key 'listen_path' (first set at line 5)"}));
+}
+
+TEST(ConfigLoader, ReportsDuplicateSectionWithLine) {
+  EXPECT_EQ(errors_of("[gateway]\n" + std::string(kDemoApi) + "[gateway]\n" + kDemoApi),
+            (std::vector<std::string>{"6: duplicate section [gateway] (first at line 1)",
+                                      "7: duplicate section [api.demo] (first at line 2)"}));
+}
+
+TEST(ConfigLoader, ReportsBadListenAddressWithLine) {
+  EXPECT_EQ(
+      errors_of("[gateway]\n"
+                "listen = 127.0.0.1\n"
+                "[api.x]\nlisten_path = /x\ntarget_url = http://127.0.0.1:1\nuse_keyless = 1\n"
+                "[gateway]\n"),
+      (std::vector<std::string>{"2: listen: '127.0.0.1' has no port (expected host:port)",
+                                "7: duplicate section [gateway] (first at line 1)"}));
+  EXPECT_EQ(errors_of("[gateway]\n"
+                      "listen = ::1:8080, [::1, :8080, 127.0.0.1:70000, 127.0.0.1:80,, "
+                      "127.0.0.1:80, host name:80\n" +
+                      std::string(kDemoApi)),
+            (std::vector<std::string>{
+                "2: listen: '::1:8080': write IPv6 addresses in brackets, e.g. [::1]:8080",
+                "2: listen: '[::1' is missing the ']' that closes the IPv6 address",
+                "2: listen: ':8080' has no host",
+                "2: listen: '127.0.0.1:70000': port must be between 1 and 65535",
+                "2: listen: empty address in '::1:8080, [::1, :8080, 127.0.0.1:70000, "
+                "127.0.0.1:80,, 127.0.0.1:80, host name:80'",
+                "2: listen: 127.0.0.1:80 is listed twice",
+                "2: listen: 'host name' is not a valid host name or address"}));
+}
+
+TEST(ConfigLoader, ResolvesNamedListenAddress) {
+  auto config = load_ok("[gateway]\nlisten = localhost:8090\n" + std::string(kDemoApi));
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->gateway.listen.size(), 1u);
+  EXPECT_EQ(config->gateway.listen[0].text, "localhost:8090");
+  std::string resolved = address_of(config->gateway.listen[0]);
+  EXPECT_TRUE(resolved == "127.0.0.1:8090" || resolved == "[::1]:8090") << resolved;
+}
+
+TEST(ConfigLoader, ReportsUnresolvableTargetHost) {
+  std::vector<std::string> errors = errors_of(
+      "[api.gone]\n"
+      "listen_path = /gone\n"
+      "target_url = http://no-such-host.invalid:9000\n"
+      "use_keyless = true\n");
+  ASSERT_EQ(errors.size(), 1u);
+  // The resolver's own wording follows; it differs between libc versions and setups.
+  EXPECT_EQ(errors[0].rfind("3: api gone: target_url: cannot resolve 'no-such-host.invalid': ", 0),
+            0u)
+      << errors[0];
+}
+
+TEST(ConfigLoader, ReportsDuplicateListenPathAndHost) {
+  EXPECT_EQ(errors_of("[api.a]\nlisten_path = /x\ntarget_url = http://127.0.0.1:1\nuse_keyless = 1\n"
+                      "[api.b]\nlisten_path = /x\ntarget_url = http://127.0.0.1:2\nuse_keyless = 1\n"
+                      "[api.c]\nlisten_path = /x\ntarget_url = http://127.0.0.1:3\nuse_keyless = 1\n"
+                      "hosts = a.com, b.com\n"
+                      "[api.d]\nlisten_path = /x\ntarget_url = http://127.0.0.1:4\nuse_keyless = 1\n"
+                      "hosts = B.com\n"),
+            (std::vector<std::string>{
+                "5: api b: listen_path /x for any host is already routed to api a (line 1)",
+                "14: api d: listen_path /x for host b.com is already routed to api c (line 9)"}));
+}
+
+TEST(ConfigLoader, AllowsSameListenPathOnDifferentHosts) {
+  auto config = load_ok(
+      "[api.a]\nlisten_path = /x\ntarget_url = http://127.0.0.1:1\nuse_keyless = 1\n"
+      "[api.b]\nlisten_path = /x\ntarget_url = http://127.0.0.1:2\nuse_keyless = 1\n"
+      "hosts = a.com\n"
+      "[api.c]\nlisten_path = /x\ntarget_url = http://127.0.0.1:3\nuse_keyless = 1\n"
+      "hosts = c.com\n");
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->apis.size(), 3u);
+}
+
+TEST(ConfigLoader, ReportsBadHostsEntryWithLine) {
+  EXPECT_EQ(errors_of(std::string(kDemoApi) + "hosts = a.com, , b.com:8080, [::1, bad/host, [::1]\n"),
+            (std::vector<std::string>{
+                "5: api demo: empty entry in hosts",
+                "5: api demo: hosts entry 'b.com:8080' must not carry a port (hosts match any "
+                "port; write IPv6 addresses in brackets)",
+                "5: api demo: hosts entry '[::1' is not a bracketed IPv6 address",
+                "5: api demo: hosts entry 'bad/host' is not a valid host name"}));
+}
+
+TEST(ConfigLoader, ReportsMissingApiSection) {
+  EXPECT_EQ(errors_of("[gateway]\nlisten = 127.0.0.1:8080\n"),
+            (std::vector<std::string>{"0: no [api.NAME] section: there is nothing to route"}));
+  EXPECT_EQ(errors_of(""),
+            (std::vector<std::string>{"0: no [api.NAME] section: there is nothing to route"}));
+}
+
+TEST(ConfigLoader, ReportsBadApiName) {
+  EXPECT_EQ(errors_of("[api.my api]\nlisten_path = /x\ntarget_url = http://127.0.0.1:1\n"
+                      "use_keyless = 1\n"),
+            (std::vector<std::string>{
+                "1: [api.my api]: API names use letters, digits, '-', '_' and '.' (1 to 128)"}));
+}
+
+TEST(ConfigLoader, ReportsSyntaxErrorsWithLine) {
+  EXPECT_EQ(errors_of("orphan = 1\n"
+                      "[gateway\n"
+                      "[gateway] extra\n"
+                      "just some words\n"
+                      "= value\n" +
+                      std::string(kDemoApi)),
+            (std::vector<std::string>{
+                "1: key 'orphan' appears before any [section]",
+                "2: section header is missing its closing ']'",
+                "3: unexpected text after section header: 'extra'",
+                "4: expected 'key = value', a [section] header or a comment",
+                "5: missing key name before '='"}));
+}
+
+TEST(ConfigLoader, CollectsEveryErrorInOnePassSortedByLine) {
+  std::vector<std::string> errors = errors_of(
+      "[gateway]\n"                                      // 1
+      "ring_entries = 1\n"                               // 2
+      "log_level = loud\n"                               // 3
+      "[api.a]\n"                                        // 4
+      "listen_path = /a\n"                               // 5
+      "target_url = https://127.0.0.1\n"                 // 6
+      "use_keyless = true\n"                             // 7
+      "[api.b]\n"                                        // 8
+      "target_url = http://127.0.0.1:1\n"                // 9
+      "[tls]\n"                                          // 10
+      "[gateway]\n"                                      // 11
+      "access_log = relative.log\n");                    // 12 (ignored: duplicate section)
+  EXPECT_EQ(errors,
+            (std::vector<std::string>{
+                "2: ring_entries must be between 64 and 32768, got 1",
+                "3: log_level must be debug, info, warn or error, got 'loud'",
+                "6: api a: https:// targets need upstream TLS, not supported by this build yet",
+                "8: api b: listen_path is required",
+                "8: api b: no authentication mode set; set use_keyless = true (other modes "
+                "are not supported by this build yet)",
+                "10: section [tls] is not supported by this build yet",
+                "11: duplicate section [gateway] (first at line 1)"}));
+}
+
+TEST(ConfigLoader, ParsesAccessLogAndLogLevel) {
+  auto config = load_ok("[gateway]\naccess_log = STDOUT\nlog_level = Warn\n" + std::string(kDemoApi));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->gateway.access_log, "stdout");
+  EXPECT_EQ(config->gateway.log_level, LogLevel::Warn);
+  EXPECT_EQ(errors_of("[gateway]\naccess_log = logs/access.log\n" + std::string(kDemoApi)),
+            (std::vector<std::string>{
+                "2: access_log must be off, stdout or an absolute file path, got "
+                "'logs/access.log'"}));
+}
+
+TEST(ConfigLoader, ReportsTlsListenAsUnsupported) {
+  EXPECT_EQ(errors_of("[gateway]\ntls_listen = 0.0.0.0:8443\n" + std::string(kDemoApi)),
+            (std::vector<std::string>{"2: tls_listen is not supported by this build yet"}));
+}
+
+TEST(ConfigLoader, HandlesCommentsWhitespaceCrlfAndBom) {
+  auto config = load_ok(
+      "\xEF\xBB\xBF; comment\r\n"
+      "# another comment\r\n"
+      "  [gateway]   ; trailing comment\r\n"
+      "\tlisten = 127.0.0.1:8085 ; inline comment\r\n"
+      "[api.demo]\r\n"
+      "  listen_path = /demo\r\n"  // indented: not a continuation of the previous key
+      "  target_url = http://127.0.0.1:9090\r\n"
+      "use_keyless=true\r\n");
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->gateway.listen[0].text, "127.0.0.1:8085");
+  EXPECT_EQ(config->apis[0].listen_path, "/demo");
+  EXPECT_EQ(config->apis[0].target.port, 9090);
+}
+
+TEST(ConfigLoader, AcceptsLinesLongerThanTheIniParserBuffer) {
+  std::string hosts;
+  for (int i = 0; i < 40; ++i) hosts += (i ? ", " : "") + std::string("host") + std::to_string(i) + ".example.com";
+  ASSERT_GT(hosts.size(), 400u);
+  auto config = load_ok(std::string(kDemoApi) + "hosts = " + hosts + " ; forty hosts\n");
+  ASSERT_NE(config, nullptr);
+  ASSERT_EQ(config->apis[0].hosts.size(), 40u);
+  EXPECT_EQ(config->apis[0].hosts.back(), "host39.example.com");
+  // Line numbers stay right after a long line.
+  EXPECT_EQ(errors_of(std::string(kDemoApi) + "hosts = " + hosts + "\nbogus = 1\n"),
+            (std::vector<std::string>{"6: api demo: unknown key 'bogus'"}));
+}
+
+TEST(ConfigLoader, FormatsErrorsAsFileLineMessage) {
+  EXPECT_EQ(format_config_error("/etc/ringway.ini", {12, "unknown key 'x' in [gateway]"}),
+            "/etc/ringway.ini:12: unknown key 'x' in [gateway]");
+  EXPECT_EQ(format_config_error("/etc/ringway.ini", {0, "cannot open file: No such file"}),
+            "/etc/ringway.ini: cannot open file: No such file");
+}
+
+TEST(ConfigLoader, ReportsUnreadableFile) {
+  ConfigLoadResult result = load_config("/nonexistent/ringway.ini");
+  EXPECT_EQ(result.config, nullptr);
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].line, 0);
+  EXPECT_EQ(result.errors[0].message, "cannot open file: No such file or directory");
+}
+
+}  // namespace
+}  // namespace ringway
