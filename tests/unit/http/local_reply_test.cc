@@ -1,0 +1,126 @@
+#include "http/local_reply.h"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace ringway {
+namespace {
+
+std::vector<std::string> lines(const HeaderList& headers) {
+  std::vector<std::string> out;
+  for (const Header& header : headers) out.push_back(header.name + ": " + header.value);
+  return out;
+}
+
+using Lines = std::vector<std::string>;
+
+struct CauseCase {
+  LocalReplyCause cause;
+  int http_status;
+  int grpc_status;
+};
+
+// DESIGN.md §5.
+constexpr CauseCase kCauses[] = {
+    {LocalReplyCause::NoRoute, 404, 12},
+    {LocalReplyCause::Unauthenticated, 401, 16},
+    {LocalReplyCause::Forbidden, 403, 7},
+    {LocalReplyCause::PluginFailed, 500, 13},
+    {LocalReplyCause::UpstreamUnavailable, 502, 14},
+    {LocalReplyCause::UpstreamOverloaded, 503, 14},
+    {LocalReplyCause::UpstreamTimeout, 504, 4},
+    {LocalReplyCause::BadRequest, 400, 13},
+    {LocalReplyCause::PayloadTooLarge, 413, 13},
+    {LocalReplyCause::HeadersTooLarge, 431, 13},
+    {LocalReplyCause::RequestTimeout, 408, 4},
+    {LocalReplyCause::ServiceUnavailable, 503, 14},
+};
+
+TEST(LocalReply, MapsEveryCauseToHttpAndGrpcStatus) {
+  for (const CauseCase& c : kCauses) {
+    SCOPED_TRACE(c.http_status);
+    EXPECT_EQ(local_reply_http_status(c.cause), c.http_status);
+    EXPECT_EQ(local_reply_grpc_status(c.cause), c.grpc_status);
+  }
+}
+
+TEST(LocalReply, BuildsJsonReplyForEveryCause) {
+  for (const CauseCase& c : kCauses) {
+    SCOPED_TRACE(c.http_status);
+    LocalReply reply = make_local_reply(c.cause, "nope", false);
+    EXPECT_EQ(reply.head.status, c.http_status);
+    EXPECT_EQ(reply.body, "{\"error\": \"nope\"}");
+    EXPECT_EQ(reply.head.content_length, 17);
+    EXPECT_EQ(lines(reply.head.headers),
+              (Lines{"content-type: application/json", "content-length: 17"}));
+  }
+}
+
+TEST(LocalReply, BuildsTrailersOnlyGrpcReplyForEveryCause) {
+  for (const CauseCase& c : kCauses) {
+    SCOPED_TRACE(c.http_status);
+    LocalReply reply = make_local_reply(c.cause, "nope", true);
+    EXPECT_EQ(reply.head.status, 200);
+    EXPECT_EQ(reply.body, "");
+    EXPECT_EQ(reply.head.content_length, 0);
+    EXPECT_EQ(lines(reply.head.headers),
+              (Lines{"content-type: application/grpc",
+                     "grpc-status: " + std::to_string(c.grpc_status), "grpc-message: nope"}));
+  }
+}
+
+TEST(LocalReply, NoRouteJsonExactBytes) {
+  LocalReply reply = make_local_reply(LocalReplyCause::NoRoute, "no API matches /x", false);
+  EXPECT_EQ(reply.head.status, 404);
+  EXPECT_EQ(reply.body, R"({"error": "no API matches /x"})");
+  EXPECT_EQ(lines(reply.head.headers),
+            (Lines{"content-type: application/json", "content-length: 30"}));
+}
+
+TEST(LocalReply, UpstreamTimeoutGrpcExactBytes) {
+  LocalReply reply = make_local_reply(LocalReplyCause::UpstreamTimeout, "upstream timed out", true);
+  EXPECT_EQ(reply.head.status, 200);
+  EXPECT_EQ(lines(reply.head.headers),
+            (Lines{"content-type: application/grpc", "grpc-status: 4",
+                   "grpc-message: upstream timed out"}));
+}
+
+TEST(LocalReply, OmitsEmptyGrpcMessage) {
+  LocalReply reply = make_local_reply(LocalReplyCause::Forbidden, "", true);
+  EXPECT_EQ(lines(reply.head.headers),
+            (Lines{"content-type: application/grpc", "grpc-status: 7"}));
+}
+
+TEST(LocalReply, EscapesJsonMessage) {
+  LocalReply reply = make_local_reply(LocalReplyCause::BadRequest,
+                                      "bad \"path\" \\x\n\t\x01\x7f", false);
+  EXPECT_EQ(reply.body, R"({"error": "bad \"path\" \\x\n\t\u0001\u007F"})");
+  EXPECT_EQ(reply.head.content_length, static_cast<int64_t>(reply.body.size()));
+}
+
+TEST(LocalReply, KeepsValidUtf8AndReplacesInvalidBytesInJson) {
+  LocalReply reply = make_local_reply(LocalReplyCause::NoRoute,
+                                      "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \xFF \xC3 "
+                                      "\xC0\xAF \xED\xA0\x80",
+                                      false);
+  EXPECT_EQ(reply.body,
+            "{\"error\": \"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80 \\ufffd \\ufffd "
+            "\\ufffd\\ufffd \\ufffd\\ufffd\\ufffd\"}");
+}
+
+TEST(LocalReply, PercentEncodesGrpcMessage) {
+  EXPECT_EQ(grpc_percent_encode("plain text: ok!"), "plain text: ok!");
+  EXPECT_EQ(grpc_percent_encode("100% done"), "100%25 done");
+  EXPECT_EQ(grpc_percent_encode("a\nb\tc"), "a%0Ab%09c");
+  EXPECT_EQ(grpc_percent_encode("caf\xC3\xA9"), "caf%C3%A9");
+  EXPECT_EQ(grpc_percent_encode(std::string_view("\x00\x7f~", 3)), "%00%7F~");
+  LocalReply reply = make_local_reply(LocalReplyCause::NoRoute, "no API matches /\xC3\xA9%", true);
+  EXPECT_EQ(lines(reply.head.headers),
+            (Lines{"content-type: application/grpc", "grpc-status: 12",
+                   "grpc-message: no API matches /%C3%A9%25"}));
+}
+
+}  // namespace
+}  // namespace ringway
