@@ -61,12 +61,14 @@ bool iequals_ascii(std::string_view a, std::string_view b) {
   return a.size() == b.size() && to_lower(a) == to_lower(b);
 }
 
-// inih ends a value at ';' preceded by whitespace (INI_INLINE_COMMENT_PREFIXES).
-std::string_view strip_inline_comment(std::string_view s) {
-  for (size_t i = 1; i < s.size(); ++i) {
-    if (s[i] == ';' && is_blank(s[i - 1])) return trim(s.substr(0, i));
+// Mirrors inih's find_chars_or_comment(): the position of the first of |chars|, or of
+// a ';' that follows whitespace (an inline comment), whichever comes first.
+size_t find_chars_or_comment(std::string_view s, std::string_view chars) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (chars.find(s[i]) != std::string_view::npos) return i;
+    if (s[i] == ';' && i > 0 && is_blank(s[i - 1])) return i;
   }
-  return trim(s);
+  return s.size();
 }
 
 // State shared by the inih reader and handler callbacks.
@@ -122,15 +124,16 @@ struct IniLexer {
       raw->sections.push_back({std::string(name), line, {}});
       return {};
     }
-    size_t sep = s.find_first_of("=:");
-    if (sep == std::string_view::npos) {
+    size_t sep = find_chars_or_comment(s, "=:");
+    if (sep == s.size() || s[sep] == ';') {
       error(line, "expected 'key = value', a [section] header or a comment");
       return {};
     }
     // Debian's inih reads lines into a fixed 200-byte buffer and would cut a long
     // `hosts` or `listen` list; such lines are split here with inih's own rules.
     if (s.size() + 2 > static_cast<size_t>(buffer_size)) {
-      add_entry(trim(s.substr(0, sep)), strip_inline_comment(s.substr(sep + 1)));
+      std::string_view value = trim(s.substr(sep + 1));
+      add_entry(trim(s.substr(0, sep)), trim(value.substr(0, find_chars_or_comment(value, ""))));
       return {};
     }
     return s;

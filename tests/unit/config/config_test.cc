@@ -659,6 +659,19 @@ TEST(ConfigLoader, AcceptsLinesLongerThanTheIniParserBuffer) {
             (std::vector<std::string>{"6: api demo: unknown key 'bogus'"}));
 }
 
+TEST(ConfigLoader, ShortAndLongLinesFollowTheSameCommentRules) {
+  // Long lines bypass inih's 200-byte buffer; they must still read as inih reads them.
+  for (const std::string& dir : {std::string("/var/log"), "/var/log/" + std::string(300, 'd')}) {
+    SCOPED_TRACE(dir.size());
+    auto config = load_ok("[gateway]\naccess_log = " + dir + "/a;b.log ; comment\n" + kDemoApi);
+    ASSERT_NE(config, nullptr);
+    EXPECT_EQ(config->gateway.access_log, dir + "/a;b.log");
+    EXPECT_EQ(errors_of("[gateway]\naccess_log = " + dir + "\nbad ;key = 1\n" + kDemoApi),
+              (std::vector<std::string>{
+                  "3: expected 'key = value', a [section] header or a comment"}));
+  }
+}
+
 TEST(ConfigLoader, FormatsErrorsAsFileLineMessage) {
   EXPECT_EQ(format_config_error("/etc/ringway.ini", {12, "unknown key 'x' in [gateway]"}),
             "/etc/ringway.ini:12: unknown key 'x' in [gateway]");
