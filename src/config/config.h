@@ -64,6 +64,7 @@ struct GatewayConfig {
   uint32_t max_concurrent_streams = 128;
   uint32_t stream_buffer_bytes = 1048576;
   uint32_t upstream_max_idle_connections = 64;  // per shard and API, HTTP/1.1 pool
+  uint32_t upstream_max_connections = 1024;     // per shard and API, any protocol
   uint32_t drain_timeout_ms = 30000;
   std::string access_log = "off";  // off | stdout | PATH
   uint32_t access_log_buffer_bytes = 262144;  // per shard; lines beyond it are dropped

@@ -43,6 +43,9 @@ class BufferRing {
   bool scarce() const { return available_ < count_ / 4; }
 
   char* data(uint16_t bid) { return base_ + static_cast<size_t>(bid) * size_; }
+  bool contains(const char* p) const {
+    return p >= base_ && p < base_ + data_bytes_;
+  }
   uint16_t bid_of(const char* p) const {
     return static_cast<uint16_t>(static_cast<size_t>(p - base_) / size_);
   }

@@ -65,6 +65,8 @@ void heap_block_unref(HeapBlock* block) {
 Slice Slice::from_recv(const char* data, uint32_t len) {
   Slice s;
   if (len == 0) return s;  // an empty run may sit on a buffer boundary: own nothing
+  // Bytes a codec was fed from elsewhere (a connection's sniff buffer) are copied.
+  if (!t_buffer_ring || !t_buffer_ring->contains(data)) return copy_of(data, len);
   s.data_ = data;
   s.len_ = len;
   s.kind_ = Kind::Recv;

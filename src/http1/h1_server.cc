@@ -1,0 +1,477 @@
+#include "http1/h1_server.h"
+
+#include <cstring>
+
+#include "base/log.h"
+#include "http/local_reply.h"
+#include "proxy/downstream_conn.h"
+#include "proxy/exchange.h"
+
+namespace ringway {
+namespace {
+// How long a closing connection keeps reading (and discarding) so the client can
+// read our last response before it sees a reset.
+constexpr uint32_t kLingerMs = 2000;
+}  // namespace
+
+const llhttp_settings_t* Http1Server::settings() {
+  static const llhttp_settings_t s = [] {
+    llhttp_settings_t v;
+    llhttp_settings_init(&v);
+    v.on_message_begin = cb_message_begin;
+    v.on_url = cb_url;
+    v.on_header_field = cb_header_field;
+    v.on_header_value = cb_header_value;
+    v.on_header_value_complete = cb_header_value_complete;
+    v.on_headers_complete = cb_headers_complete;
+    v.on_body = cb_body;
+    v.on_message_complete = cb_message_complete;
+    return v;
+  }();
+  return &s;
+}
+
+Http1Server::Http1Server(DownstreamConn* conn) : conn_(conn) {
+  llhttp_init(&parser_, HTTP_REQUEST, settings());
+  parser_.data = this;
+  timer_.callback = on_timer;
+  timer_.owner = this;
+  // The first request head must arrive within the header timeout.
+  timer_is_header_ = true;
+  conn_->ctx()->loop->arm_timer(&timer_, conn_->ctx()->gateway->request_header_timeout_ms);
+}
+
+Http1Server::~Http1Server() {
+  conn_->ctx()->loop->disarm_timer(&timer_);
+  RW_CHECK(exchange_ == nullptr);  // on_connection_closing detached it
+}
+
+void Http1Server::arm_idle() {
+  timer_is_header_ = false;
+  conn_->ctx()->loop->arm_timer(&timer_, conn_->ctx()->gateway->idle_timeout_ms);
+}
+
+void Http1Server::on_timer(Timer* timer) {
+  auto* s = static_cast<Http1Server*>(timer->owner);
+  if (s->closing_) return;
+  if (s->timer_is_header_ && s->in_request_ && !s->exchange_ && !s->response_active_) {
+    // The client started a request but did not finish its head in time.
+    s->reply_error(LocalReplyCause::RequestTimeout, "request header timeout", false);
+    return;
+  }
+  if (s->exchange_ || s->response_active_) {
+    // A request in progress (body upload, or response streaming): the client went
+    // quiet for idle_timeout_ms while sending its body; give up on it.
+    if (s->in_request_ && !s->request_complete_) {
+      s->on_connection_closing();
+      s->conn_->tcp().abort();
+    } else {
+      s->arm_idle();  // waiting on the upstream: the exchange owns that timeout
+    }
+    return;
+  }
+  s->closing_ = true;
+  s->conn_->tcp().close_after_flush(kLingerMs);
+}
+
+size_t Http1Server::on_recv(const char* data, size_t len) {
+  if (closing_) return len;  // discard while lingering
+  if (paused_for_response_ || paused_for_body_) {
+    conn_->tcp().pause_recv();
+    return 0;
+  }
+  llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+  if (closing_) return len;  // a reply_error() or abort inside a callback
+  if (err == HPE_OK) {
+    if (paused_for_body_) conn_->tcp().pause_recv();
+    return len;
+  }
+  if (err == HPE_PAUSED) {
+    size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+    conn_->tcp().pause_recv();
+    return consumed;
+  }
+  if (err == HPE_PAUSED_UPGRADE) {
+    // Protocol upgrades (WebSocket, h2c Upgrade) are not proxied: the request was
+    // answered as a normal one; stop reading here and close after the response.
+    keep_alive_ = false;
+    conn_->tcp().pause_recv();
+    return static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+  }
+  // Malformed input (or a limit a callback enforced).
+  ++conn_->ctx()->counters.malformed_requests;
+  RW_LOG(Debug, "client %s: bad HTTP/1.1 request: %s", conn_->client_address().c_str(),
+         llhttp_get_error_reason(&parser_));
+  if (exchange_) {
+    Exchange* ex = exchange_;
+    ex->on_request_error();  // replies 400 (or aborts) and detaches through our callbacks
+    keep_alive_ = false;
+    if (!closing_ && !response_active_ && !exchange_) {
+      closing_ = true;
+      conn_->tcp().close_after_flush(kLingerMs);
+    }
+  } else if (response_active_) {
+    on_connection_closing();
+    conn_->tcp().abort();
+  } else {
+    bool too_large = parse_error_cause_ == 431;
+    reply_error(too_large ? LocalReplyCause::HeadersTooLarge : LocalReplyCause::BadRequest,
+                too_large ? "request header too large" : "malformed request", false);
+  }
+  return len;
+}
+
+void Http1Server::on_recv_end(int error) {
+  (void)error;
+  if (closing_) return;
+  if (exchange_) {
+    if (in_request_ && !request_complete_) {
+      // The client closed mid-body: the upstream must not see a complete request.
+      on_connection_closing();
+      conn_->tcp().abort();
+      return;
+    }
+    // Half-close after a complete request: finish the response, then close.
+    keep_alive_ = false;
+    return;
+  }
+  if (response_active_) {
+    keep_alive_ = false;
+    return;
+  }
+  closing_ = true;
+  conn_->tcp().abort();
+}
+
+void Http1Server::on_credit(uint32_t credit_id, uint32_t bytes) {
+  if (exchange_ && credit_id == request_seq_) exchange_->on_response_bytes_sent(bytes);
+}
+
+void Http1Server::drain() {
+  draining_ = true;
+  keep_alive_ = false;
+  if (!exchange_ && !response_active_ && !in_request_) {
+    closing_ = true;
+    conn_->tcp().close_after_flush(kLingerMs);
+  }
+}
+
+void Http1Server::on_connection_closing() {
+  closing_ = true;
+  if (exchange_) {
+    Exchange* ex = exchange_;
+    exchange_ = nullptr;
+    ex->on_downstream_reset();
+  }
+}
+
+// --- llhttp callbacks ---
+
+int Http1Server::cb_message_begin(llhttp_t* p) {
+  auto* s = static_cast<Http1Server*>(p->data);
+  s->head_ = RequestHead();
+  s->trailers_.clear();
+  s->field_.clear();
+  s->value_.clear();
+  s->in_value_ = false;
+  s->in_trailers_ = false;
+  s->in_request_ = true;
+  s->request_complete_ = false;
+  s->header_bytes_ = 0;
+  s->parse_error_cause_ = 0;
+  s->timer_is_header_ = true;
+  s->conn_->ctx()->loop->arm_timer(&s->timer_, s->conn_->ctx()->gateway->request_header_timeout_ms);
+  return 0;
+}
+
+bool Http1Server::count_header_bytes(size_t len) {
+  header_bytes_ += len;
+  if (header_bytes_ > conn_->ctx()->gateway->max_header_bytes) {
+    parse_error_cause_ = 431;
+    return false;
+  }
+  return true;
+}
+
+int Http1Server::cb_url(llhttp_t* p, const char* at, size_t len) {
+  auto* s = static_cast<Http1Server*>(p->data);
+  if (!s->count_header_bytes(len)) return -1;
+  s->head_.path.append(at, len);
+  return 0;
+}
+
+int Http1Server::cb_header_field(llhttp_t* p, const char* at, size_t len) {
+  auto* s = static_cast<Http1Server*>(p->data);
+  if (!s->count_header_bytes(len)) return -1;
+  if (s->in_value_) {
+    s->field_.clear();
+    s->value_.clear();
+    s->in_value_ = false;
+  }
+  s->field_.append(at, len);
+  return 0;
+}
+
+int Http1Server::cb_header_value(llhttp_t* p, const char* at, size_t len) {
+  auto* s = static_cast<Http1Server*>(p->data);
+  if (!s->count_header_bytes(len)) return -1;
+  s->in_value_ = true;
+  s->value_.append(at, len);
+  return 0;
+}
+
+int Http1Server::cb_header_value_complete(llhttp_t* p) {
+  auto* s = static_cast<Http1Server*>(p->data);
+  ascii_lower(s->field_);
+  // Header count limit rides on the byte limit: each header costs its overhead too.
+  if (!s->count_header_bytes(32)) return -1;
+  HeaderList& list = s->in_trailers_ ? s->trailers_ : s->head_.headers;
+  list.push_back(Header{std::move(s->field_), std::move(s->value_)});
+  s->field_.clear();
+  s->value_.clear();
+  s->in_value_ = false;
+  return 0;
+}
+
+int Http1Server::cb_headers_complete(llhttp_t* p) {
+  return static_cast<Http1Server*>(p->data)->headers_complete();
+}
+
+int Http1Server::headers_complete() {
+  in_trailers_ = true;  // any further header callbacks are chunked trailers
+  ProxyContext* ctx = conn_->ctx();
+  ctx->loop->arm_timer(&timer_, ctx->gateway->idle_timeout_ms);
+  timer_is_header_ = false;
+
+  head_.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(&parser_)));
+  head_.http10 = parser_.http_major == 1 && parser_.http_minor == 0;
+  head_method_ = head_.method == "HEAD";
+  keep_alive_ = llhttp_should_keep_alive(&parser_) && !draining_;
+
+  // Host header → authority; content-length → the head's field; expect handled here.
+  bool expect_continue = false;
+  bool grpc = false;
+  int host_count = 0;
+  HeaderList& hs = head_.headers;
+  for (size_t i = 0; i < hs.size();) {
+    const std::string& name = hs[i].name;
+    if (name == "host") {
+      ++host_count;
+      head_.authority = std::move(hs[i].value);
+      hs.erase(hs.begin() + static_cast<long>(i));
+      continue;
+    }
+    if (name == "content-length") {
+      hs.erase(hs.begin() + static_cast<long>(i));
+      continue;
+    }
+    if (name == "expect") {
+      expect_continue = iequals(hs[i].value, "100-continue");
+      hs.erase(hs.begin() + static_cast<long>(i));
+      continue;
+    }
+    if (name == "content-type" && is_grpc_content_type(hs[i].value)) grpc = true;
+    ++i;
+  }
+  // Absolute-form targets ("http://host/path") carry the authority themselves.
+  if (head_.path.rfind("http://", 0) == 0 || head_.path.rfind("https://", 0) == 0) {
+    size_t start = head_.path.find("://") + 3;
+    size_t slash = head_.path.find('/', start);
+    std::string authority = head_.path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    head_.path = slash == std::string::npos ? "/" : head_.path.substr(slash);
+    head_.authority = authority;
+  }
+  if (head_.path.empty() || (head_.path[0] != '/' && head_.path != "*")) {
+    parse_error_cause_ = 400;
+    reply_error(LocalReplyCause::BadRequest, "request target must be origin-form", grpc);
+    return HPE_PAUSED;
+  }
+  if (host_count > 1 || (host_count == 0 && !head_.http10 && head_.authority.empty())) {
+    reply_error(LocalReplyCause::BadRequest,
+                host_count > 1 ? "duplicate Host header" : "missing Host header", grpc);
+    return HPE_PAUSED;
+  }
+  if (grpc) {
+    // gRPC needs HTTP/2 end to end (trailers carry the status).
+    reply_error(LocalReplyCause::BadRequest, "gRPC requires HTTP/2", true);
+    return HPE_PAUSED;
+  }
+  bool chunked = (parser_.flags & F_CHUNKED) != 0;
+  if (parser_.flags & F_CONTENT_LENGTH) {
+    head_.content_length = static_cast<int64_t>(parser_.content_length);
+  }
+  bool end_stream = !chunked && head_.content_length <= 0;
+  if (expect_continue && !end_stream) {
+    // Answer 100 Continue ourselves (as NGINX does) so the body starts flowing while
+    // the upstream connection is set up.
+    conn_->tcp().write_copy("HTTP/1.1 100 Continue\r\n\r\n", 25);
+  }
+  ++request_seq_;
+  if (request_seq_ == 0) request_seq_ = 1;  // 0 means "no credit"
+  exchange_ = new Exchange(ctx, this, conn_->client_address(), "http");
+  exchange_->on_request_head(std::move(head_), end_stream);
+  return 0;
+}
+
+int Http1Server::cb_body(llhttp_t* p, const char* at, size_t len) {
+  auto* s = static_cast<Http1Server*>(p->data);
+  if (s->exchange_) {
+    s->exchange_->on_request_data(Slice::from_recv(at, static_cast<uint32_t>(len)));
+  }
+  return 0;
+}
+
+int Http1Server::cb_message_complete(llhttp_t* p) {
+  return static_cast<Http1Server*>(p->data)->message_complete();
+}
+
+int Http1Server::message_complete() {
+  in_request_ = false;
+  request_complete_ = true;
+  if (exchange_) exchange_->on_request_end(trailers_.empty() ? nullptr : &trailers_);
+  if (closing_) return HPE_PAUSED;
+  if (exchange_ || response_active_) {
+    // Answer in order: read nothing more until this response is complete.
+    paused_for_response_ = true;
+    return HPE_PAUSED;
+  }
+  if (!keep_alive_) {
+    closing_ = true;
+    conn_->tcp().close_after_flush(kLingerMs);
+    return HPE_PAUSED;
+  }
+  arm_idle();
+  return 0;
+}
+
+// --- responses ---
+
+void Http1Server::write_head(const std::string& head) {
+  conn_->tcp().write_copy(head.data(), head.size());
+}
+
+void Http1Server::send_response_head(ResponseHead& head, bool end_stream) {
+  response_active_ = true;
+  uint64_t length = 0;
+  bool bodiless_status = head.status == 204 || head.status == 304 || head.status < 200;
+  if (bodiless_status) {
+    framing_ = BodyFraming::None;
+  } else if (head.content_length >= 0) {
+    framing_ = BodyFraming::ContentLength;
+    length = static_cast<uint64_t>(head.content_length);
+  } else if (end_stream) {
+    framing_ = BodyFraming::ContentLength;  // "content-length: 0"
+  } else if (head_.http10) {
+    framing_ = BodyFraming::UntilClose;
+    keep_alive_ = false;
+  } else {
+    framing_ = BodyFraming::Chunked;
+  }
+  if (draining_) keep_alive_ = false;
+  std::string out;
+  out.reserve(256);
+  append_response_head(out, head, framing_, length, keep_alive_);
+  write_head(out);
+  if (head_method_ || bodiless_status) framing_ = BodyFraming::None;  // no body bytes follow
+  if (end_stream) {
+    exchange_ = nullptr;
+    response_finished();
+  }
+}
+
+void Http1Server::send_response_data(Slice data) {
+  if (framing_ == BodyFraming::None) {
+    // HEAD, 204, 304: any body bytes are dropped; credit them at once.
+    if (exchange_) exchange_->on_response_bytes_sent(data.size());
+    return;
+  }
+  if (framing_ == BodyFraming::Chunked) {
+    char line[24];
+    size_t n = format_chunk_header(line, data.size());
+    conn_->tcp().write_copy(line, n);
+    conn_->tcp().write(std::move(data), request_seq_);
+    conn_->tcp().write_copy("\r\n", 2);
+    return;
+  }
+  conn_->tcp().write(std::move(data), request_seq_);
+}
+
+void Http1Server::send_response_end(const HeaderList* trailers) {
+  exchange_ = nullptr;
+  if (framing_ == BodyFraming::Chunked) {
+    std::string out;
+    append_last_chunk(out, trailers);
+    write_head(out);
+  }
+  response_finished();
+}
+
+void Http1Server::send_local_reply(ResponseHead& head, Slice body) {
+  exchange_ = nullptr;
+  response_active_ = true;
+  if (draining_) keep_alive_ = false;
+  std::string out;
+  out.reserve(256);
+  framing_ = BodyFraming::ContentLength;
+  append_response_head(out, head, framing_, body.size(), keep_alive_);
+  write_head(out);
+  if (!head_method_) conn_->tcp().write(std::move(body));
+  response_finished();
+}
+
+void Http1Server::abort_response() {
+  // The response cannot be completed: closing is the only way HTTP/1.1 can show the
+  // client it is truncated.
+  exchange_ = nullptr;
+  response_active_ = false;
+  closing_ = true;
+  conn_->tcp().abort();
+}
+
+void Http1Server::reply_error(LocalReplyCause cause, const char* message, bool grpc) {
+  keep_alive_ = false;
+  LocalReply reply = make_local_reply(cause, message, grpc);
+  std::string out;
+  append_response_head(out, reply.head, BodyFraming::ContentLength, reply.body.size(), false);
+  out.append(reply.body);
+  write_head(out);
+  ++conn_->ctx()->counters.local_replies;
+  closing_ = true;
+  conn_->tcp().close_after_flush(kLingerMs);
+}
+
+void Http1Server::response_finished() {
+  response_active_ = false;
+  if (closing_) return;
+  if (framing_ == BodyFraming::UntilClose || !keep_alive_) {
+    closing_ = true;
+    conn_->tcp().close_after_flush(kLingerMs);
+    return;
+  }
+  if (request_complete_) {
+    arm_idle();
+    maybe_unpause();
+  }
+  // Otherwise the rest of the request body is read and discarded, then the next
+  // request is parsed (message_complete sees no exchange and carries on).
+}
+
+void Http1Server::pause_request() {
+  paused_for_body_ = true;  // applied when the current buffer has been parsed
+}
+
+void Http1Server::resume_request() {
+  if (!paused_for_body_) return;
+  paused_for_body_ = false;
+  maybe_unpause();
+}
+
+void Http1Server::maybe_unpause() {
+  if (paused_for_response_ && !exchange_ && !response_active_) {
+    paused_for_response_ = false;
+    llhttp_resume(&parser_);
+  }
+  if (!paused_for_response_ && !paused_for_body_) conn_->tcp().resume_recv();
+}
+
+}  // namespace ringway

@@ -1,0 +1,101 @@
+#pragma once
+// HTTP/1.1 server side of a downstream connection: llhttp parses requests, each
+// request becomes an Exchange, responses are serialized in request order. Parsing
+// pauses at the end of each request until its response is complete, which is what
+// answers pipelined requests in order. Request bodies stream to the exchange as
+// slices of the receive buffers (chunked framing removed by llhttp).
+
+#include <cstdint>
+#include <string>
+
+#include <llhttp.h>
+
+#include "http/local_reply.h"
+#include "http/message.h"
+#include "http1/h1_serialize.h"
+#include "io/timer_wheel.h"
+#include "proxy/server_codec.h"
+#include "proxy/streams.h"
+
+namespace ringway {
+
+class DownstreamConn;
+class Exchange;
+
+class Http1Server : public ServerCodec, public DownstreamStream {
+ public:
+  explicit Http1Server(DownstreamConn* conn);
+  ~Http1Server() override;
+
+  // ServerCodec
+  size_t on_recv(const char* data, size_t len) override;
+  void on_recv_end(int error) override;
+  void on_credit(uint32_t credit_id, uint32_t bytes) override;
+  void drain() override;
+  void on_connection_closing() override;
+
+  // DownstreamStream
+  void send_response_head(ResponseHead& head, bool end_stream) override;
+  void send_response_data(Slice data) override;
+  void send_response_end(const HeaderList* trailers) override;
+  void send_local_reply(ResponseHead& head, Slice body) override;
+  void abort_response() override;
+  void consume_request_bytes(uint32_t) override {}
+  void pause_request() override;
+  void resume_request() override;
+
+ private:
+  static int cb_message_begin(llhttp_t* p);
+  static int cb_url(llhttp_t* p, const char* at, size_t len);
+  static int cb_header_field(llhttp_t* p, const char* at, size_t len);
+  static int cb_header_value(llhttp_t* p, const char* at, size_t len);
+  static int cb_header_value_complete(llhttp_t* p);
+  static int cb_headers_complete(llhttp_t* p);
+  static int cb_body(llhttp_t* p, const char* at, size_t len);
+  static int cb_message_complete(llhttp_t* p);
+  static void on_timer(Timer* timer);
+  static const llhttp_settings_t* settings();
+
+  int headers_complete();
+  int message_complete();
+  bool count_header_bytes(size_t len);
+  // Local reply for a request that never became an exchange (parse errors, limits).
+  void reply_error(LocalReplyCause cause, const char* message, bool grpc);
+  void write_head(const std::string& head);
+  void response_finished();
+  void maybe_unpause();
+  void arm_idle();
+
+  DownstreamConn* conn_;
+  llhttp_t parser_;
+  Exchange* exchange_ = nullptr;  // the request being answered, if it is proxied
+  uint32_t request_seq_ = 0;      // credit id of the current response's body slices
+
+  // Request being parsed.
+  RequestHead head_;
+  HeaderList trailers_;
+  std::string field_;
+  std::string value_;
+  bool in_value_ = false;
+  bool in_trailers_ = false;
+  bool in_request_ = false;       // between message_begin and message_complete
+  bool request_complete_ = true;  // the current request has been fully read
+  size_t header_bytes_ = 0;
+  int parse_error_cause_ = 0;     // 0, 431: set by callbacks before returning -1
+
+  // Response being written.
+  bool response_active_ = false;  // head sent, end not yet
+  BodyFraming framing_ = BodyFraming::None;
+  bool keep_alive_ = true;
+  bool head_method_ = false;
+
+  // Input pauses: at a request's end until its response completes; on back-pressure.
+  bool paused_for_response_ = false;
+  bool paused_for_body_ = false;
+  bool draining_ = false;
+  bool closing_ = false;
+  Timer timer_;  // header-read timeout while reading a head, idle timeout otherwise
+  bool timer_is_header_ = false;
+};
+
+}  // namespace ringway

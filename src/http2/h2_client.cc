@@ -1,0 +1,427 @@
+#include "http2/h2_client.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "base/log.h"
+#include "proxy/exchange.h"
+#include "upstream/h2_pool.h"
+
+namespace ringway {
+namespace {
+constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
+// Streams allowed before the peer's SETTINGS arrive (RFC 9113 recommends peers allow
+// at least 100).
+constexpr uint32_t kInitialStreamLimit = 100;
+}  // namespace
+
+// --- stream ---
+
+void Http2ClientStream::send_request_head(const RequestHead& head, bool end_stream) {
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(head.headers.size() + 5);
+  nva.push_back(make_nv(":method", 7, head.method.data(), head.method.size()));
+  nva.push_back(make_nv(":scheme", 7, "http", 4));
+  nva.push_back(make_nv(":authority", 10, head.authority.data(), head.authority.size()));
+  nva.push_back(make_nv(":path", 5, head.path.data(), head.path.size()));
+  for (const Header& h : head.headers) {
+    if (h.name == "content-length") continue;
+    nva.push_back(make_nv(h.name, h.value));
+  }
+  std::string length;
+  if (head.content_length >= 0) {
+    length = std::to_string(head.content_length);
+    nva.push_back(make_nv("content-length", 14, length.data(), length.size()));
+  }
+  nghttp2_data_provider provider;
+  provider.source.ptr = &body_;
+  provider.read_callback = outbound_body_read;
+  int32_t id = nghttp2_submit_request(conn_->session(), nullptr, nva.data(), nva.size(),
+                                      end_stream ? nullptr : &provider, this);
+  if (id < 0) {
+    RW_LOG(Debug, "nghttp2_submit_request: %s", nghttp2_strerror(id));
+    Exchange* ex = exchange_;
+    exchange_ = nullptr;
+    conn_->remove_stream(this);  // deletes this
+    ex->on_upstream_failed(LocalReplyCause::UpstreamUnavailable, "upstream stream refused");
+    return;
+  }
+  id_ = id;
+  conn_->request_flush();
+}
+
+void Http2ClientStream::send_request_data(Slice data) {
+  body_.push(std::move(data));
+  resume_body(conn_->session(), id_, body_);
+  conn_->request_flush();
+}
+
+void Http2ClientStream::send_request_end(const HeaderList* trailers) {
+  body_.end = true;
+  if (trailers && !trailers->empty()) {
+    body_.trailers = *trailers;
+    body_.has_trailers = true;
+  }
+  resume_body(conn_->session(), id_, body_);
+  conn_->request_flush();
+}
+
+void Http2ClientStream::consume_response_bytes(uint32_t bytes) {
+  nghttp2_session_consume_stream(conn_->session(), id_, bytes);
+  conn_->request_flush();
+}
+
+void Http2ClientStream::cancel() {
+  exchange_ = nullptr;
+  // RST_STREAM(CANCEL) goes out at the end of this turn; an END_STREAM never does,
+  // so the upstream cannot mistake a cut-short upload for a complete one.
+  nghttp2_submit_rst_stream(conn_->session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_CANCEL);
+  body_.chunks.clear();
+  body_.bytes = 0;
+  conn_->request_flush();
+}
+
+// --- connection ---
+
+Http2ClientConn::Http2ClientConn(ProxyContext* ctx, Http2Pool* pool)
+    : ctx_(ctx), pool_(pool), tcp_(ctx->loop, this) {
+  timer_.callback = on_timer;
+  timer_.owner = this;
+}
+
+Http2ClientConn::~Http2ClientConn() {
+  ctx_->loop->disarm_timer(&timer_);
+  if (session_) nghttp2_session_del(session_);
+  while (streams_) {
+    Http2ClientStream* s = streams_;
+    streams_ = s->next_;
+    delete s;
+  }
+}
+
+void Http2ClientConn::connect(const SockAddr& address) {
+  int rc = tcp_.connect(reinterpret_cast<const sockaddr*>(&address.storage), address.len);
+  if (rc < 0) {
+    on_connected(rc);
+    return;
+  }
+  ctx_->loop->arm_timer(&timer_, ctx_->gateway->upstream_connect_timeout_ms);
+}
+
+bool Http2ClientConn::has_capacity() const {
+  if (state_ == State::Closing || goaway_) return false;
+  uint32_t limit = kInitialStreamLimit;
+  if (session_) {
+    limit = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+    if (nghttp2_session_get_next_stream_id(session_) > (1u << 30)) return false;
+  }
+  if (limit > kInitialStreamLimit * 10) limit = kInitialStreamLimit * 10;
+  return stream_count_ + pending_.size() < limit;
+}
+
+void Http2ClientConn::add_exchange(Exchange* ex) {
+  if (state_ == State::Ready) {
+    open_stream(ex);
+  } else {
+    pending_.push_back(ex);
+  }
+}
+
+bool Http2ClientConn::forget_pending(Exchange* ex) {
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (*it == ex) {
+      pending_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Http2ClientConn::on_connected(int error) {
+  ctx_->loop->disarm_timer(&timer_);
+  if (error < 0) {
+    ++ctx_->counters.upstream_connect_failures;
+    RW_LOG(Debug, "upstream h2c connect failed: %s", strerror(-error));
+    fail_all(LocalReplyCause::UpstreamUnavailable, "upstream connection failed");
+    return;
+  }
+  static nghttp2_session_callbacks* const cb = [] {
+    nghttp2_session_callbacks* c;
+    nghttp2_session_callbacks_new(&c);
+    nghttp2_session_callbacks_set_on_header_callback(c, cb_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(c, cb_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, cb_data_chunk_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(c, cb_stream_close);
+    nghttp2_session_callbacks_set_send_data_callback(c, cb_send_data);
+    return c;
+  }();
+  nghttp2_option* option;
+  nghttp2_option_new(&option);
+  nghttp2_option_set_no_auto_window_update(option, 1);
+  nghttp2_session_client_new2(&session_, cb, this, option);
+  nghttp2_option_del(option);
+  const GatewayConfig& gw = *ctx_->gateway;
+  uint32_t window = gw.stream_buffer_bytes > 0x7fffffffu ? 0x7fffffffu : gw.stream_buffer_bytes;
+  nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, gw.max_header_bytes},
+  };
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 3);
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
+  state_ = State::Ready;
+  tcp_.start_recv();
+  std::deque<Exchange*> pending;
+  pending.swap(pending_);
+  for (Exchange* ex : pending) {
+    if (state_ != State::Ready) {
+      ex->on_upstream_failed(LocalReplyCause::UpstreamUnavailable, "upstream connection lost");
+      continue;
+    }
+    open_stream(ex);
+  }
+  update_timer();
+  request_flush();
+}
+
+void Http2ClientConn::open_stream(Exchange* ex) {
+  auto* stream = new Http2ClientStream(this, ex);
+  stream->next_ = streams_;
+  if (streams_) streams_->prev_ = stream;
+  streams_ = stream;
+  ++stream_count_;
+  update_timer();
+  ex->on_upstream_ready(stream);  // submits the request through send_request_head
+}
+
+void Http2ClientConn::remove_stream(Http2ClientStream* stream) {
+  if (stream->prev_) {
+    stream->prev_->next_ = stream->next_;
+  } else {
+    streams_ = stream->next_;
+  }
+  if (stream->next_) stream->next_->prev_ = stream->prev_;
+  --stream_count_;
+  if (stream->id_ > 0 && session_) {
+    nghttp2_session_set_stream_user_data(session_, stream->id_, nullptr);
+  }
+  delete stream;
+  update_timer();
+  if (state_ == State::Ready && goaway_ && stream_count_ == 0) {
+    close();
+    return;
+  }
+  if (state_ == State::Ready) pool_->on_capacity();
+}
+
+void Http2ClientConn::update_timer() {
+  if (state_ != State::Ready) return;
+  if (stream_count_ == 0) {
+    ctx_->loop->arm_timer(&timer_, ctx_->gateway->idle_timeout_ms);
+  } else {
+    ctx_->loop->disarm_timer(&timer_);
+  }
+}
+
+void Http2ClientConn::on_timer(Timer* timer) {
+  auto* c = static_cast<Http2ClientConn*>(timer->owner);
+  if (c->state_ == State::Connecting) {
+    ++c->ctx_->counters.upstream_connect_failures;
+    c->fail_all(LocalReplyCause::UpstreamTimeout, "upstream connect timed out");
+  } else if (c->state_ == State::Ready && c->stream_count_ == 0) {
+    nghttp2_submit_goaway(c->session_, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
+    pump_session_output(c->session_, c->tcp_);
+    c->close();
+  }
+}
+
+void Http2ClientConn::shutdown() {
+  goaway_ = true;
+  if (state_ == State::Connecting && pending_.empty()) {
+    close();
+  } else if (state_ == State::Ready && stream_count_ == 0) {
+    close();
+  }
+}
+
+void Http2ClientConn::close() {
+  if (state_ == State::Closing) return;
+  state_ = State::Closing;
+  pool_->on_conn_unavailable(this);
+  tcp_.close_after_flush(0);
+}
+
+void Http2ClientConn::fail_all(LocalReplyCause cause, const char* message) {
+  bool was_closing = state_ == State::Closing;
+  state_ = State::Closing;
+  if (!was_closing) pool_->on_conn_unavailable(this);
+  std::deque<Exchange*> pending;
+  pending.swap(pending_);
+  for (Http2ClientStream* s = streams_; s; s = s->next_) {
+    if (s->exchange_) {
+      Exchange* ex = s->exchange_;
+      s->exchange_ = nullptr;
+      pending.push_back(ex);
+    }
+  }
+  tcp_.abort();
+  for (Exchange* ex : pending) ex->on_upstream_failed(cause, message);
+}
+
+size_t Http2ClientConn::on_recv(const char* data, size_t len) {
+  if (state_ != State::Ready) return len;
+  ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), len);
+  if (rv < 0) {
+    RW_LOG(Debug, "upstream HTTP/2 error: %s", nghttp2_strerror(static_cast<int>(rv)));
+    fail_all(LocalReplyCause::UpstreamUnavailable, "upstream protocol error");
+    return len;
+  }
+  request_flush();
+  return len;
+}
+
+void Http2ClientConn::on_recv_end(int) {
+  fail_all(LocalReplyCause::UpstreamUnavailable, "upstream closed the connection");
+}
+
+void Http2ClientConn::on_send_error(int) {
+  fail_all(LocalReplyCause::UpstreamUnavailable, "upstream connection reset");
+}
+
+void Http2ClientConn::on_credit(uint32_t credit_id, uint32_t bytes) {
+  if (!session_) return;
+  auto* stream = static_cast<Http2ClientStream*>(
+      nghttp2_session_get_stream_user_data(session_, static_cast<int32_t>(credit_id)));
+  if (stream && stream->exchange_) stream->exchange_->on_request_bytes_sent(bytes);
+}
+
+void Http2ClientConn::on_before_flush() {
+  if (state_ != State::Ready) return;
+  if (!pump_session_output(session_, tcp_)) {
+    fail_all(LocalReplyCause::UpstreamUnavailable, "upstream session failed");
+    return;
+  }
+  if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+    fail_all(LocalReplyCause::UpstreamUnavailable, "upstream session ended");
+  }
+}
+
+void Http2ClientConn::on_closed() {
+  pool_->on_conn_closed(this);
+  delete this;
+}
+
+int Http2ClientConn::cb_header(nghttp2_session* session, const nghttp2_frame* frame,
+                               const uint8_t* name, size_t namelen, const uint8_t* value,
+                               size_t valuelen, uint8_t, void* user_data) {
+  auto* conn = static_cast<Http2ClientConn*>(user_data);
+  auto* stream = static_cast<Http2ClientStream*>(
+      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  if (!stream) return 0;
+  stream->header_bytes_ += namelen + valuelen + 32;
+  if (stream->header_bytes_ > conn->ctx_->gateway->max_header_bytes) {
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream; close reports it
+  }
+  std::string_view n(reinterpret_cast<const char*>(name), namelen);
+  std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+  if (stream->head_delivered_) {
+    stream->trailers_.push_back(Header{std::string(n), std::string(v)});
+    return 0;
+  }
+  if (n == ":status") {
+    stream->response_.status = atoi(std::string(v).c_str());
+  } else if (n == "content-length") {
+    stream->response_.content_length = strtoll(std::string(v).c_str(), nullptr, 10);
+  } else if (n.empty() || n[0] != ':') {
+    stream->response_.headers.push_back(Header{std::string(n), std::string(v)});
+  }
+  return 0;
+}
+
+int Http2ClientConn::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* frame,
+                                   void* user_data) {
+  auto* conn = static_cast<Http2ClientConn*>(user_data);
+  if (frame->hd.type == NGHTTP2_GOAWAY) {
+    // Streams above last_stream_id are closed by nghttp2 (REFUSED_STREAM); those below
+    // finish. No new streams here.
+    conn->goaway_ = true;
+    conn->pool_->on_conn_unavailable(conn);
+    return 0;
+  }
+  if (frame->hd.type == NGHTTP2_SETTINGS) {
+    conn->pool_->on_capacity();
+    return 0;
+  }
+  auto* stream = static_cast<Http2ClientStream*>(
+      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  if (!stream) return 0;
+  bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  if (frame->hd.type == NGHTTP2_HEADERS) {
+    if (!stream->head_delivered_) {
+      if (stream->response_.status >= 100 && stream->response_.status < 200) {
+        stream->response_ = ResponseHead();  // interim response: wait for the final one
+        stream->header_bytes_ = 0;
+        return 0;
+      }
+      stream->head_delivered_ = true;
+      Exchange* ex = stream->exchange_;
+      if (end_stream) stream->exchange_ = nullptr;
+      if (ex) ex->on_response_head(stream->response_, end_stream);
+      return 0;
+    }
+    if (end_stream && stream->exchange_) {
+      Exchange* ex = stream->exchange_;
+      stream->exchange_ = nullptr;
+      ex->on_response_end(stream->trailers_.empty() ? nullptr : &stream->trailers_);
+    }
+    return 0;
+  }
+  if (frame->hd.type == NGHTTP2_DATA && end_stream && stream->exchange_) {
+    Exchange* ex = stream->exchange_;
+    stream->exchange_ = nullptr;
+    ex->on_response_end(nullptr);
+  }
+  return 0;
+}
+
+int Http2ClientConn::cb_data_chunk_recv(nghttp2_session* session, uint8_t, int32_t stream_id,
+                                        const uint8_t* data, size_t len, void*) {
+  nghttp2_session_consume_connection(session, len);
+  auto* stream =
+      static_cast<Http2ClientStream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+  if (stream && stream->exchange_) {
+    stream->exchange_->on_response_data(
+        Slice::from_recv(reinterpret_cast<const char*>(data), static_cast<uint32_t>(len)));
+  } else {
+    nghttp2_session_consume_stream(session, stream_id, len);
+  }
+  return 0;
+}
+
+int Http2ClientConn::cb_stream_close(nghttp2_session* session, int32_t stream_id,
+                                     uint32_t error_code, void* user_data) {
+  auto* conn = static_cast<Http2ClientConn*>(user_data);
+  auto* stream =
+      static_cast<Http2ClientStream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+  if (!stream) return 0;
+  Exchange* ex = stream->exchange_;
+  stream->exchange_ = nullptr;
+  conn->remove_stream(stream);
+  if (ex) {
+    ex->on_upstream_failed(LocalReplyCause::UpstreamUnavailable,
+                           error_code == NGHTTP2_REFUSED_STREAM ? "upstream refused the stream"
+                                                                : "upstream reset the stream");
+  }
+  return 0;
+}
+
+int Http2ClientConn::cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
+                                  size_t length, nghttp2_data_source* source, void* user_data) {
+  auto* conn = static_cast<Http2ClientConn*>(user_data);
+  auto* body = static_cast<OutboundBody*>(source->ptr);
+  write_data_frame(conn->tcp_, *body, framehd, length, static_cast<uint32_t>(frame->hd.stream_id));
+  return 0;
+}
+
+}  // namespace ringway

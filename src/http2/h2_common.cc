@@ -1,0 +1,98 @@
+#include "http2/h2_common.h"
+
+#include "base/log.h"
+#include "io/buffer_ring.h"
+#include "net/tcp_conn.h"
+
+namespace ringway {
+
+ssize_t outbound_body_read(nghttp2_session* session, int32_t stream_id, uint8_t*, size_t length,
+                           uint32_t* data_flags, nghttp2_data_source* source, void*) {
+  auto* body = static_cast<OutboundBody*>(source->ptr);
+  if (body->bytes == 0) {
+    if (!body->end) {
+      body->deferred = true;
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  } else {
+    if (length > body->bytes) length = body->bytes;
+    *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    if (body->end && length == body->bytes) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  }
+  if ((*data_flags & NGHTTP2_DATA_FLAG_EOF) && body->has_trailers) {
+    std::vector<nghttp2_nv> nva;
+    append_nv(nva, body->trailers);
+    if (nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size()) == 0) {
+      *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    }
+    body->has_trailers = false;
+  }
+  return static_cast<ssize_t>(body->bytes == 0 ? 0 : length);
+}
+
+void write_data_frame(TcpConn& tcp, OutboundBody& body, const uint8_t* framehd, size_t length,
+                      uint32_t credit_id) {
+  tcp.write_copy(reinterpret_cast<const char*>(framehd), 9);
+  // Hold receive buffers only while they are plentiful; otherwise copy so a slow
+  // peer cannot pin the buffers everybody's receives depend on.
+  bool scarce = thread_buffer_ring() && thread_buffer_ring()->scarce();
+  while (length > 0) {
+    Slice& front = body.chunks.front();
+    if (front.size() <= length) {
+      length -= front.size();
+      body.bytes -= front.size();
+      Slice s = std::move(front);
+      body.chunks.pop_front();
+      if (scarce) s.detach();
+      tcp.write(std::move(s), credit_id);
+    } else {
+      Slice part = front.prefix(static_cast<uint32_t>(length));
+      front.advance(static_cast<uint32_t>(length));
+      body.bytes -= length;
+      length = 0;
+      if (scarce) part.detach();
+      tcp.write(std::move(part), credit_id);
+    }
+  }
+}
+
+nghttp2_nv make_nv(const char* name, size_t name_len, const char* value, size_t value_len) {
+  nghttp2_nv nv;
+  nv.name = reinterpret_cast<uint8_t*>(const_cast<char*>(name));
+  nv.namelen = name_len;
+  nv.value = reinterpret_cast<uint8_t*>(const_cast<char*>(value));
+  nv.valuelen = value_len;
+  nv.flags = NGHTTP2_NV_FLAG_NONE;
+  return nv;
+}
+
+nghttp2_nv make_nv(const std::string& name, const std::string& value) {
+  return make_nv(name.data(), name.size(), value.data(), value.size());
+}
+
+void append_nv(std::vector<nghttp2_nv>& nva, const HeaderList& headers) {
+  for (const Header& h : headers) nva.push_back(make_nv(h.name, h.value));
+}
+
+void resume_body(nghttp2_session* session, int32_t stream_id, OutboundBody& body) {
+  if (body.deferred) {
+    body.deferred = false;
+    nghttp2_session_resume_data(session, stream_id);
+  }
+}
+
+bool pump_session_output(nghttp2_session* session, TcpConn& tcp) {
+  for (;;) {
+    const uint8_t* data = nullptr;
+    ssize_t n = nghttp2_session_mem_send(session, &data);
+    if (n < 0) {
+      RW_LOG(Debug, "nghttp2_session_mem_send: %s", nghttp2_strerror(static_cast<int>(n)));
+      return false;
+    }
+    if (n == 0) return true;
+    tcp.write_copy(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+  }
+}
+
+}  // namespace ringway

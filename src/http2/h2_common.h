@@ -1,0 +1,58 @@
+#pragma once
+// Pieces shared by the HTTP/2 server and client sessions: the outbound body queue
+// behind nghttp2's data provider (DATA payloads are sent without copies:
+// NGHTTP2_DATA_FLAG_NO_COPY, then the send_data_callback queues the 9-byte frame
+// header and the payload slices on the socket), and header-list helpers.
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include <nghttp2/nghttp2.h>
+
+#include "http/message.h"
+#include "mem/slice.h"
+
+namespace ringway {
+
+class TcpConn;
+
+struct OutboundBody {
+  std::deque<Slice> chunks;
+  size_t bytes = 0;
+  bool end = false;            // no more chunks will be added
+  bool deferred = false;       // the provider returned NGHTTP2_ERR_DEFERRED
+  bool has_trailers = false;
+  HeaderList trailers;
+
+  void push(Slice s) {
+    bytes += s.size();
+    chunks.push_back(std::move(s));
+  }
+};
+
+// nghttp2 data provider callback: |source->ptr| is an OutboundBody*. Never copies:
+// sets NGHTTP2_DATA_FLAG_NO_COPY; submits trailers when the body ends with them.
+ssize_t outbound_body_read(nghttp2_session* session, int32_t stream_id, uint8_t* buf,
+                           size_t length, uint32_t* data_flags, nghttp2_data_source* source,
+                           void* user_data);
+
+// Queues one DATA frame on |tcp|: the frame header (copied, 9 bytes) and exactly
+// |length| payload bytes taken from |body| as slices credited to |credit_id|.
+void write_data_frame(TcpConn& tcp, OutboundBody& body, const uint8_t* framehd, size_t length,
+                      uint32_t credit_id);
+
+// Builds an nghttp2_nv array pointing into |headers| (which must outlive the call
+// that uses it). Names are already lower-case.
+void append_nv(std::vector<nghttp2_nv>& nva, const HeaderList& headers);
+nghttp2_nv make_nv(const std::string& name, const std::string& value);
+nghttp2_nv make_nv(const char* name, size_t name_len, const char* value, size_t value_len);
+
+// Wakes a stream whose provider is deferred.
+void resume_body(nghttp2_session* session, int32_t stream_id, OutboundBody& body);
+
+// Drains nghttp2's output into |tcp|. Returns false on a fatal session error.
+bool pump_session_output(nghttp2_session* session, TcpConn& tcp);
+
+}  // namespace ringway

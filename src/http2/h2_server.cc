@@ -1,0 +1,390 @@
+#include "http2/h2_server.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "base/log.h"
+#include "net/tcp_conn.h"
+#include "proxy/downstream_conn.h"
+#include "proxy/exchange.h"
+
+namespace ringway {
+namespace {
+constexpr uint32_t kLingerMs = 2000;
+// The connection window is consumed as soon as bytes arrive (per-stream windows do
+// the back-pressure), so it only needs to be large enough not to throttle.
+constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
+}  // namespace
+
+// --- stream: responses ---
+
+void Http2ServerStream::submit_with_body(ResponseHead& head, bool with_body) {
+  std::string status = std::to_string(head.status);
+  std::string length;
+  std::vector<nghttp2_nv> nva;
+  nva.reserve(head.headers.size() + 2);
+  nva.push_back(make_nv(":status", 7, status.data(), status.size()));
+  for (const Header& h : head.headers) {
+    if (h.name == "content-length") continue;
+    nva.push_back(make_nv(h.name, h.value));
+  }
+  if (head.content_length >= 0) {
+    length = std::to_string(head.content_length);
+    nva.push_back(make_nv("content-length", 14, length.data(), length.size()));
+  }
+  nghttp2_data_provider provider;
+  provider.source.ptr = &body_;
+  provider.read_callback = outbound_body_read;
+  int rv = nghttp2_submit_response(server_->session(), id_, nva.data(), nva.size(),
+                                   with_body ? &provider : nullptr);
+  if (rv != 0) {
+    RW_LOG(Debug, "nghttp2_submit_response: %s", nghttp2_strerror(rv));
+    nghttp2_submit_rst_stream(server_->session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_INTERNAL_ERROR);
+  }
+  server_->request_flush();
+}
+
+void Http2ServerStream::send_response_head(ResponseHead& head, bool end_stream) {
+  // A HEAD response ends with its HEADERS frame; the exchange stays attached until
+  // the upstream says it is done (or the stream closes and resets it).
+  bool head_method = head_.method == "HEAD";
+  if (end_stream) exchange_ = nullptr;
+  submit_with_body(head, !end_stream && !head_method);
+}
+
+void Http2ServerStream::send_response_data(Slice data) {
+  body_.push(std::move(data));
+  resume_body(server_->session(), id_, body_);
+  server_->request_flush();
+}
+
+void Http2ServerStream::send_response_end(const HeaderList* trailers) {
+  exchange_ = nullptr;
+  body_.end = true;
+  if (trailers && !trailers->empty()) {
+    body_.trailers = *trailers;
+    body_.has_trailers = true;
+  }
+  resume_body(server_->session(), id_, body_);
+  server_->request_flush();
+}
+
+void Http2ServerStream::send_local_reply(ResponseHead& head, Slice body) {
+  exchange_ = nullptr;
+  bool with_body = !body.empty() && head_.method != "HEAD";
+  if (with_body) body_.push(std::move(body));
+  body_.end = true;
+  submit_with_body(head, with_body);
+}
+
+void Http2ServerStream::abort_response() {
+  exchange_ = nullptr;
+  nghttp2_submit_rst_stream(server_->session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_INTERNAL_ERROR);
+  server_->request_flush();
+}
+
+void Http2ServerStream::consume_request_bytes(uint32_t bytes) {
+  nghttp2_session_consume_stream(server_->session(), id_, bytes);
+  server_->request_flush();
+}
+
+// --- server ---
+
+Http2Server::Http2Server(DownstreamConn* conn) : conn_(conn) {
+  // Built once (thread-safe static init), read-only afterwards, shared by all shards.
+  static nghttp2_session_callbacks* const cb = [] {
+    nghttp2_session_callbacks* c;
+    nghttp2_session_callbacks_new(&c);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(c, cb_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(c, cb_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(c, cb_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, cb_data_chunk_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(c, cb_stream_close);
+    nghttp2_session_callbacks_set_send_data_callback(c, cb_send_data);
+    return c;
+  }();
+
+  const GatewayConfig& gw = *conn_->ctx()->gateway;
+  nghttp2_option* option;
+  nghttp2_option_new(&option);
+  nghttp2_option_set_no_auto_window_update(option, 1);
+  nghttp2_option_set_max_deflate_dynamic_table_size(option, 4096);
+  nghttp2_session_server_new2(&session_, cb, this, option);
+  nghttp2_option_del(option);
+
+  uint32_t window = gw.stream_buffer_bytes > 0x7fffffffu ? 0x7fffffffu : gw.stream_buffer_bytes;
+  nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, gw.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, gw.max_header_bytes},
+  };
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 3);
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
+
+  idle_timer_.callback = on_timer;
+  idle_timer_.owner = this;
+  update_idle_timer();
+  request_flush();
+}
+
+Http2Server::~Http2Server() {
+  conn_->ctx()->loop->disarm_timer(&idle_timer_);
+  on_connection_closing();
+  nghttp2_session_del(session_);  // no callbacks run from here
+  while (streams_) {
+    Http2ServerStream* s = streams_;
+    streams_ = s->next_;
+    delete s;
+  }
+}
+
+void Http2Server::request_flush() { conn_->tcp().request_flush(); }
+
+void Http2Server::update_idle_timer() {
+  if (stream_count_ == 0) {
+    conn_->ctx()->loop->arm_timer(&idle_timer_, conn_->ctx()->gateway->idle_timeout_ms);
+  } else {
+    conn_->ctx()->loop->disarm_timer(&idle_timer_);
+  }
+}
+
+void Http2Server::on_timer(Timer* timer) {
+  auto* s = static_cast<Http2Server*>(timer->owner);
+  if (s->stream_count_ != 0 || s->closing_) return;
+  nghttp2_submit_goaway(s->session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(s->session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  s->closing_ = true;
+  pump_session_output(s->session_, s->conn_->tcp());
+  s->conn_->tcp().close_after_flush(kLingerMs);
+}
+
+size_t Http2Server::on_recv(const char* data, size_t len) {
+  if (closing_) return len;
+  ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), len);
+  if (rv < 0) {
+    RW_LOG(Debug, "client %s: HTTP/2 error: %s", conn_->client_address().c_str(),
+           nghttp2_strerror(static_cast<int>(rv)));
+    ++conn_->ctx()->counters.malformed_requests;
+    // nghttp2 has queued a GOAWAY where the error allows: send it, then close.
+    pump_session_output(session_, conn_->tcp());
+    on_connection_closing();
+    conn_->tcp().close_after_flush(kLingerMs);
+    return len;
+  }
+  request_flush();
+  return len;
+}
+
+void Http2Server::on_recv_end(int) {
+  on_connection_closing();
+  conn_->tcp().abort();
+}
+
+void Http2Server::on_credit(uint32_t credit_id, uint32_t bytes) {
+  auto* stream = static_cast<Http2ServerStream*>(
+      nghttp2_session_get_stream_user_data(session_, static_cast<int32_t>(credit_id)));
+  if (stream && stream->exchange_) stream->exchange_->on_response_bytes_sent(bytes);
+}
+
+void Http2Server::on_before_flush() {
+  if (closing_) return;
+  if (!pump_session_output(session_, conn_->tcp())) {
+    on_connection_closing();
+    conn_->tcp().abort();
+    return;
+  }
+  bool finished = !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_);
+  if (finished || (draining_ && stream_count_ == 0)) {
+    closing_ = true;
+    conn_->tcp().close_after_flush(kLingerMs);
+  }
+}
+
+void Http2Server::drain() {
+  if (draining_) return;
+  draining_ = true;
+  // Streams already started finish; the client opens new ones elsewhere.
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  request_flush();
+}
+
+void Http2Server::on_connection_closing() {
+  closing_ = true;
+  for (Http2ServerStream* s = streams_; s; s = s->next_) {
+    if (s->exchange_) {
+      Exchange* ex = s->exchange_;
+      s->exchange_ = nullptr;
+      ex->on_downstream_reset();
+    }
+  }
+}
+
+int Http2Server::cb_begin_headers(nghttp2_session* session, const nghttp2_frame* frame,
+                                  void* user_data) {
+  auto* server = static_cast<Http2Server*>(user_data);
+  if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+  auto* stream = new Http2ServerStream(server, frame->hd.stream_id);
+  stream->next_ = server->streams_;
+  if (server->streams_) server->streams_->prev_ = stream;
+  server->streams_ = stream;
+  ++server->stream_count_;
+  server->update_idle_timer();
+  nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, stream);
+  return 0;
+}
+
+int Http2Server::cb_header(nghttp2_session* session, const nghttp2_frame* frame,
+                           const uint8_t* name, size_t namelen, const uint8_t* value,
+                           size_t valuelen, uint8_t, void* user_data) {
+  auto* server = static_cast<Http2Server*>(user_data);
+  auto* stream = static_cast<Http2ServerStream*>(
+      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  if (!stream || stream->header_overflow_) return 0;
+  // Decoded size, as HPACK bombs are measured: name + value + 32 per field.
+  stream->header_bytes_ += namelen + valuelen + 32;
+  if (stream->header_bytes_ > server->conn_->ctx()->gateway->max_header_bytes) {
+    stream->header_overflow_ = true;
+    return 0;
+  }
+  std::string_view n(reinterpret_cast<const char*>(name), namelen);
+  std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+  if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+    stream->trailers_.push_back(Header{std::string(n), std::string(v)});
+    return 0;
+  }
+  RequestHead& h = stream->head_;
+  if (!n.empty() && n[0] == ':') {
+    if (n == ":method") {
+      h.method.assign(v);
+    } else if (n == ":path") {
+      h.path.assign(v);
+    } else if (n == ":authority") {
+      h.authority.assign(v);
+    } else if (n == ":scheme") {
+      h.scheme.assign(v);
+    }
+    return 0;
+  }
+  if (n == "host") {
+    if (h.authority.empty()) h.authority.assign(v);
+    return 0;
+  }
+  if (n == "content-length") {
+    h.content_length = strtoll(std::string(v).c_str(), nullptr, 10);
+    return 0;
+  }
+  h.headers.push_back(Header{std::string(n), std::string(v)});
+  return 0;
+}
+
+void Http2Server::reply_error(Http2ServerStream* stream, LocalReplyCause cause,
+                              const char* message) {
+  bool grpc = false;
+  if (const Header* ct = find_header(stream->head_.headers, "content-type")) {
+    grpc = is_grpc_content_type(ct->value);
+  }
+  LocalReply reply = make_local_reply(cause, message, grpc);
+  ++conn_->ctx()->counters.local_replies;
+  stream->send_local_reply(reply.head,
+                           Slice::copy_of(reply.body.data(), static_cast<uint32_t>(reply.body.size())));
+}
+
+void Http2Server::start_exchange(Http2ServerStream* stream, bool end_stream) {
+  if (stream->header_overflow_) {
+    reply_error(stream, LocalReplyCause::HeadersTooLarge, "request header too large");
+    return;
+  }
+  if (draining_) {
+    reply_error(stream, LocalReplyCause::ServiceUnavailable, "gateway is shutting down");
+    return;
+  }
+  stream->exchange_ = new Exchange(conn_->ctx(), stream, conn_->client_address(), "http");
+  stream->exchange_->on_request_head(std::move(stream->head_), end_stream);
+  // on_request_head may have answered already; keep what the stream needs to know.
+}
+
+int Http2Server::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* frame,
+                               void* user_data) {
+  auto* server = static_cast<Http2Server*>(user_data);
+  auto* stream = static_cast<Http2ServerStream*>(
+      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  if (!stream) return 0;
+  bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  if (frame->hd.type == NGHTTP2_HEADERS) {
+    if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      std::string method = stream->head_.method;
+      server->start_exchange(stream, end_stream);
+      stream->head_.method = method;  // kept for HEAD handling of the response
+      if (end_stream) stream->request_ended_ = true;
+      return 0;
+    }
+    if (end_stream) {
+      stream->request_ended_ = true;
+      if (stream->exchange_) {
+        stream->exchange_->on_request_end(stream->trailers_.empty() ? nullptr : &stream->trailers_);
+      }
+    }
+    return 0;
+  }
+  if (frame->hd.type == NGHTTP2_DATA && end_stream) {
+    stream->request_ended_ = true;
+    if (stream->exchange_) stream->exchange_->on_request_end(nullptr);
+  }
+  return 0;
+}
+
+int Http2Server::cb_data_chunk_recv(nghttp2_session* session, uint8_t, int32_t stream_id,
+                                    const uint8_t* data, size_t len, void*) {
+  nghttp2_session_consume_connection(session, len);
+  auto* stream =
+      static_cast<Http2ServerStream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+  if (stream && stream->exchange_) {
+    stream->exchange_->on_request_data(
+        Slice::from_recv(reinterpret_cast<const char*>(data), static_cast<uint32_t>(len)));
+  } else {
+    nghttp2_session_consume_stream(session, stream_id, len);
+  }
+  return 0;
+}
+
+int Http2Server::cb_stream_close(nghttp2_session* session, int32_t stream_id, uint32_t,
+                                 void* user_data) {
+  auto* server = static_cast<Http2Server*>(user_data);
+  auto* stream =
+      static_cast<Http2ServerStream*>(nghttp2_session_get_stream_user_data(session, stream_id));
+  if (!stream) return 0;
+  nghttp2_session_set_stream_user_data(session, stream_id, nullptr);
+  server->close_stream(stream);
+  return 0;
+}
+
+void Http2Server::close_stream(Http2ServerStream* stream) {
+  if (stream->exchange_) {
+    Exchange* ex = stream->exchange_;
+    stream->exchange_ = nullptr;
+    ex->on_downstream_reset();
+  }
+  if (stream->prev_) {
+    stream->prev_->next_ = stream->next_;
+  } else {
+    streams_ = stream->next_;
+  }
+  if (stream->next_) stream->next_->prev_ = stream->prev_;
+  --stream_count_;
+  delete stream;
+  update_idle_timer();
+}
+
+int Http2Server::cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
+                              size_t length, nghttp2_data_source* source, void* user_data) {
+  auto* server = static_cast<Http2Server*>(user_data);
+  auto* body = static_cast<OutboundBody*>(source->ptr);
+  write_data_frame(server->conn_->tcp(), *body, framehd, length,
+                   static_cast<uint32_t>(frame->hd.stream_id));
+  return 0;
+}
+
+}  // namespace ringway

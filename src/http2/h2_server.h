@@ -1,0 +1,103 @@
+#pragma once
+// HTTP/2 server side of a downstream connection (cleartext, prior knowledge) on an
+// nghttp2 server session fed from the receive buffers. Each request stream becomes an
+// Exchange. Flow control is back-pressure: automatic WINDOW_UPDATEs are off; the
+// connection window is consumed on receipt, a stream's window only when its bytes
+// reached the upstream socket, so a stream buffers at most its initial window
+// (stream_buffer_bytes).
+
+#include <cstdint>
+#include <string>
+
+#include <nghttp2/nghttp2.h>
+
+#include "http/local_reply.h"
+#include "http/message.h"
+#include "http2/h2_common.h"
+#include "io/timer_wheel.h"
+#include "mem/pool.h"
+#include "proxy/server_codec.h"
+#include "proxy/streams.h"
+
+namespace ringway {
+
+class DownstreamConn;
+class Exchange;
+class Http2Server;
+
+class Http2ServerStream final : public DownstreamStream, public PoolAllocated<Http2ServerStream> {
+ public:
+  Http2ServerStream(Http2Server* server, int32_t id) : server_(server), id_(id) {}
+
+  void send_response_head(ResponseHead& head, bool end_stream) override;
+  void send_response_data(Slice data) override;
+  void send_response_end(const HeaderList* trailers) override;
+  void send_local_reply(ResponseHead& head, Slice body) override;
+  void abort_response() override;
+  void consume_request_bytes(uint32_t bytes) override;
+  void pause_request() override {}
+  void resume_request() override {}
+
+  Http2Server* server_;
+  int32_t id_;
+  RequestHead head_;
+  HeaderList trailers_;
+  size_t header_bytes_ = 0;
+  bool header_overflow_ = false;
+  bool in_trailers_ = false;
+  bool request_ended_ = false;
+  Exchange* exchange_ = nullptr;
+  OutboundBody body_;
+  Http2ServerStream* prev_ = nullptr;
+  Http2ServerStream* next_ = nullptr;
+
+ private:
+  void submit_with_body(ResponseHead& head, bool with_body);
+};
+
+class Http2Server : public ServerCodec {
+ public:
+  explicit Http2Server(DownstreamConn* conn);
+  ~Http2Server() override;
+
+  size_t on_recv(const char* data, size_t len) override;
+  void on_recv_end(int error) override;
+  void on_credit(uint32_t credit_id, uint32_t bytes) override;
+  void on_before_flush() override;
+  void drain() override;
+  void on_connection_closing() override;
+
+  nghttp2_session* session() { return session_; }
+  DownstreamConn* conn() { return conn_; }
+  void request_flush();
+
+ private:
+  friend class Http2ServerStream;
+  static int cb_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
+  static int cb_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
+                       void* user_data);
+  static int cb_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
+  static int cb_data_chunk_recv(nghttp2_session*, uint8_t flags, int32_t stream_id,
+                                const uint8_t* data, size_t len, void* user_data);
+  static int cb_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code,
+                             void* user_data);
+  static int cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
+                          size_t length, nghttp2_data_source* source, void* user_data);
+  static void on_timer(Timer* timer);
+
+  void start_exchange(Http2ServerStream* stream, bool end_stream);
+  void reply_error(Http2ServerStream* stream, LocalReplyCause cause, const char* message);
+  void close_stream(Http2ServerStream* stream);
+  void update_idle_timer();
+
+  DownstreamConn* conn_;
+  nghttp2_session* session_ = nullptr;
+  Http2ServerStream* streams_ = nullptr;  // open streams (intrusive list)
+  uint32_t stream_count_ = 0;
+  bool draining_ = false;
+  bool closing_ = false;
+  Timer idle_timer_;
+};
+
+}  // namespace ringway

@@ -1,0 +1,41 @@
+#pragma once
+// Per-shard HTTP/2 pool for one API's h2c target: streams go to the first connection
+// with room under the peer's MAX_CONCURRENT_STREAMS; a new connection opens when all
+// are full (up to upstream_max_connections; beyond that requests wait in a FIFO).
+
+#include <deque>
+#include <vector>
+
+#include "config/config.h"
+#include "upstream/pool.h"
+
+namespace ringway {
+
+class Http2ClientConn;
+
+class Http2Pool : public UpstreamPool {
+ public:
+  Http2Pool(ProxyContext* ctx, const ApiConfig* api);
+  ~Http2Pool() override;
+
+  void request_stream(Exchange* ex) override;
+  void cancel_request(Exchange* ex) override;
+  void shutdown() override;
+  uint32_t connection_count() const override { return static_cast<uint32_t>(conns_.size()); }
+
+  // A stream finished or the peer raised its limit: waiting exchanges may fit now.
+  void on_capacity();
+  // The connection takes no new streams (GOAWAY, closing).
+  void on_conn_unavailable(Http2ClientConn* conn);
+  void on_conn_closed(Http2ClientConn* conn);
+
+ private:
+  ProxyContext* ctx_;
+  const ApiConfig* api_;
+  std::vector<Http2ClientConn*> conns_;  // connections that may take streams
+  std::vector<Http2ClientConn*> retired_;  // finishing their streams
+  std::deque<Exchange*> waiting_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace ringway

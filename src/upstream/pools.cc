@@ -1,0 +1,32 @@
+#include "upstream/h1_pool.h"
+#include "upstream/h2_pool.h"
+#include "upstream/pool.h"
+
+namespace ringway {
+
+UpstreamPools::UpstreamPools(ProxyContext* ctx, const Config& config) : config_(config) {
+  pools_.reserve(config.apis.size());
+  for (const ApiConfig& api : config.apis) {
+    if (api.target.protocol == UpstreamProtocol::H2c) {
+      pools_.push_back(std::make_unique<Http2Pool>(ctx, &api));
+    } else {
+      pools_.push_back(std::make_unique<Http1Pool>(ctx, &api));
+    }
+  }
+}
+
+UpstreamPool* UpstreamPools::for_api(const ApiConfig* api) {
+  return pools_[static_cast<size_t>(api - config_.apis.data())].get();
+}
+
+void UpstreamPools::shutdown() {
+  for (auto& pool : pools_) pool->shutdown();
+}
+
+uint32_t UpstreamPools::connection_count() const {
+  uint32_t n = 0;
+  for (const auto& pool : pools_) n += pool->connection_count();
+  return n;
+}
+
+}  // namespace ringway
