@@ -404,6 +404,7 @@ constexpr UintKey kGatewayUintKeys[] = {
     {"max_concurrent_streams", &GatewayConfig::max_concurrent_streams, 1, 10000},
     {"stream_buffer_bytes", &GatewayConfig::stream_buffer_bytes, 16384, 268435456},
     {"upstream_max_idle_connections", &GatewayConfig::upstream_max_idle_connections, 0, 100000},
+    {"upstream_max_connections", &GatewayConfig::upstream_max_connections, 1, 100000},
     {"drain_timeout_ms", &GatewayConfig::drain_timeout_ms, 0, 3600000},
     {"access_log_buffer_bytes", &GatewayConfig::access_log_buffer_bytes, 4096, 67108864},
 };

@@ -80,6 +80,7 @@ TEST(ConfigLoader, LoadsFullValidFile) {
       "max_concurrent_streams = 50\n"
       "stream_buffer_bytes = 65536\n"
       "upstream_max_idle_connections = 0\n"
+      "upstream_max_connections = 9\n"
       "drain_timeout_ms = 0\n"
       "access_log = /var/log/ringway/access.log\n"
       "access_log_buffer_bytes = 8192\n"
@@ -123,6 +124,7 @@ TEST(ConfigLoader, LoadsFullValidFile) {
   EXPECT_EQ(g.max_concurrent_streams, 50u);
   EXPECT_EQ(g.stream_buffer_bytes, 65536u);
   EXPECT_EQ(g.upstream_max_idle_connections, 0u);
+  EXPECT_EQ(g.upstream_max_connections, 9u);
   EXPECT_EQ(g.drain_timeout_ms, 0u);
   EXPECT_EQ(g.access_log, "/var/log/ringway/access.log");
   EXPECT_EQ(g.access_log_buffer_bytes, 8192u);
@@ -131,7 +133,7 @@ TEST(ConfigLoader, LoadsFullValidFile) {
   ASSERT_EQ(config->apis.size(), 2u);
   const ApiConfig& orders = config->apis[0];
   EXPECT_EQ(orders.name, "orders");
-  EXPECT_EQ(orders.line, 24);
+  EXPECT_EQ(orders.line, 25);
   EXPECT_EQ(orders.listen_path, "/orders/");
   EXPECT_TRUE(orders.strip_listen_path);
   EXPECT_EQ(orders.target.protocol, UpstreamProtocol::H2c);
@@ -199,6 +201,7 @@ TEST(ConfigLoader, ShippedExampleConfigDocumentsEveryKey) {
       "buffer_count", "max_connections", "idle_timeout_ms", "request_header_timeout_ms",
       "upstream_connect_timeout_ms", "upstream_timeout_ms", "max_header_bytes",
       "max_concurrent_streams", "stream_buffer_bytes", "upstream_max_idle_connections",
+      "upstream_max_connections",
       "drain_timeout_ms", "access_log", "access_log_buffer_bytes", "log_level",
       "listen_path", "strip_listen_path", "target_url", "proxy_enable_http2", "hosts",
       "preserve_host_header", "use_keyless"};
