@@ -135,8 +135,9 @@ LocalReply make_local_reply(LocalReplyCause cause, std::string_view message, boo
   LocalReply reply;
   if (grpc) {
     // Trailers-only: everything in the one HEADERS block, no body (gRPC over HTTP/2).
+    // No content-length either, as gRPC servers send none on such a response.
     reply.head.status = 200;
-    reply.head.content_length = 0;
+    reply.head.content_length = -1;
     reply.head.headers.push_back({"content-type", "application/grpc"});
     reply.head.headers.push_back({"grpc-status", std::to_string(local_reply_grpc_status(cause))});
     if (!message.empty()) {

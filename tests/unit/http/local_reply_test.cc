@@ -64,7 +64,7 @@ TEST(LocalReply, BuildsTrailersOnlyGrpcReplyForEveryCause) {
     LocalReply reply = make_local_reply(c.cause, "nope", true);
     EXPECT_EQ(reply.head.status, 200);
     EXPECT_EQ(reply.body, "");
-    EXPECT_EQ(reply.head.content_length, 0);
+    EXPECT_EQ(reply.head.content_length, -1);  // no content-length header
     EXPECT_EQ(lines(reply.head.headers),
               (Lines{"content-type: application/grpc",
                      "grpc-status: " + std::to_string(c.grpc_status), "grpc-message: nope"}));
