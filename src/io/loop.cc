@@ -54,12 +54,14 @@ void Loop::run_end_of_turn() {
 }
 
 void Loop::run_once() {
-  run_end_of_turn();
   int64_t timeout = timers_.next_timeout_ms(now_ms_);
   if (!flush_list_.empty() || !deferred_list_.empty()) timeout = 0;
   ring_.submit_and_dispatch(timeout);
   now_ms_ = monotonic_ms();
   timers_.advance(now_ms_);
+  // End-of-turn work last, so the caller's exit condition sees its effects (objects
+  // freed by deferred work) before the next wait.
+  run_end_of_turn();
 }
 
 }  // namespace ringway

@@ -1,8 +1,9 @@
 #pragma once
 // One shard's event loop: the ring, its receive buffers, its timer wheel, and the
-// end-of-turn work lists. A turn is: dispatch completions → fire due timers → let
-// every connection with pending output produce it and submit one send → return
-// buffers to the kernel → one io_uring_submit_and_wait for the next turn.
+// end-of-turn work lists. A turn is: one io_uring_submit_and_wait (sending what the
+// previous turn queued) → dispatch completions → fire due timers → let every
+// connection with pending output produce it and queue one send → run deferred work
+// (frees, re-arms) → return buffers to the kernel.
 
 #include <cstdint>
 #include <string>

@@ -19,7 +19,7 @@ struct BlockCache {
   uint32_t count = 0;
   ~BlockCache() {
     while (head) {
-      HeapBlock* next = *reinterpret_cast<HeapBlock**>(head->bytes);
+      HeapBlock* next = head->next_free;
       free(head);
       head = next;
     }
@@ -35,7 +35,7 @@ HeapBlock* heap_block_new(uint32_t min_capacity) {
   HeapBlock* block;
   if (min_capacity <= kDefaultBlockCapacity && t_block_cache.head) {
     block = t_block_cache.head;
-    t_block_cache.head = *reinterpret_cast<HeapBlock**>(block->bytes);
+    t_block_cache.head = block->next_free;
     --t_block_cache.count;
   } else {
     uint32_t capacity = min_capacity <= kDefaultBlockCapacity ? kDefaultBlockCapacity : min_capacity;
@@ -54,7 +54,7 @@ HeapBlock* heap_block_new(uint32_t min_capacity) {
 void heap_block_unref(HeapBlock* block) {
   if (--block->refs != 0) return;
   if (block->capacity == kDefaultBlockCapacity && t_block_cache.count < kMaxCachedBlocks) {
-    *reinterpret_cast<HeapBlock**>(block->bytes) = t_block_cache.head;
+    block->next_free = t_block_cache.head;
     t_block_cache.head = block;
     ++t_block_cache.count;
     return;

@@ -19,10 +19,12 @@ BufferRing* thread_buffer_ring();
 void set_thread_buffer_ring(BufferRing* ring);
 
 struct HeapBlock {
+  HeapBlock* next_free;  // link in the per-thread cache while unused
   uint32_t refs;
   uint32_t capacity;
   uint32_t used;
-  char bytes[];  // capacity bytes follow
+  uint32_t reserved;     // keeps bytes[] 8-byte aligned
+  char bytes[];          // capacity bytes follow
 };
 
 // Heap blocks of the default size are recycled through a per-thread free list.

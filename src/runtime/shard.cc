@@ -85,6 +85,7 @@ struct ShardRuntime {
   std::atomic<uint32_t>* commands = nullptr;
   Timer drain_deadline;
   bool drain_deadline_passed = false;
+  Timer exit_deadline;  // wakes the last turns if an upstream close stalls
 
   void arm_accept(Listener* l) {
     if (ctx.draining || l->fd < 0) return;
@@ -260,6 +261,8 @@ void Shard::run(std::promise<std::string>* started) {
   rt->control_op.owner = rt.get();
   rt->drain_deadline.callback = ShardRuntime::on_drain_deadline;
   rt->drain_deadline.owner = rt.get();
+  rt->exit_deadline.callback = [](Timer*) {};
+  rt->exit_deadline.owner = rt.get();
   rt->arm_control();
   for (auto& l : rt->listeners) rt->arm_accept(l.get());
   started->set_value("");
@@ -267,10 +270,8 @@ void Shard::run(std::promise<std::string>* started) {
   while (!rt->finished()) rt->loop.run_once();
   // Give closing upstream connections a few turns to finish their close.
   rt->pools->shutdown();
-  rt->loop.arm_timer(&rt->drain_deadline, 1000);  // bounds the wait below
-  for (int i = 0; i < 100 && rt->pools->connection_count() > 0; ++i) {
-    rt->loop.run_once();
-  }
+  rt->loop.arm_timer(&rt->exit_deadline, 1000);  // bounds the wait below
+  for (int i = 0; i < 100 && rt->pools->connection_count() > 0; ++i) rt->loop.run_once();
   counters_ = rt->ctx.counters;
   RW_LOG(Debug, "shard stopped: %llu connections, %llu requests",
          static_cast<unsigned long long>(counters_.connections_accepted),
