@@ -14,6 +14,7 @@
 #include "http/message.h"
 #include "http1/h1_serialize.h"
 #include "io/timer_wheel.h"
+#include "mem/pool.h"
 #include "proxy/server_codec.h"
 #include "proxy/streams.h"
 
@@ -22,7 +23,9 @@ namespace ringway {
 class DownstreamConn;
 class Exchange;
 
-class Http1Server : public ServerCodec, public DownstreamStream {
+class Http1Server final : public ServerCodec,
+                          public DownstreamStream,
+                          public PoolAllocated<Http1Server> {
  public:
   explicit Http1Server(DownstreamConn* conn);
   ~Http1Server() override;

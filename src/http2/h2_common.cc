@@ -6,6 +6,12 @@
 
 namespace ringway {
 
+void OutboundBody::push(Slice s) {
+  if (s.in_recv_buffer() && thread_buffer_ring() && thread_buffer_ring()->scarce()) s.detach();
+  bytes += s.size();
+  chunks.push_back(std::move(s));
+}
+
 ssize_t outbound_body_read(nghttp2_session* session, int32_t stream_id, uint8_t*, size_t length,
                            uint32_t* data_flags, nghttp2_data_source* source, void*) {
   auto* body = static_cast<OutboundBody*>(source->ptr);
@@ -34,9 +40,6 @@ ssize_t outbound_body_read(nghttp2_session* session, int32_t stream_id, uint8_t*
 void write_data_frame(TcpConn& tcp, OutboundBody& body, const uint8_t* framehd, size_t length,
                       uint32_t credit_id) {
   tcp.write_copy(reinterpret_cast<const char*>(framehd), 9);
-  // Hold receive buffers only while they are plentiful; otherwise copy so a slow
-  // peer cannot pin the buffers everybody's receives depend on.
-  bool scarce = thread_buffer_ring() && thread_buffer_ring()->scarce();
   while (length > 0) {
     Slice& front = body.chunks.front();
     if (front.size() <= length) {
@@ -44,14 +47,12 @@ void write_data_frame(TcpConn& tcp, OutboundBody& body, const uint8_t* framehd, 
       body.bytes -= front.size();
       Slice s = std::move(front);
       body.chunks.pop_front();
-      if (scarce) s.detach();
       tcp.write(std::move(s), credit_id);
     } else {
       Slice part = front.prefix(static_cast<uint32_t>(length));
       front.advance(static_cast<uint32_t>(length));
       body.bytes -= length;
       length = 0;
-      if (scarce) part.detach();
       tcp.write(std::move(part), credit_id);
     }
   }

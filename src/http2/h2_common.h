@@ -26,10 +26,9 @@ struct OutboundBody {
   bool has_trailers = false;
   HeaderList trailers;
 
-  void push(Slice s) {
-    bytes += s.size();
-    chunks.push_back(std::move(s));
-  }
+  // Bytes wait here for the peer's flow-control window, possibly for long: when
+  // receive buffers are scarce they are copied rather than pinned.
+  void push(Slice s);
 };
 
 // nghttp2 data provider callback: |source->ptr| is an OutboundBody*. Never copies:

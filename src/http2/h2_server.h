@@ -55,7 +55,7 @@ class Http2ServerStream final : public DownstreamStream, public PoolAllocated<Ht
   void submit_with_body(ResponseHead& head, bool with_body);
 };
 
-class Http2Server : public ServerCodec {
+class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> {
  public:
   explicit Http2Server(DownstreamConn* conn);
   ~Http2Server() override;

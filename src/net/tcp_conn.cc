@@ -181,6 +181,9 @@ void TcpConn::run_deferred() {
 
 void TcpConn::write(Slice slice, uint32_t credit_id) {
   if (closing_ >= CloseState::Lingering || slice.empty()) return;
+  // A queued slice pins its receive buffer until the peer reads it; when buffers run
+  // low, copy instead, so slow readers cannot starve every receive on the shard.
+  if (slice.in_recv_buffer() && loop_->buffers().scarce()) slice.detach();
   queued_bytes_ += slice.size();
   queue_.push_back(Piece{std::move(slice), credit_id});
   loop_->queue_flush(this);
