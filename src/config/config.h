@@ -54,7 +54,7 @@ struct GatewayConfig {
   bool pin_shards = true;
   uint32_t ring_entries = 4096;
   uint32_t buffer_size = 16384;      // bytes per provided receive buffer
-  uint32_t buffer_count = 4096;      // provided buffers per shard (power of two)
+  uint32_t buffer_count = 1024;      // provided buffers per shard (power of two)
   uint32_t max_connections = 10000;  // per shard, downstream
   uint32_t idle_timeout_ms = 60000;
   uint32_t request_header_timeout_ms = 10000;

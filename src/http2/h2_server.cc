@@ -47,9 +47,8 @@ void Http2ServerStream::submit_with_body(ResponseHead& head, bool with_body) {
 void Http2ServerStream::send_response_head(ResponseHead& head, bool end_stream) {
   // A HEAD response ends with its HEADERS frame; the exchange stays attached until
   // the upstream says it is done (or the stream closes and resets it).
-  bool head_method = head_.method == "HEAD";
   if (end_stream) exchange_ = nullptr;
-  submit_with_body(head, !end_stream && !head_method);
+  submit_with_body(head, !end_stream && !head_method_);
 }
 
 void Http2ServerStream::send_response_data(Slice data) {
@@ -71,7 +70,7 @@ void Http2ServerStream::send_response_end(const HeaderList* trailers) {
 
 void Http2ServerStream::send_local_reply(ResponseHead& head, Slice body) {
   exchange_ = nullptr;
-  bool with_body = !body.empty() && head_.method != "HEAD";
+  bool with_body = !body.empty() && !head_method_;
   if (with_body) body_.push(std::move(body));
   body_.end = true;
   submit_with_body(head, with_body);
@@ -302,8 +301,8 @@ void Http2Server::start_exchange(Http2ServerStream* stream, bool end_stream) {
     return;
   }
   stream->exchange_ = new Exchange(conn_->ctx(), stream, conn_->client_address(), "http");
+  // May answer at once (no route): everything the stream needs is set before.
   stream->exchange_->on_request_head(std::move(stream->head_), end_stream);
-  // on_request_head may have answered already; keep what the stream needs to know.
 }
 
 int Http2Server::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* frame,
@@ -315,10 +314,9 @@ int Http2Server::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* fr
   bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
   if (frame->hd.type == NGHTTP2_HEADERS) {
     if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-      std::string method = stream->head_.method;
-      server->start_exchange(stream, end_stream);
-      stream->head_.method = method;  // kept for HEAD handling of the response
+      stream->head_method_ = stream->head_.method == "HEAD";
       if (end_stream) stream->request_ended_ = true;
+      server->start_exchange(stream, end_stream);
       return 0;
     }
     if (end_stream) {

@@ -46,6 +46,7 @@ class Http2ServerStream final : public DownstreamStream, public PoolAllocated<Ht
   bool header_overflow_ = false;
   bool in_trailers_ = false;
   bool request_ended_ = false;
+  bool head_method_ = false;  // HEAD: responses carry no body
   Exchange* exchange_ = nullptr;
   OutboundBody body_;
   Http2ServerStream* prev_ = nullptr;

@@ -99,6 +99,9 @@ void Exchange::on_request_end(const HeaderList* trailers) {
 
 void Exchange::on_request_bytes_sent(uint32_t bytes) {
   request_bytes_pending_ -= bytes < request_bytes_pending_ ? bytes : request_bytes_pending_;
+  // upstream_timeout_ms bounds waiting on the upstream, not the length of an upload
+  // that is making progress (as NGINX's proxy_send/read timeouts): progress re-arms it.
+  if (!response_started_) ctx_->loop->arm_timer(&timeout_, ctx_->gateway->upstream_timeout_ms);
   if (down_) down_->consume_request_bytes(bytes);
   if (request_paused_ && request_bytes_pending_ <= ctx_->gateway->stream_buffer_bytes / 2 &&
       down_) {
