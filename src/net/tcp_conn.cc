@@ -118,7 +118,11 @@ void TcpConn::on_recv_complete(Op* op, int32_t res, uint32_t flags) {
       c->loop_->add_starving(c);
     }
   } else if (res == -ECANCELED) {
-    // Cancelled by pause (stash full) or close; resume/close decide what is next.
+    // Cancelled because the stash filled while paused, or by close. If input was
+    // resumed before this completion arrived, nobody else will re-arm: do it here.
+    if (!c->recv_armed_ && c->recv_wanted_ && !c->paused_ && c->closing_ < CloseState::Closing) {
+      c->arm_recv();
+    }
   } else {
     // 0 = EOF, < 0 = error.
     if (c->closing_ == CloseState::Lingering) {
@@ -185,7 +189,8 @@ void TcpConn::write(Slice slice, uint32_t credit_id) {
   // low, copy instead, so slow readers cannot starve every receive on the shard.
   if (slice.in_recv_buffer() && loop_->buffers().scarce()) slice.detach();
   queued_bytes_ += slice.size();
-  queue_.push_back(Piece{std::move(slice), credit_id});
+  uint32_t size = slice.size();
+  queue_.push_back(Piece{std::move(slice), credit_id, size});
   loop_->queue_flush(this);
 }
 
@@ -200,6 +205,7 @@ void TcpConn::write_copy(const char* data, size_t len) {
       memcpy(block->bytes + block->used, data, len);
       block->used += static_cast<uint32_t>(len);
       last.slice.extend(static_cast<uint32_t>(len));
+      last.credit_bytes += static_cast<uint32_t>(len);
       queued_bytes_ += len;
       loop_->queue_flush(this);
       return;
@@ -264,7 +270,7 @@ void TcpConn::on_send_complete(Op* op, int32_t res, uint32_t) {
     }
     sent -= front.slice.size();
     uint32_t credit = front.credit_id;
-    uint32_t bytes = front.slice.size();
+    uint32_t bytes = front.credit_bytes;
     c->queue_.pop_front();
     if (credit != 0 && c->closing_ < CloseState::Closing) c->handler_->on_credit(credit, bytes);
   }

@@ -85,6 +85,7 @@ class TcpConn : private Flushable, private Deferred {
   struct Piece {
     Slice slice;
     uint32_t credit_id;
+    uint32_t credit_bytes;  // the slice's size when queued (it shrinks on short sends)
   };
 
   static void on_recv_complete(Op* op, int32_t res, uint32_t flags);
