@@ -14,6 +14,9 @@ constexpr uint32_t kLingerMs = 2000;
 // The connection window is consumed as soon as bytes arrive (per-stream windows do
 // the back-pressure), so it only needs to be large enough not to throttle.
 constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
+// Request body bytes read and dropped while a local reply waits for the end of the
+// request (the larger of this and stream_buffer_bytes).
+constexpr uint64_t kMaxDiscardedRequestBytes = 64ull * 1024 * 1024;
 }  // namespace
 
 // --- stream: responses ---
@@ -73,7 +76,20 @@ void Http2ServerStream::send_local_reply(ResponseHead& head, Slice body) {
   bool with_body = !body.empty() && !head_method_;
   if (with_body) body_.push(std::move(body));
   body_.end = true;
+  if (!request_ended_) {
+    // Answering before the client finished sending is legal (the stream is then
+    // reset with NO_ERROR), but clients handle a reply after their upload better.
+    reply_deferred_ = true;
+    deferred_head_ = std::move(head);
+    return;
+  }
   submit_with_body(head, with_body);
+}
+
+void Http2ServerStream::send_deferred_reply() {
+  if (!reply_deferred_) return;
+  reply_deferred_ = false;
+  submit_with_body(deferred_head_, body_.bytes > 0);
 }
 
 void Http2ServerStream::abort_response() {
@@ -100,6 +116,7 @@ Http2Server::Http2Server(DownstreamConn* conn) : conn_(conn) {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, cb_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(c, cb_stream_close);
     nghttp2_session_callbacks_set_send_data_callback(c, cb_send_data);
+    nghttp2_session_callbacks_set_on_frame_send_callback(c, cb_frame_send);
     return c;
   }();
 
@@ -324,18 +341,20 @@ int Http2Server::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* fr
       if (stream->exchange_) {
         stream->exchange_->on_request_end(stream->trailers_.empty() ? nullptr : &stream->trailers_);
       }
+      stream->send_deferred_reply();
     }
     return 0;
   }
   if (frame->hd.type == NGHTTP2_DATA && end_stream) {
     stream->request_ended_ = true;
     if (stream->exchange_) stream->exchange_->on_request_end(nullptr);
+    stream->send_deferred_reply();
   }
   return 0;
 }
 
 int Http2Server::cb_data_chunk_recv(nghttp2_session* session, uint8_t, int32_t stream_id,
-                                    const uint8_t* data, size_t len, void*) {
+                                    const uint8_t* data, size_t len, void* user_data) {
   nghttp2_session_consume_connection(session, len);
   auto* stream =
       static_cast<Http2ServerStream*>(nghttp2_session_get_stream_user_data(session, stream_id));
@@ -344,6 +363,17 @@ int Http2Server::cb_data_chunk_recv(nghttp2_session* session, uint8_t, int32_t s
         Slice::from_recv(reinterpret_cast<const char*>(data), static_cast<uint32_t>(len)));
   } else {
     nghttp2_session_consume_stream(session, stream_id, len);
+    if (stream && stream->reply_deferred_) {
+      stream->discarded_bytes_ += len;
+      auto* server = static_cast<Http2Server*>(user_data);
+      // Discarding is cheap (the window is re-opened at once), but not forever: past
+      // the bound, answer now and reset the stream after the reply (NO_ERROR).
+      uint64_t bound = kMaxDiscardedRequestBytes;
+      if (bound < server->conn_->ctx()->gateway->stream_buffer_bytes) {
+        bound = server->conn_->ctx()->gateway->stream_buffer_bytes;
+      }
+      if (stream->discarded_bytes_ > bound) stream->send_deferred_reply();
+    }
   }
   return 0;
 }
@@ -374,6 +404,22 @@ void Http2Server::close_stream(Http2ServerStream* stream) {
   --stream_count_;
   delete stream;
   update_idle_timer();
+}
+
+int Http2Server::cb_frame_send(nghttp2_session* session, const nghttp2_frame* frame,
+                               void*) {
+  if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+      !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    return 0;
+  }
+  auto* stream = static_cast<Http2ServerStream*>(
+      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  if (stream && !stream->request_ended_) {
+    // The response is complete but the client is still sending: tell it to stop
+    // (RFC 9113 §8.1) rather than leave the stream half-open.
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+  }
+  return 0;
 }
 
 int Http2Server::cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,

@@ -48,6 +48,13 @@ class Http2ServerStream final : public DownstreamStream, public PoolAllocated<Ht
   bool request_ended_ = false;
   bool head_method_ = false;  // HEAD: responses carry no body
   Exchange* exchange_ = nullptr;
+  // A local reply made while the client is still sending its body waits for the end
+  // of the request, the body being discarded meanwhile (bounded: see
+  // kMaxDiscardedRequestBytes in h2_server.cc).
+  bool reply_deferred_ = false;
+  ResponseHead deferred_head_;
+  uint64_t discarded_bytes_ = 0;
+  void send_deferred_reply();
   OutboundBody body_;
   Http2ServerStream* prev_ = nullptr;
   Http2ServerStream* next_ = nullptr;
@@ -83,6 +90,7 @@ class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> 
                                 const uint8_t* data, size_t len, void* user_data);
   static int cb_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code,
                              void* user_data);
+  static int cb_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
   static int cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
                           size_t length, nghttp2_data_source* source, void* user_data);
   static void on_timer(Timer* timer);
