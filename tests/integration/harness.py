@@ -644,6 +644,7 @@ class Gateway:
                                      stdin=subprocess.DEVNULL)
         self.exit_status = None
         self.killed = False
+        self.signalled = False  # the test (not someone else) sent a signal
         deadline = time.monotonic() + START_TIMEOUT_S
         while not port_accepts(port, timeout=0.2):
             if self.proc.poll() is not None:
@@ -684,6 +685,7 @@ class Gateway:
 
     def send_signal(self, sig):
         if self.alive():
+            self.signalled = True
             self.proc.send_signal(sig)
 
     def wait(self, timeout):
@@ -700,6 +702,7 @@ class Gateway:
         stderr holds a sanitizer report (when |check|)."""
         if self.exit_status is None:
             if self.proc.poll() is None:
+                self.signalled = True
                 self.proc.send_signal(sig)
                 try:
                     self.proc.wait(timeout)
@@ -809,14 +812,30 @@ class CaptureUpstream:
             t.join(2)
 
 
+GATEWAY_CANDIDATES = ["ringway", "src/ringway"]
+BACKEND_CANDIDATES = ["tests/fixtures/ringway-test-backend"]
+
+
+def find_binary(build, candidates):
+    for c in candidates:
+        p = os.path.join(build, c)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None
+
+
 class Context:
     """What each test function gets: build paths, helpers, and process tracking."""
 
-    def __init__(self, build, workdir):
+    def __init__(self, build, workdir, bin_dir=None):
         self.build = os.path.abspath(build)
         self.workdir = workdir
-        self.gateway_bin = self._find(["ringway", "src/ringway"])
-        self.backend_bin = self._find(["tests/fixtures/ringway-test-backend"])
+        if bin_dir:  # a snapshot taken by run.py (immune to concurrent rebuilds)
+            self.gateway_bin = os.path.join(bin_dir, "ringway")
+            self.backend_bin = os.path.join(bin_dir, "ringway-test-backend")
+        else:
+            self.gateway_bin = self._find(GATEWAY_CANDIDATES)
+            self.backend_bin = self._find(BACKEND_CANDIDATES)
         self._backends = []
         self._gateways = []
         self._others = []
@@ -831,11 +850,10 @@ class Context:
         self.make_ini = make_ini
 
     def _find(self, candidates):
-        for c in candidates:
-            p = os.path.join(self.build, c)
-            if os.path.isfile(p) and os.access(p, os.X_OK):
-                return p
-        fail("none of %s found under %s" % (candidates, self.build))
+        p = find_binary(self.build, candidates)
+        if not p:
+            fail("none of %s found under %s" % (candidates, self.build))
+        return p
 
     @property
     def asan(self):
@@ -858,6 +876,16 @@ class Context:
         c = CaptureUpstream()
         self._others.append(c)
         return c
+
+    def blackhole_upstream(self):
+        u = BlackholeUpstream()
+        self._others.append(u)
+        return u
+
+    def scripted_upstream(self, behaviour):
+        u = ScriptedUpstream(behaviour)
+        self._others.append(u)
+        return u
 
     def gateway(self, apis, extra_args=(), **gateway_keys):
         """Starts the gateway on a free port with make_ini(port, apis, **gateway_keys).
@@ -891,6 +919,9 @@ class Context:
         for g in self._gateways:
             stopped_by_test = g.exit_status is not None
             died = not stopped_by_test and g.proc.poll() is not None
+            if not stopped_by_test and not g.signalled and "draining" in g.stderr_text():
+                problems.append("the gateway got SIGTERM/SIGINT from outside the test "
+                                "(someone else's kill?); results after that are void")
             try:
                 status = g.stop(signal.SIGTERM, timeout=10, check=False)
             except Exception as e:  # noqa: BLE001 - cleanup must go on
@@ -982,3 +1013,238 @@ def nghttp(url, *args, timeout=30):
     except subprocess.TimeoutExpired:
         fail("nghttp did not finish within %ss: %s" % (timeout + 10, " ".join(cmd)))
     return NghttpResult(p.returncode, p.stdout.decode(errors="replace"))
+
+
+class ScriptedUpstream:
+    """An HTTP/1.1 origin that reads one request head per connection and then runs
+    |behaviour(conn)| (a function of the connected socket), then closes."""
+
+    def __init__(self, behaviour):
+        self.behaviour = behaviour
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def url(self, scheme="http"):
+        return "%s://127.0.0.1:%d" % (scheme, self.port)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            conn.settimeout(5)
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                buf += chunk
+            self.behaviour(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def stop(self):
+        self._stop.set()
+        self.sock.close()
+        self._thread.join(2)
+
+
+class BlackholeUpstream:
+    """A port whose SYNs go unanswered: a listening socket with a full accept queue
+    that is never accepted from, so connect() hangs until the caller gives up."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self._fillers = []
+        for _ in range(3):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", self.port))
+            except (BlockingIOError, OSError):
+                pass
+            self._fillers.append(s)
+        time.sleep(0.1)
+
+    def url(self, scheme="http"):
+        return "%s://127.0.0.1:%d" % (scheme, self.port)
+
+    def stop(self):
+        for s in self._fillers:
+            s.close()
+        self.sock.close()
+
+
+# ---------------------------------------------------------------------------
+# A minimal HTTP/2 (prior knowledge) client for timing-sensitive cases curl cannot
+# express (pauses between requests on one connection, watching GOAWAY). It encodes
+# request headers as HPACK literals and does not decode response headers: callers
+# look at DATA, END_STREAM, RST_STREAM and GOAWAY.
+
+H2_DATA, H2_HEADERS, H2_RST, H2_SETTINGS, H2_PING, H2_GOAWAY, H2_WINDOW, H2_CONT = (
+    0, 1, 3, 4, 6, 7, 8, 9)
+
+
+def _hpack_int(value, prefix_bits, first_byte=0):
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes([first_byte | value])
+    out = [first_byte | limit]
+    value -= limit
+    while value >= 128:
+        out.append((value & 127) | 128)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _hpack_literal(name, value):
+    name, value = name.encode(), value.encode()
+    return (b"\x00" + _hpack_int(len(name), 7) + name + _hpack_int(len(value), 7) + value)
+
+
+class H2Stream:
+    def __init__(self):
+        self.data = b""
+        self.header_blocks = 0
+        self.ended = False
+        self.reset = None  # error code of a RST_STREAM
+
+
+class MiniH2:
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.streams = {}
+        self.goaway = None  # (last_stream_id, error_code)
+        self.eof = False
+        self.next_id = 1
+        self.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + self._frame(H2_SETTINGS, 0, 0, b""))
+
+    @staticmethod
+    def _frame(ftype, flags, stream_id, payload):
+        return (len(payload).to_bytes(3, "big") + bytes([ftype, flags])
+                + stream_id.to_bytes(4, "big") + payload)
+
+    def request(self, method, path, authority="gw.test", headers=(), body=None):
+        sid = self.next_id
+        self.next_id += 2
+        block = b"".join(_hpack_literal(n, v) for n, v in
+                         [(":method", method), (":scheme", "http"), (":path", path),
+                          (":authority", authority)] + list(headers))
+        flags = 0x4 | (0x1 if body is None else 0)
+        out = self._frame(H2_HEADERS, flags, sid, block)
+        if body is not None:
+            out += self._frame(H2_DATA, 0x1, sid, body)
+        self.streams[sid] = H2Stream()
+        self.sock.sendall(out)
+        return sid
+
+    def _read_frames(self, deadline):
+        while True:
+            while len(self.buf) >= 9:
+                length = int.from_bytes(self.buf[:3], "big")
+                if len(self.buf) < 9 + length:
+                    break
+                ftype, flags = self.buf[3], self.buf[4]
+                sid = int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF
+                payload = self.buf[9:9 + length]
+                self.buf = self.buf[9 + length:]
+                self._on_frame(ftype, flags, sid, payload)
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0 or self.eof:
+                return False
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                return False
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.eof = True
+                return False
+            self.buf += chunk
+
+    def _on_frame(self, ftype, flags, sid, payload):
+        st = self.streams.get(sid)
+        if ftype == H2_SETTINGS and not flags & 1:
+            self.sock.sendall(self._frame(H2_SETTINGS, 1, 0, b""))
+        elif ftype == H2_PING and not flags & 1:
+            self.sock.sendall(self._frame(H2_PING, 1, 0, payload))
+        elif ftype == H2_GOAWAY:
+            self.goaway = (int.from_bytes(payload[:4], "big") & 0x7FFFFFFF,
+                           int.from_bytes(payload[4:8], "big"))
+        elif st is not None and ftype in (H2_HEADERS, H2_CONT):
+            st.header_blocks += 1
+            if flags & 1:
+                st.ended = True
+        elif st is not None and ftype == H2_DATA:
+            if flags & 0x8:  # padded
+                pad = payload[0]
+                payload = payload[1:len(payload) - pad]
+            st.data += payload
+            if payload:  # keep the windows open
+                inc = len(payload).to_bytes(4, "big")
+                self.sock.sendall(self._frame(H2_WINDOW, 0, 0, inc)
+                                  + self._frame(H2_WINDOW, 0, sid, inc))
+            if flags & 1:
+                st.ended = True
+        elif st is not None and ftype == H2_RST:
+            st.reset = int.from_bytes(payload[:4], "big")
+
+    def wait(self, sid, timeout=10.0):
+        """Reads until stream |sid| ends or is reset; returns its H2Stream."""
+        deadline = time.monotonic() + timeout
+        st = self.streams[sid]
+        while not st.ended and st.reset is None:
+            if not self._read_frames(deadline):
+                break
+        return st
+
+    def wait_goaway(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while self.goaway is None and self._read_frames(deadline):
+            pass
+        return self.goaway
+
+    def wait_eof(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while not self.eof and time.monotonic() < deadline:
+            self._read_frames(deadline)
+        return self.eof
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -61,7 +61,37 @@ class TestTimeout(Exception):
     pass
 
 
-def run_child(build, test_id, result_path, timeout_s):
+def snapshot_binaries(build):
+    """Copies the gateway and the test backend into a private directory, so a rebuild
+    running in the same tree cannot swap or remove them halfway through the suite.
+    Waits (bounded) for a binary that is being linked to settle."""
+    sys.path.insert(0, HERE)
+    import harness  # noqa: E402
+    d = tempfile.mkdtemp(prefix="rw-it-bin-")
+    for candidates, name in ((harness.GATEWAY_CANDIDATES, "ringway"),
+                             (harness.BACKEND_CANDIDATES, "ringway-test-backend")):
+        deadline = time.monotonic() + 120
+        while True:
+            src = harness.find_binary(build, candidates)
+            if src:
+                mtime = os.stat(src).st_mtime
+                time.sleep(0.5)
+                if os.path.exists(src) and os.stat(src).st_mtime == mtime:
+                    break  # not being relinked right now
+            if time.monotonic() > deadline:
+                if src and os.path.exists(src):
+                    break
+                shutil.rmtree(d, ignore_errors=True)
+                raise SystemExit("none of %s found under %s" % (candidates, build))
+            if not src:
+                time.sleep(0.5)
+        shutil.copy2(src, os.path.join(d, name))
+        print("using %s (built %s)" % (src, time.strftime(
+            "%Y-%m-%d %H:%M:%S", time.localtime(os.stat(src).st_mtime))))
+    return d
+
+
+def run_child(build, test_id, result_path, timeout_s, bin_dir=None):
     """Runs one test in this process and writes a JSON result."""
     sys.path.insert(0, HERE)
     import harness  # noqa: E402 (needs the path above)
@@ -77,7 +107,7 @@ def run_child(build, test_id, result_path, timeout_s):
     ctx = None
     start = time.monotonic()
     try:
-        ctx = harness.Context(build, workdir)
+        ctx = harness.Context(build, workdir, bin_dir)
         module = load_module(mod_name)
         func = getattr(module, func_name)
         signal.alarm(int(timeout_s))
@@ -133,6 +163,15 @@ def run_parent(args):
         for m, n, _ in tests:
             print("%s::%s" % (m, n))
         return 0
+    bin_dir = None if args.no_snapshot else snapshot_binaries(build)
+    try:
+        return run_tests(args, build, tests, bin_dir)
+    finally:
+        if bin_dir:
+            shutil.rmtree(bin_dir, ignore_errors=True)
+
+
+def run_tests(args, build, tests, bin_dir):
     passed = failed = 0
     for mod_name, func_name, t_override in tests:
         name = "%s::%s" % (mod_name, func_name)
@@ -142,6 +181,8 @@ def run_parent(args):
         start = time.monotonic()
         cmd = [sys.executable, os.path.abspath(__file__), "--build", build, "--child", name,
                "--result", result_path, "--timeout", str(limit)]
+        if bin_dir:
+            cmd += ["--bin-dir", bin_dir]
         child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, start_new_session=True)
         killed = False
@@ -198,11 +239,14 @@ def main():
     ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                     help="per-test time limit in seconds (default %(default)s)")
     ap.add_argument("--list", action="store_true", help="list the tests and exit")
+    ap.add_argument("--no-snapshot", action="store_true",
+                    help="run the binaries in place instead of private copies")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--bin-dir", help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        run_child(args.build, args.child, args.result, args.timeout)
+        run_child(args.build, args.child, args.result, args.timeout, args.bin_dir)
         return 0
     return run_parent(args)
 
