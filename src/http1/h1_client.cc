@@ -73,7 +73,7 @@ void Http1ClientConn::on_timer(Timer* timer) {
   auto* c = static_cast<Http1ClientConn*>(timer->owner);
   if (c->state_ == State::Connecting) {
     ++c->ctx_->counters.upstream_connect_failures;
-    c->fail(LocalReplyCause::UpstreamTimeout, "upstream connect timed out");
+    c->fail(LocalReplyCause::UpstreamUnavailable, "upstream connect timed out");
   } else if (c->state_ == State::Idle) {
     c->close();
   }

@@ -104,8 +104,8 @@ size_t Http1Server::on_recv(const char* data, size_t len) {
          llhttp_get_error_reason(&parser_));
   if (exchange_) {
     Exchange* ex = exchange_;
+    keep_alive_ = false;     // the stream is unparseable: the reply closes it
     ex->on_request_error();  // replies 400 (or aborts) and detaches through our callbacks
-    keep_alive_ = false;
     if (!closing_ && !response_active_ && !exchange_) {
       closing_ = true;
       conn_->tcp().close_after_flush(kLingerMs);

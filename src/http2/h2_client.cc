@@ -228,7 +228,7 @@ void Http2ClientConn::on_timer(Timer* timer) {
   auto* c = static_cast<Http2ClientConn*>(timer->owner);
   if (c->state_ == State::Connecting) {
     ++c->ctx_->counters.upstream_connect_failures;
-    c->fail_all(LocalReplyCause::UpstreamTimeout, "upstream connect timed out");
+    c->fail_all(LocalReplyCause::UpstreamUnavailable, "upstream connect timed out");
   } else if (c->state_ == State::Ready && c->stream_count_ == 0) {
     nghttp2_submit_goaway(c->session_, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
     pump_session_output(c->session_, c->tcp_);

@@ -56,8 +56,10 @@ void Loop::run_end_of_turn() {
 void Loop::run_once() {
   int64_t timeout = timers_.next_timeout_ms(now_ms_);
   if (!flush_list_.empty() || !deferred_list_.empty()) timeout = 0;
-  ring_.submit_and_dispatch(timeout);
+  ring_.submit_and_wait(timeout);
+  // The clock is read right after the wait: handlers arm timers relative to it.
   now_ms_ = monotonic_ms();
+  ring_.dispatch();
   timers_.advance(now_ms_);
   // End-of-turn work last, so the caller's exit condition sees its effects (objects
   // freed by deferred work) before the next wait.

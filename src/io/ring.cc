@@ -117,7 +117,7 @@ void Ring::close(int fd, Op* op) {
   io_uring_sqe_set_data(sqe, op ? op : &g_ignore_op);
 }
 
-uint32_t Ring::submit_and_dispatch(int64_t timeout_ms) {
+void Ring::submit_and_wait(int64_t timeout_ms) {
   io_uring_cqe* cqe = nullptr;
   int rc;
   if (timeout_ms < 0) {
@@ -131,6 +131,10 @@ uint32_t Ring::submit_and_dispatch(int64_t timeout_ms) {
   if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
     RW_LOG(Error, "io_uring_submit_and_wait_timeout: %s", strerror(-rc));
   }
+}
+
+uint32_t Ring::dispatch() {
+  io_uring_cqe* cqe = nullptr;
   uint32_t handled = 0;
   unsigned head;
   // Dispatch in batches; completions may queue new SQEs, which go out next turn.

@@ -44,9 +44,10 @@ class Ring {
   void close(int fd, Op* op);
 
   // Submits everything queued and waits for at least one completion or
-  // |timeout_ms| (-1 = no timeout), then dispatches every available CQE.
-  // Returns the number of completions handled.
-  uint32_t submit_and_dispatch(int64_t timeout_ms);
+  // |timeout_ms| (-1 = no timeout).
+  void submit_and_wait(int64_t timeout_ms);
+  // Dispatches every available CQE; returns how many were handled.
+  uint32_t dispatch();
 
   io_uring* raw() { return &ring_; }
   int fd() const { return ring_.ring_fd; }

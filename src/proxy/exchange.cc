@@ -123,8 +123,10 @@ void Exchange::on_request_error() {
     pool_ = nullptr;
   }
   if (down_ && !response_started_) {
-    reply_locally(LocalReplyCause::BadRequest, "malformed request body");
-  } else if (down_) {
+    reply_locally(LocalReplyCause::BadRequest, "malformed request body");  // may delete this
+    return;
+  }
+  if (down_) {
     DownstreamStream* down = down_;
     down_ = nullptr;
     down->abort_response();
