@@ -1188,12 +1188,18 @@ class MiniH2:
                 return False
             self.buf += chunk
 
+    def _send(self, data):
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            pass  # the peer is gone; what was received still counts
+
     def _on_frame(self, ftype, flags, sid, payload):
         st = self.streams.get(sid)
         if ftype == H2_SETTINGS and not flags & 1:
-            self.sock.sendall(self._frame(H2_SETTINGS, 1, 0, b""))
+            self._send(self._frame(H2_SETTINGS, 1, 0, b""))
         elif ftype == H2_PING and not flags & 1:
-            self.sock.sendall(self._frame(H2_PING, 1, 0, payload))
+            self._send(self._frame(H2_PING, 1, 0, payload))
         elif ftype == H2_GOAWAY:
             self.goaway = (int.from_bytes(payload[:4], "big") & 0x7FFFFFFF,
                            int.from_bytes(payload[4:8], "big"))
@@ -1208,7 +1214,7 @@ class MiniH2:
             st.data += payload
             if payload:  # keep the windows open
                 inc = len(payload).to_bytes(4, "big")
-                self.sock.sendall(self._frame(H2_WINDOW, 0, 0, inc)
+                self._send(self._frame(H2_WINDOW, 0, 0, inc)
                                   + self._frame(H2_WINDOW, 0, sid, inc))
             if flags & 1:
                 st.ended = True
