@@ -129,6 +129,17 @@ def _connect_refused(port):
         s.close()
 
 
+def _h2_slow(h2, sids, results):
+    """Waits for each stream, then closes the connection, as a client would."""
+    try:
+        for sid, p in sids:
+            st = h2.wait(sid, timeout=10)
+            results.append((p, st.data, st.ended, st.reset))
+        h2.wait_goaway(2)
+    finally:
+        h2.close()
+
+
 def test_sigterm_drains_in_flight_requests(ctx):
     b, g = proxy_setup(ctx, drain_timeout_ms=5000)
     results = {}
@@ -138,26 +149,26 @@ def test_sigterm_drains_in_flight_requests(ctx):
     for t in threads:
         t.start()
     h2 = MiniH2(g.port, timeout=15)
+    sids = [(h2.request("GET", p + "/slow?ms=1500"), p) for _ in range(5)
+            for p in ("/h1", "/h2c")]
+    h2_results = []
+    h2_thread = threading.Thread(target=_h2_slow, args=(h2, sids, h2_results))
     try:
-        sids = [(h2.request("GET", p + "/slow?ms=1500"), p) for _ in range(5)
-                for p in ("/h1", "/h2c")]
         time.sleep(0.3)
         g.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
+        h2_thread.start()
         # New connections are refused once the listeners are closed.
         wait_for(lambda: _connect_refused(g.port), 1.0, interval=0.05,
                  what="new connections to be refused after SIGTERM")
         status = g.wait(10)
         exited_after = time.monotonic() - signalled
-        h2_results = []
-        for sid, p in sids:
-            st = h2.wait(sid, timeout=5)
-            h2_results.append((p, st.data, st.ended, st.reset))
-        goaway = h2.goaway
     finally:
-        h2.close()
         for t in threads:
             t.join(20)
+        if h2_thread.ident:
+            h2_thread.join(20)
+        h2.close()
     ctx.note("exit %.2fs after SIGTERM with 20 requests of 1.5 s in flight (signal at 0.3 s)"
              % exited_after)
     check_eq(status, 0, "gateway exit status after draining")
@@ -167,9 +178,10 @@ def test_sigterm_drains_in_flight_requests(ctx):
         check_eq(results[key][:2], (200, b"slow\n"), key + " (in flight at SIGTERM)")
         check_eq(results[key][2], "close", key + " connection header while draining")
     check_eq(len(results), 10, "HTTP/1.1 results")
+    check_eq(len(h2_results), 10, "HTTP/2 results")
     for p, data, ended, reset in h2_results:
         check_eq((data, ended, reset), (b"slow\n", True, None), "h2 stream to %s" % p)
-    check(goaway is not None, "no GOAWAY on the HTTP/2 connection while draining")
+    check(h2.goaway is not None, "no GOAWAY on the HTTP/2 connection while draining")
 
 
 def test_sigterm_drain_timeout(ctx):
