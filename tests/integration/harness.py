@@ -1174,6 +1174,10 @@ class MiniH2:
         self.sock.sendall(out)
         return sid
 
+    def reset(self, sid, code=8):
+        """Sends RST_STREAM (default CANCEL) for |sid|."""
+        self._send(self._frame(H2_RST, 0, sid, code.to_bytes(4, "big")))
+
     def _read_frames(self, deadline):
         while True:
             while len(self.buf) >= 9:

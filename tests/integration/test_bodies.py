@@ -293,6 +293,53 @@ def test_h1_h2c_download_50mib_bounded_memory(ctx):
     _download_50mib(ctx, "h2c")
 
 
+def _h2_stream_50mib(ctx, back, upload):
+    """The same through an HTTP/2 client (curl, rate-limited so RSS is sampled often)."""
+    b, g = proxy_setup(ctx, **STREAM_GATEWAY)
+    _warm_up(g, back)
+    base = _baseline(g)
+    args = ["--http2-prior-knowledge", "--limit-rate", "40M"]
+    if upload:
+        src = ctx.tmp("upload")
+        with open(src, "wb") as f:
+            f.write(hashlib.shake_256(b"ringway-upload").digest(STREAM_BYTES))
+        args += ["-T", src, g.url(BACKS[back] + "/sink")]
+    else:
+        args += [g.url(BACKS[back] + "/bytes?n=%d" % STREAM_BYTES)]
+    start = time.monotonic()
+    with RssSampler(g.pid) as rss:
+        r = curl(*args, timeout=60)
+    elapsed = time.monotonic() - start
+    check_eq((r.rc, r.status), (0, 200), "curl exit and status (%s)" % r.stderr.strip())
+    if upload:
+        check_eq(r.body, ("bytes=%d fnv1a=%s\n" % (STREAM_BYTES, UPLOAD_FNV1A)).encode(),
+                 "sink reply")
+    else:
+        check_eq(len(r.body), STREAM_BYTES, "bytes received")
+        check(r.body == pattern_bytes(STREAM_BYTES), "body differs from the pattern")
+    growth = rss.peak - base
+    ctx.note("h2->%s 50 MiB %s in %.1fs: gateway RSS baseline %d KiB, peak %d KiB, growth "
+             "%d KiB (%d samples)" % (back, "upload" if upload else "download", elapsed, base,
+                                      rss.peak, growth, len(rss.samples)))
+    check(growth < RSS_LIMIT_KIB, "RSS grew by %d KiB (limit %d KiB)" % (growth, RSS_LIMIT_KIB))
+
+
+def test_h2_h1_upload_50mib_bounded_memory(ctx):
+    _h2_stream_50mib(ctx, "h1", upload=True)
+
+
+def test_h2_h2c_upload_50mib_bounded_memory(ctx):
+    _h2_stream_50mib(ctx, "h2c", upload=True)
+
+
+def test_h2_h1_download_50mib_bounded_memory(ctx):
+    _h2_stream_50mib(ctx, "h1", upload=False)
+
+
+def test_h2_h2c_download_50mib_bounded_memory(ctx):
+    _h2_stream_50mib(ctx, "h2c", upload=False)
+
+
 def _slow_reader(ctx, back):
     # A small per-stream buffer (a valid setting, 16384..268435456) makes the gateway
     # apply back-pressure often.
