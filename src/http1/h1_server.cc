@@ -63,6 +63,13 @@ void Http1Server::on_timer(Timer* timer) {
     // A request in progress (body upload, or response streaming): the client went
     // quiet for idle_timeout_ms while sending its body; give up on it.
     if (s->in_request_ && !s->request_complete_) {
+      uint64_t now = s->conn_->ctx()->loop->now_ms();
+      uint64_t idle = s->conn_->ctx()->gateway->idle_timeout_ms;
+      if (now - s->last_recv_ms_ < idle) {
+        // Bytes arrived since the timer was armed: wait out the rest of the period.
+        s->conn_->ctx()->loop->arm_timer(&s->timer_, idle - (now - s->last_recv_ms_));
+        return;
+      }
       s->on_connection_closing();
       s->conn_->tcp().abort();
     } else {
@@ -76,6 +83,7 @@ void Http1Server::on_timer(Timer* timer) {
 
 size_t Http1Server::on_recv(const char* data, size_t len) {
   if (closing_) return len;  // discard while lingering
+  last_recv_ms_ = conn_->ctx()->loop->now_ms();
   if (paused_for_response_ || paused_for_body_) {
     conn_->tcp().pause_recv();
     return 0;
@@ -124,19 +132,12 @@ size_t Http1Server::on_recv(const char* data, size_t len) {
 void Http1Server::on_recv_end(int error) {
   (void)error;
   if (closing_) return;
-  if (exchange_) {
-    if (in_request_ && !request_complete_) {
-      // The client closed mid-body: the upstream must not see a complete request.
-      on_connection_closing();
-      conn_->tcp().abort();
-      return;
-    }
-    // Half-close after a complete request: finish the response, then close.
-    keep_alive_ = false;
-    return;
-  }
-  if (response_active_) {
-    keep_alive_ = false;
+  if (exchange_ || response_active_) {
+    // The client went away before its response was complete (mid-body, or while
+    // waiting): as NGINX does, abandon the request (logged as 499) and cancel the
+    // upstream work instead of finishing a response nobody will read.
+    on_connection_closing();
+    conn_->tcp().abort();
     return;
   }
   closing_ = true;

@@ -98,6 +98,7 @@ class Http1Server final : public ServerCodec,
   bool draining_ = false;
   bool closing_ = false;
   Timer timer_;  // header-read timeout while reading a head, idle timeout otherwise
+  uint64_t last_recv_ms_ = 0;  // a body upload is idle only if nothing arrived
   bool timer_is_header_ = false;
 };
 

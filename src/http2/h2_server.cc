@@ -21,6 +21,19 @@ constexpr uint64_t kMaxDiscardedRequestBytes = 64ull * 1024 * 1024;
 
 // --- stream: responses ---
 
+Http2ServerStream::Http2ServerStream(Http2Server* server, int32_t id) : server_(server), id_(id) {
+  reply_timer_.owner = this;
+  reply_timer_.callback = [](Timer* t) {
+    auto* stream = static_cast<Http2ServerStream*>(t->owner);
+    stream->send_deferred_reply();  // the reset with NO_ERROR follows the reply
+    stream->server_->request_flush();
+  };
+}
+
+Http2ServerStream::~Http2ServerStream() {
+  server_->conn()->ctx()->loop->disarm_timer(&reply_timer_);
+}
+
 void Http2ServerStream::submit_with_body(ResponseHead& head, bool with_body) {
   std::string status = std::to_string(head.status);
   std::string length;
@@ -81,6 +94,8 @@ void Http2ServerStream::send_local_reply(ResponseHead& head, Slice body) {
     // reset with NO_ERROR), but clients handle a reply after their upload better.
     reply_deferred_ = true;
     deferred_head_ = std::move(head);
+    server_->conn()->ctx()->loop->arm_timer(
+        &reply_timer_, server_->conn()->ctx()->gateway->request_header_timeout_ms);
     return;
   }
   submit_with_body(head, with_body);
@@ -89,6 +104,7 @@ void Http2ServerStream::send_local_reply(ResponseHead& head, Slice body) {
 void Http2ServerStream::send_deferred_reply() {
   if (!reply_deferred_) return;
   reply_deferred_ = false;
+  server_->conn()->ctx()->loop->disarm_timer(&reply_timer_);
   submit_with_body(deferred_head_, body_.bytes > 0);
 }
 
@@ -157,16 +173,30 @@ Http2Server::~Http2Server() {
 void Http2Server::request_flush() { conn_->tcp().request_flush(); }
 
 void Http2Server::update_idle_timer() {
-  if (stream_count_ == 0) {
+  // Re-armed when the last stream closes; while streams are open the timer keeps
+  // running and on_timer checks for activity instead (no re-arm per frame).
+  if (stream_count_ == 0 || !idle_timer_.armed) {
+    last_activity_ms_ = conn_->ctx()->loop->now_ms();
     conn_->ctx()->loop->arm_timer(&idle_timer_, conn_->ctx()->gateway->idle_timeout_ms);
-  } else {
-    conn_->ctx()->loop->disarm_timer(&idle_timer_);
   }
 }
 
 void Http2Server::on_timer(Timer* timer) {
   auto* s = static_cast<Http2Server*>(timer->owner);
-  if (s->stream_count_ != 0 || s->closing_) return;
+  if (s->closing_) return;
+  if (s->stream_count_ != 0) {
+    uint64_t now = s->conn_->ctx()->loop->now_ms();
+    uint64_t idle = s->conn_->ctx()->gateway->idle_timeout_ms;
+    if (now - s->last_activity_ms_ < idle) {
+      s->conn_->ctx()->loop->arm_timer(&s->idle_timer_, idle - (now - s->last_activity_ms_));
+      return;
+    }
+    RW_LOG(Debug, "client %s: HTTP/2 connection idle with %u open stream(s); closing",
+           s->conn_->client_address().c_str(), s->stream_count_);
+    s->on_connection_closing();
+    s->conn_->tcp().abort();
+    return;
+  }
   nghttp2_submit_goaway(s->session_, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(s->session_), NGHTTP2_NO_ERROR,
                         nullptr, 0);
@@ -177,6 +207,7 @@ void Http2Server::on_timer(Timer* timer) {
 
 size_t Http2Server::on_recv(const char* data, size_t len) {
   if (closing_) return len;
+  last_activity_ms_ = conn_->ctx()->loop->now_ms();
   ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), len);
   if (rv < 0) {
     RW_LOG(Debug, "client %s: HTTP/2 error: %s", conn_->client_address().c_str(),
@@ -198,6 +229,7 @@ void Http2Server::on_recv_end(int) {
 }
 
 void Http2Server::on_credit(uint32_t credit_id, uint32_t bytes) {
+  last_activity_ms_ = conn_->ctx()->loop->now_ms();
   auto* stream = static_cast<Http2ServerStream*>(
       nghttp2_session_get_stream_user_data(session_, static_cast<int32_t>(credit_id)));
   if (stream && stream->exchange_) stream->exchange_->on_response_bytes_sent(bytes);

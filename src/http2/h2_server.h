@@ -27,7 +27,8 @@ class Http2Server;
 
 class Http2ServerStream final : public DownstreamStream, public PoolAllocated<Http2ServerStream> {
  public:
-  Http2ServerStream(Http2Server* server, int32_t id) : server_(server), id_(id) {}
+  Http2ServerStream(Http2Server* server, int32_t id);
+  ~Http2ServerStream();
 
   void send_response_head(ResponseHead& head, bool end_stream) override;
   void send_response_data(Slice data) override;
@@ -54,6 +55,7 @@ class Http2ServerStream final : public DownstreamStream, public PoolAllocated<Ht
   bool reply_deferred_ = false;
   ResponseHead deferred_head_;
   uint64_t discarded_bytes_ = 0;
+  Timer reply_timer_;  // sends a deferred reply if the request does not end in time
   void send_deferred_reply();
   OutboundBody body_;
   Http2ServerStream* prev_ = nullptr;
@@ -106,7 +108,11 @@ class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> 
   uint32_t stream_count_ = 0;
   bool draining_ = false;
   bool closing_ = false;
+  // idle_timeout_ms: with no stream open, the connection closes (GOAWAY); with streams
+  // open, it closes when no byte was received or sent for that long (a stalled client
+  // must not hold streams and their upstream work forever).
   Timer idle_timer_;
+  uint64_t last_activity_ms_ = 0;
 };
 
 }  // namespace ringway

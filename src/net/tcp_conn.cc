@@ -129,10 +129,13 @@ void TcpConn::on_recv_complete(Op* op, int32_t res, uint32_t flags) {
       c->begin_close();
     } else if (c->closing_ == CloseState::Open || c->closing_ == CloseState::Flushing) {
       c->recv_wanted_ = false;
-      if (c->paused_ || !c->stash_.empty()) {
-        // Delivered after the stashed bytes.
+      if (res == 0 && !c->stash_.empty()) {
+        // A clean end of input comes after the bytes still waiting (pipelined
+        // requests are answered before the half-close is acted on).
         c->stash_.push_back(Slice());
       } else {
+        // Errors (a reset) and an end of input with nothing pending are reported at
+        // once, even while paused: the owner can stop work nobody will read.
         c->handler_->on_recv_end(res);
       }
     }

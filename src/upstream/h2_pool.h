@@ -21,7 +21,9 @@ class Http2Pool : public UpstreamPool {
   void request_stream(Exchange* ex) override;
   void cancel_request(Exchange* ex) override;
   void shutdown() override;
-  uint32_t connection_count() const override { return static_cast<uint32_t>(conns_.size()); }
+  uint32_t connection_count() const override {
+    return static_cast<uint32_t>(conns_.size() + retired_.size());
+  }
 
   // A stream finished or the peer raised its limit: waiting exchanges may fit now.
   void on_capacity();
