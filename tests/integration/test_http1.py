@@ -143,8 +143,8 @@ def _run_malformed_cases(g, keep, cases):
 
 
 def test_h1_invalid_chunk_size_400(ctx):
-    """BUG (see the suite's report): an invalid chunk size after the head has gone to
-    the exchange crashed the gateway (use after free in Exchange::on_request_error)."""
+    """Regression: an invalid chunk size after the head had gone to the exchange
+    crashed the gateway (use after free in Exchange::on_request_error; 841aa0b)."""
     b, g = proxy_setup(ctx)
     with RawConn(g.port) as keep:
         r = keep.request("GET", "/h1/hello")

@@ -8,9 +8,10 @@ from harness import BACKS, MiniH2, RawConn, check, check_eq, proxy_setup
 
 
 def test_h1_new_connection_after_quiet_period(ctx):
-    """BUG (see the suite's report): after the gateway has been idle for longer than
-    request_header_timeout_ms, a new connection whose request arrives a moment after
-    the connect is closed without a reply."""
+    """Regression: after the gateway had been idle for longer than
+    request_header_timeout_ms, a new connection whose request arrived a moment after
+    the connect was closed without a reply (timers armed from the clock read before
+    the ring wait; 841aa0b)."""
     b, g = proxy_setup(ctx, request_header_timeout_ms=300)
     failures = []
     for quiet in (0.0, 1.0):
@@ -41,18 +42,18 @@ def _keepalive_gap(ctx, back):
 
 
 def test_h1_h1_keepalive_request_after_gap(ctx):
-    """BUG (see the suite's report): a keep-alive request sent after a pause longer
-    than upstream_timeout_ms gets an immediate 504."""
+    """Regression: a keep-alive request sent after a pause longer than
+    upstream_timeout_ms got an immediate 504 (841aa0b)."""
     _keepalive_gap(ctx, "h1")
 
 
 def test_h1_h2c_keepalive_request_after_gap(ctx):
-    """BUG (see the suite's report): as test_h1_h1_keepalive_request_after_gap."""
+    """Regression: as test_h1_h1_keepalive_request_after_gap."""
     _keepalive_gap(ctx, "h2c")
 
 
 def test_h2_request_after_gap(ctx):
-    """BUG (see the suite's report): the same over one HTTP/2 connection."""
+    """Regression: the same over one HTTP/2 connection."""
     b, g = proxy_setup(ctx, upstream_timeout_ms=300)
     got = []
     with MiniH2(g.port) as h:
