@@ -1,7 +1,10 @@
 #include "proxy/exchange.h"
 
+#include <optional>
+
 #include "base/clock.h"
 #include "base/log.h"
+#include "grpc/grpc_timeout.h"
 #include "http/rewrite.h"
 #include "proxy/access_log.h"
 #include "upstream/pool.h"
@@ -17,12 +20,15 @@ Exchange::Exchange(ProxyContext* ctx, DownstreamStream* down, std::string_view c
       start_us_(monotonic_us()) {
   timeout_.callback = on_timeout;
   timeout_.owner = this;
+  deadline_timer_.callback = on_deadline;
+  deadline_timer_.owner = this;
   ++ctx_->active_exchanges;
   ++ctx_->counters.requests;
 }
 
 Exchange::~Exchange() {
   ctx_->loop->disarm_timer(&timeout_);
+  ctx_->loop->disarm_timer(&deadline_timer_);
   --ctx_->active_exchanges;
 }
 
@@ -41,7 +47,18 @@ void Exchange::on_request_head(RequestHead&& head, bool end_stream) {
   }
   ForwardContext fc{client_address_, client_scheme_};
   rewrite_request_for_upstream(request_, *api_, fc);
-  ctx_->loop->arm_timer(&timeout_, ctx_->gateway->upstream_timeout_ms);
+  if (grpc_) {
+    // A gRPC deadline replaces upstream_timeout_ms for this call: the gateway answers
+    // DEADLINE_EXCEEDED itself when it passes and forwards the remaining time.
+    if (const Header* t = find_header(request_.headers, "grpc-timeout")) {
+      if (std::optional<uint64_t> ms = parse_grpc_timeout_ms(t->value)) {
+        has_deadline_ = true;
+        deadline_ms_ = ctx_->loop->now_ms() + *ms;
+        ctx_->loop->timers().arm(&deadline_timer_, deadline_ms_);
+      }
+    }
+  }
+  if (!has_deadline_) ctx_->loop->arm_timer(&timeout_, ctx_->gateway->upstream_timeout_ms);
   pool_ = ctx_->pools->for_api(api_);
   pool_->request_stream(this);  // may call back synchronously
 }
@@ -55,6 +72,14 @@ void Exchange::on_upstream_ready(UpstreamStream* up) {
     return;
   }
   up_ = up;
+  if (has_deadline_) {
+    // The upstream gets what is left of the client's deadline, not the original.
+    uint64_t now = ctx_->loop->now_ms();
+    uint64_t left = deadline_ms_ > now ? deadline_ms_ - now : 0;
+    for (Header& h : request_.headers) {
+      if (h.name == "grpc-timeout") h.value = format_grpc_timeout(left);
+    }
+  }
   bool end_stream = request_ended_ && pending_body_.empty() && !has_pending_trailers_;
   up_->send_request_head(request_, end_stream);
   if (!up_) return;  // failed synchronously
@@ -101,7 +126,9 @@ void Exchange::on_request_bytes_sent(uint32_t bytes) {
   request_bytes_pending_ -= bytes < request_bytes_pending_ ? bytes : request_bytes_pending_;
   // upstream_timeout_ms bounds waiting on the upstream, not the length of an upload
   // that is making progress (as NGINX's proxy_send/read timeouts): progress re-arms it.
-  if (!response_started_) ctx_->loop->arm_timer(&timeout_, ctx_->gateway->upstream_timeout_ms);
+  if (!response_started_ && !has_deadline_) {
+    ctx_->loop->arm_timer(&timeout_, ctx_->gateway->upstream_timeout_ms);
+  }
   if (down_) down_->consume_request_bytes(bytes);
   if (request_paused_ && request_bytes_pending_ <= ctx_->gateway->stream_buffer_bytes / 2 &&
       down_) {
@@ -238,6 +265,33 @@ void Exchange::on_timeout(Timer* timer) {
   }
   ++ex->ctx_->counters.upstream_timeouts;
   ex->reply_locally(LocalReplyCause::UpstreamTimeout, "upstream timed out");
+}
+
+void Exchange::on_deadline(Timer* timer) {
+  auto* ex = static_cast<Exchange*>(timer->owner);
+  ++ex->ctx_->counters.upstream_timeouts;
+  if (ex->pool_) {
+    ex->pool_->cancel_request(ex);
+    ex->pool_ = nullptr;
+  }
+  if (ex->up_) {
+    // RST_STREAM(CANCEL): the server sees the cancellation at once.
+    UpstreamStream* up = ex->up_;
+    ex->up_ = nullptr;
+    up->cancel();
+  }
+  if (!ex->response_started_) {
+    ex->reply_locally(LocalReplyCause::UpstreamTimeout, "Deadline Exceeded");  // may delete ex
+    return;
+  }
+  if (ex->down_) {
+    // The response has started: end it with the status the client's deadline implies.
+    HeaderList trailers{{"grpc-status", "4"}, {"grpc-message", "Deadline Exceeded"}};
+    DownstreamStream* down = ex->down_;
+    ex->down_ = nullptr;
+    down->send_response_end(&trailers);
+  }
+  ex->maybe_destroy();
 }
 
 void Exchange::reply_locally(LocalReplyCause cause, const char* message) {

@@ -63,6 +63,7 @@ class Exchange : public PoolAllocated<Exchange> {
  private:
   ~Exchange();
   static void on_timeout(Timer* timer);
+  static void on_deadline(Timer* timer);
   void reply_locally(LocalReplyCause cause, const char* message);
   void maybe_destroy();
   void write_access_log();
@@ -91,7 +92,10 @@ class Exchange : public PoolAllocated<Exchange> {
   int status_ = 0;
   uint64_t response_body_bytes_ = 0;
   uint64_t start_us_;
-  Timer timeout_;
+  Timer timeout_;           // upstream_timeout_ms: waiting for the response head
+  bool has_deadline_ = false;
+  uint64_t deadline_ms_ = 0;  // gRPC: from the request's grpc-timeout
+  Timer deadline_timer_;
 };
 
 }  // namespace ringway
