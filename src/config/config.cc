@@ -405,6 +405,9 @@ constexpr UintKey kGatewayUintKeys[] = {
     {"stream_buffer_bytes", &GatewayConfig::stream_buffer_bytes, 16384, 268435456},
     {"upstream_max_idle_connections", &GatewayConfig::upstream_max_idle_connections, 0, 100000},
     {"upstream_max_connections", &GatewayConfig::upstream_max_connections, 1, 100000},
+    {"upstream_reconnect_backoff_ms", &GatewayConfig::upstream_reconnect_backoff_ms, 0, 600000},
+    {"upstream_reconnect_backoff_max_ms", &GatewayConfig::upstream_reconnect_backoff_max_ms, 0,
+     3600000},
     {"drain_timeout_ms", &GatewayConfig::drain_timeout_ms, 0, 3600000},
     {"access_log_buffer_bytes", &GatewayConfig::access_log_buffer_bytes, 4096, 67108864},
 };

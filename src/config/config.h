@@ -65,6 +65,10 @@ struct GatewayConfig {
   uint32_t stream_buffer_bytes = 1048576;
   uint32_t upstream_max_idle_connections = 64;  // per shard and API, HTTP/1.1 pool
   uint32_t upstream_max_connections = 1024;     // per shard and API, any protocol
+  // After a failed connect, new connections to that upstream wait this long, doubling
+  // per consecutive failure up to the max; requests meanwhile fail fast (502).
+  uint32_t upstream_reconnect_backoff_ms = 100;
+  uint32_t upstream_reconnect_backoff_max_ms = 5000;
   uint32_t drain_timeout_ms = 30000;
   std::string access_log = "off";  // off | stdout | PATH
   uint32_t access_log_buffer_bytes = 262144;  // per shard; lines beyond it are dropped

@@ -55,9 +55,11 @@ void Http1ClientConn::on_connected(int error) {
   if (error < 0) {
     ++ctx_->counters.upstream_connect_failures;
     RW_LOG(Debug, "upstream connect failed: %s", strerror(-error));
+    pool_->on_connect_result(false);
     fail(LocalReplyCause::UpstreamUnavailable, "upstream connection failed");
     return;
   }
+  pool_->on_connect_result(true);
   tcp_.start_recv();
   state_ = State::Idle;
   Exchange* ex = waiter_;
@@ -73,6 +75,7 @@ void Http1ClientConn::on_timer(Timer* timer) {
   auto* c = static_cast<Http1ClientConn*>(timer->owner);
   if (c->state_ == State::Connecting) {
     ++c->ctx_->counters.upstream_connect_failures;
+    c->pool_->on_connect_result(false);
     c->fail(LocalReplyCause::UpstreamUnavailable, "upstream connect timed out");
   } else if (c->state_ == State::Idle) {
     c->close();

@@ -143,6 +143,7 @@ void Http2ClientConn::on_connected(int error) {
   if (error < 0) {
     ++ctx_->counters.upstream_connect_failures;
     RW_LOG(Debug, "upstream h2c connect failed: %s", strerror(-error));
+    pool_->on_connect_result(false);
     fail_all(LocalReplyCause::UpstreamUnavailable, "upstream connection failed");
     return;
   }
@@ -171,6 +172,7 @@ void Http2ClientConn::on_connected(int error) {
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 3);
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
   state_ = State::Ready;
+  pool_->on_connect_result(true);
   tcp_.start_recv();
   std::deque<Exchange*> pending;
   pending.swap(pending_);
@@ -228,6 +230,7 @@ void Http2ClientConn::on_timer(Timer* timer) {
   auto* c = static_cast<Http2ClientConn*>(timer->owner);
   if (c->state_ == State::Connecting) {
     ++c->ctx_->counters.upstream_connect_failures;
+    c->pool_->on_connect_result(false);
     c->fail_all(LocalReplyCause::UpstreamUnavailable, "upstream connect timed out");
   } else if (c->state_ == State::Ready && c->stream_count_ == 0) {
     nghttp2_submit_goaway(c->session_, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);

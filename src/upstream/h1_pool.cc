@@ -7,7 +7,19 @@
 
 namespace ringway {
 
-Http1Pool::Http1Pool(ProxyContext* ctx, const ApiConfig* api) : ctx_(ctx), api_(api) {}
+Http1Pool::Http1Pool(ProxyContext* ctx, const ApiConfig* api)
+    : ctx_(ctx),
+      api_(api),
+      backoff_(ctx->gateway->upstream_reconnect_backoff_ms,
+               ctx->gateway->upstream_reconnect_backoff_max_ms) {}
+
+void Http1Pool::on_connect_result(bool ok) {
+  if (ok) {
+    backoff_.on_success();
+  } else {
+    backoff_.on_failure(ctx_->loop->now_ms());
+  }
+}
 
 Http1Pool::~Http1Pool() = default;
 
@@ -47,6 +59,11 @@ void Http1Pool::request_stream(Exchange* ex) {
 }
 
 void Http1Pool::start_connection(Exchange* waiter) {
+  if (!backoff_.may_connect(ctx_->loop->now_ms())) {
+    waiter->on_upstream_failed(LocalReplyCause::UpstreamUnavailable,
+                               "upstream unavailable (reconnect backoff)");
+    return;
+  }
   auto* conn = new Http1ClientConn(ctx_, this);
   conns_.push_back(conn);
   conn->connect(api_->target.address, waiter);

@@ -9,6 +9,7 @@
 
 #include "config/config.h"
 #include "upstream/pool.h"
+#include "upstream/reconnect_backoff.h"
 
 namespace ringway {
 
@@ -22,6 +23,8 @@ class Http1Pool : public UpstreamPool {
   void request_stream(Exchange* ex) override;
   void cancel_request(Exchange* ex) override;
   void shutdown() override;
+  // A connection attempt finished: failures delay the next attempt (backoff).
+  void on_connect_result(bool ok);
   uint32_t connection_count() const override { return static_cast<uint32_t>(conns_.size()); }
 
   // From connections.
@@ -41,6 +44,7 @@ class Http1Pool : public UpstreamPool {
   uint32_t idle_count_ = 0;
   std::deque<Exchange*> waiting_;        // no connection available and at the limit
   bool shutting_down_ = false;
+  ReconnectBackoff backoff_;
 };
 
 }  // namespace ringway

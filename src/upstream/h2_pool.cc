@@ -7,7 +7,19 @@
 
 namespace ringway {
 
-Http2Pool::Http2Pool(ProxyContext* ctx, const ApiConfig* api) : ctx_(ctx), api_(api) {}
+Http2Pool::Http2Pool(ProxyContext* ctx, const ApiConfig* api)
+    : ctx_(ctx),
+      api_(api),
+      backoff_(ctx->gateway->upstream_reconnect_backoff_ms,
+               ctx->gateway->upstream_reconnect_backoff_max_ms) {}
+
+void Http2Pool::on_connect_result(bool ok) {
+  if (ok) {
+    backoff_.on_success();
+  } else {
+    backoff_.on_failure(ctx_->loop->now_ms());
+  }
+}
 
 Http2Pool::~Http2Pool() = default;
 
@@ -19,6 +31,11 @@ void Http2Pool::request_stream(Exchange* ex) {
     }
   }
   if (conns_.size() + retired_.size() < ctx_->gateway->upstream_max_connections) {
+    if (!backoff_.may_connect(ctx_->loop->now_ms())) {
+      ex->on_upstream_failed(LocalReplyCause::UpstreamUnavailable,
+                             "upstream unavailable (reconnect backoff)");
+      return;
+    }
     auto* conn = new Http2ClientConn(ctx_, this);
     conns_.push_back(conn);
     conn->add_exchange(ex);

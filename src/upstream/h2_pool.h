@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "upstream/pool.h"
+#include "upstream/reconnect_backoff.h"
 
 namespace ringway {
 
@@ -21,6 +22,8 @@ class Http2Pool : public UpstreamPool {
   void request_stream(Exchange* ex) override;
   void cancel_request(Exchange* ex) override;
   void shutdown() override;
+  // A connection attempt finished: failures delay the next attempt (backoff).
+  void on_connect_result(bool ok);
   uint32_t connection_count() const override {
     return static_cast<uint32_t>(conns_.size() + retired_.size());
   }
@@ -38,6 +41,7 @@ class Http2Pool : public UpstreamPool {
   std::vector<Http2ClientConn*> retired_;  // finishing their streams
   std::deque<Exchange*> waiting_;
   bool shutting_down_ = false;
+  ReconnectBackoff backoff_;
 };
 
 }  // namespace ringway

@@ -201,7 +201,8 @@ TEST(ConfigLoader, ShippedExampleConfigDocumentsEveryKey) {
       "buffer_count", "max_connections", "idle_timeout_ms", "request_header_timeout_ms",
       "upstream_connect_timeout_ms", "upstream_timeout_ms", "max_header_bytes",
       "max_concurrent_streams", "stream_buffer_bytes", "upstream_max_idle_connections",
-      "upstream_max_connections",
+      "upstream_max_connections", "upstream_reconnect_backoff_ms",
+      "upstream_reconnect_backoff_max_ms",
       "drain_timeout_ms", "access_log", "access_log_buffer_bytes", "log_level",
       "listen_path", "strip_listen_path", "target_url", "proxy_enable_http2", "hosts",
       "preserve_host_header", "use_keyless"};
