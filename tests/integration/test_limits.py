@@ -1,0 +1,145 @@
+"""Limits at their bound: each [gateway] limit key set low, and the behaviour the
+configuration documents checked when traffic reaches it."""
+
+import os
+import socket
+import threading
+import time
+
+from harness import (RawConn, check, check_eq, curl, fnv1a64, h2load, pattern_bytes,
+                     proxy_setup)
+
+MIB = 1024 * 1024
+
+
+def _upload(port, path, body, results, index):
+    try:
+        with RawConn(port, timeout=60) as c:
+            r = c.request("POST", path, body=body, timeout=60)
+            results[index] = (r.status, r.body)
+    except Exception as e:  # noqa: BLE001 - reported by the caller
+        results[index] = ("error", repr(e))
+
+
+def test_buffer_count_minimum_keeps_transfers_whole(ctx):
+    """16 receive buffers of 1 KiB: the ring runs dry constantly (-ENOBUFS), receives
+    are re-armed as buffers come back, slices held for slow peers are copied. Nothing
+    may be lost or reordered."""
+    b, g = proxy_setup(ctx, buffer_count=16, buffer_size=1024, stream_buffer_bytes=65536)
+    body = os.urandom(8 * MIB)
+    want = b"bytes=%d fnv1a=%016x\n" % (len(body), fnv1a64(body))
+    results = [None] * 4
+    threads = [threading.Thread(target=_upload,
+                                args=(g.port, ("/h1/sink", "/h2c/sink")[i % 2], body, results, i))
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    # Downloads at the same time, through both upstream protocols.
+    for back in ("h1", "h2c"):
+        r = curl("--http1.1", "-s", g.url("/%s/bytes?n=%d" % (back, 4 * MIB)), timeout=60)
+        check_eq(r.rc, 0, back + " download curl exit")
+        check(r.body == pattern_bytes(4 * MIB), back + " download body differs")
+    for t in threads:
+        t.join(90)
+    for i, res in enumerate(results):
+        check_eq(res, (200, want), "upload %d through %s" % (i, ("h1", "h2c")[i % 2]))
+
+
+def test_max_connections_refuses_beyond_the_bound(ctx):
+    b, g = proxy_setup(ctx, max_connections=2)
+    # The harness's start-up probe connections count until their close is processed.
+    time.sleep(0.3)
+    with RawConn(g.port) as c1, RawConn(g.port) as c2:
+        check_eq(c1.request("GET", "/h1/hello").status, 200, "first connection")
+        check_eq(c2.request("GET", "/h1/hello").status, 200, "second connection")
+        third = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        try:
+            third.sendall(b"GET /h1/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            third.settimeout(5)
+            try:
+                data = third.recv(4096)
+            except ConnectionResetError:
+                data = b""
+            check_eq(data, b"", "a third connection is closed without a response")
+        finally:
+            third.close()
+        # The two admitted connections keep working.
+        check_eq(c1.request("GET", "/h1/hello").status, 200, "first connection after")
+    # Once one is gone, a new connection is admitted again.
+    deadline = time.monotonic() + 5
+    while True:
+        with RawConn(g.port) as c3:
+            try:
+                if c3.request("GET", "/h1/hello", timeout=2).status == 200:
+                    break
+            except Exception:  # noqa: BLE001 - the close may not be processed yet
+                pass
+        check(time.monotonic() < deadline, "no connection admitted after others closed")
+        time.sleep(0.05)
+
+
+def _slow_get(port, path, results, index):
+    try:
+        with RawConn(port, timeout=30) as c:
+            r = c.request("GET", path, timeout=30)
+            results[index] = (r.status, r.body)
+    except Exception as e:  # noqa: BLE001
+        results[index] = ("error", repr(e))
+
+
+def test_upstream_max_connections_queues_requests(ctx):
+    """With one upstream connection allowed, five concurrent requests to a 200 ms
+    endpoint wait their turn: all succeed, one after another (so at least 1 s)."""
+    b, g = proxy_setup(ctx, upstream_max_connections=1)
+    for back in ("h1", "h2c"):
+        results = [None] * 5
+        start = time.monotonic()
+        threads = [threading.Thread(target=_slow_get,
+                                    args=(g.port, "/%s/slow?ms=200" % back, results, i))
+                   for i in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        elapsed = time.monotonic() - start
+        check_eq(results, [(200, b"slow\n")] * 5, back + " queued requests")
+        if back == "h1":
+            # One HTTP/1.1 connection carries one request at a time.
+            check(elapsed >= 0.95, "h1: 5 x 200 ms over one upstream connection took only "
+                  "%.2fs: the bound was not applied" % elapsed)
+        ctx.note("%s: 5 concurrent requests over upstream_max_connections = 1 took %.2fs"
+                 % (back, elapsed))
+
+
+def test_reconnect_backoff_fails_fast(ctx):
+    from harness import free_port
+    dead = free_port()
+    apis = {"dead": {"listen_path": "/dead/", "target_url": "http://127.0.0.1:%d" % dead}}
+    g = ctx.gateway(apis, upstream_reconnect_backoff_ms=5000)
+    with RawConn(g.port) as c:
+        r1 = c.request("GET", "/dead/x")
+        check_eq(r1.status, 502, "first request: connect refused")
+        check(b"connection failed" in r1.body, "first reply names the failure: %r" % r1.body)
+        r2 = c.request("GET", "/dead/x")
+        check_eq(r2.status, 502, "second request inside the backoff")
+        check(b"backoff" in r2.body, "second reply names the backoff: %r" % r2.body)
+
+
+def test_access_log_buffer_bound_drops_whole_lines(ctx):
+    """A tiny access-log buffer under load: lines beyond it are dropped whole, never
+    cut, and serving is unaffected."""
+    log = ctx.tmp("access.log")
+    b, g = proxy_setup(ctx, access_log=log, access_log_buffer_bytes=4096)
+    r = h2load("-n", "20000", "-c", "8", "-m", "8", g.url("/h2c/hello"))
+    check_eq((r.succeeded, r.failed), (20000, 0), "h2load through a gateway logging to a file")
+    g.stop()
+    with open(log, "rb") as f:
+        data = f.read()
+    check(data.endswith(b"\n"), "the log ends with a complete line")
+    lines = data.split(b"\n")[:-1]
+    check(0 < len(lines) <= 20000, "between 1 and 20000 lines, got %d" % len(lines))
+    for line in lines:
+        fields = line.split(b" ")
+        check(len(fields) == 9 and fields[4] == b"/h2c/hello" and fields[6] == b"200",
+              "malformed access log line %r" % line)
+    ctx.note("access_log_buffer_bytes = 4096: %d of 20000 lines written" % len(lines))
