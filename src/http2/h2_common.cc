@@ -40,22 +40,7 @@ ssize_t outbound_body_read(nghttp2_session* session, int32_t stream_id, uint8_t*
 void write_data_frame(TcpConn& tcp, OutboundBody& body, const uint8_t* framehd, size_t length,
                       uint32_t credit_id) {
   tcp.write_copy(reinterpret_cast<const char*>(framehd), 9);
-  while (length > 0) {
-    Slice& front = body.chunks.front();
-    if (front.size() <= length) {
-      length -= front.size();
-      body.bytes -= front.size();
-      Slice s = std::move(front);
-      body.chunks.pop_front();
-      tcp.write(std::move(s), credit_id);
-    } else {
-      Slice part = front.prefix(static_cast<uint32_t>(length));
-      front.advance(static_cast<uint32_t>(length));
-      body.bytes -= length;
-      length = 0;
-      tcp.write(std::move(part), credit_id);
-    }
-  }
+  take_body_bytes(body, length, [&](Slice s) { tcp.write(std::move(s), credit_id); });
 }
 
 nghttp2_nv make_nv(const char* name, size_t name_len, const char* value, size_t value_len) {

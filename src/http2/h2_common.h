@@ -37,6 +37,29 @@ ssize_t outbound_body_read(nghttp2_session* session, int32_t stream_id, uint8_t*
                            size_t length, uint32_t* data_flags, nghttp2_data_source* source,
                            void* user_data);
 
+// Takes exactly |length| payload bytes from the front of |body| as slices (the last
+// one may be split: both halves reference the same buffer) and hands each to |emit|.
+// No payload byte is copied.
+template <class Emit>
+void take_body_bytes(OutboundBody& body, size_t length, Emit&& emit) {
+  while (length > 0) {
+    Slice& front = body.chunks.front();
+    if (front.size() <= length) {
+      length -= front.size();
+      body.bytes -= front.size();
+      Slice s = std::move(front);
+      body.chunks.pop_front();
+      emit(std::move(s));
+    } else {
+      Slice part = front.prefix(static_cast<uint32_t>(length));
+      front.advance(static_cast<uint32_t>(length));
+      body.bytes -= length;
+      length = 0;
+      emit(std::move(part));
+    }
+  }
+}
+
 // Queues one DATA frame on |tcp|: the frame header (copied, 9 bytes) and exactly
 // |length| payload bytes taken from |body| as slices credited to |credit_id|.
 void write_data_frame(TcpConn& tcp, OutboundBody& body, const uint8_t* framehd, size_t length,
