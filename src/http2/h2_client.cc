@@ -11,9 +11,9 @@
 namespace ringway {
 namespace {
 constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
-// Streams allowed before the peer's SETTINGS arrive (RFC 9113 recommends peers allow
-// at least 100).
-constexpr uint32_t kInitialStreamLimit = 100;
+// Streams per upstream connection even when the peer allows more: beyond this a new
+// connection spreads the load (and the head-of-line risk of one TCP connection).
+constexpr uint32_t kMaxStreamsPerConnection = 1000;
 }  // namespace
 
 // --- stream ---
@@ -111,12 +111,16 @@ void Http2ClientConn::connect(const SockAddr& address) {
 
 bool Http2ClientConn::has_capacity() const {
   if (state_ == State::Closing || goaway_) return false;
-  uint32_t limit = kInitialStreamLimit;
+  // Until this connection's SETTINGS arrive, assume what other connections to the
+  // same upstream advertised (or 100, the RFC's recommended minimum).
+  uint32_t limit = pool_->peer_stream_limit();
   if (session_) {
-    limit = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+    if (settings_received_) {
+      limit = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+    }
     if (nghttp2_session_get_next_stream_id(session_) > (1u << 30)) return false;
   }
-  if (limit > kInitialStreamLimit * 10) limit = kInitialStreamLimit * 10;
+  if (limit > kMaxStreamsPerConnection) limit = kMaxStreamsPerConnection;
   return stream_count_ + pending_.size() < limit;
 }
 
@@ -353,6 +357,11 @@ int Http2ClientConn::cb_frame_recv(nghttp2_session* session, const nghttp2_frame
     return 0;
   }
   if (frame->hd.type == NGHTTP2_SETTINGS) {
+    if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+      conn->settings_received_ = true;
+      conn->pool_->on_peer_stream_limit(nghttp2_session_get_remote_settings(
+          session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
+    }
     conn->pool_->on_capacity();
     return 0;
   }
@@ -412,9 +421,11 @@ int Http2ClientConn::cb_stream_close(nghttp2_session* session, int32_t stream_id
   stream->exchange_ = nullptr;
   conn->remove_stream(stream);
   if (ex) {
-    ex->on_upstream_failed(LocalReplyCause::UpstreamUnavailable,
-                           error_code == NGHTTP2_REFUSED_STREAM ? "upstream refused the stream"
-                                                                : "upstream reset the stream");
+    if (error_code == NGHTTP2_REFUSED_STREAM) {
+      ex->on_upstream_refused();
+    } else {
+      ex->on_upstream_failed(LocalReplyCause::UpstreamUnavailable, "upstream reset the stream");
+    }
   }
   return 0;
 }

@@ -106,6 +106,7 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   nghttp2_session* session_ = nullptr;
   State state_ = State::Connecting;
   bool goaway_ = false;   // peer sent GOAWAY or we are draining: no new streams
+  bool settings_received_ = false;  // the peer's first SETTINGS frame arrived
   std::deque<Exchange*> pending_;  // waiting for the connection
   Http2ClientStream* streams_ = nullptr;
   uint32_t stream_count_ = 0;

@@ -95,6 +95,7 @@ void Exchange::on_upstream_ready(UpstreamStream* up) {
 
 void Exchange::on_request_data(Slice data) {
   if (data.empty()) return;
+  request_had_body_ = true;
   request_bytes_pending_ += data.size();
   if (up_) {
     up_->send_request_data(std::move(data));
@@ -190,12 +191,33 @@ void Exchange::on_upstream_failed(LocalReplyCause cause, const char* message) {
   }
   if (!response_started_) {
     reply_locally(cause, message);
-  } else {
-    DownstreamStream* down = down_;
-    down_ = nullptr;
-    down->abort_response();
-    maybe_destroy();
+    return;
   }
+  DownstreamStream* down = down_;
+  down_ = nullptr;
+  if (grpc_) {
+    // A gRPC client gets the status the failure means (UNAVAILABLE for a dead
+    // upstream) in trailers, rather than a reset it would report as INTERNAL.
+    HeaderList trailers{{"grpc-status", std::to_string(local_reply_grpc_status(cause))},
+                        {"grpc-message", grpc_percent_encode(message)}};
+    down->send_response_end(&trailers);
+  } else {
+    down->abort_response();
+  }
+  maybe_destroy();
+}
+
+void Exchange::on_upstream_refused() {
+  constexpr uint8_t kMaxRetries = 1;
+  up_ = nullptr;
+  bool replayable = request_ended_ && !request_had_body_ && !has_pending_trailers_;
+  if (down_ && !response_started_ && replayable && retries_ < kMaxRetries && api_) {
+    ++retries_;
+    pool_ = ctx_->pools->for_api(api_);
+    pool_->request_stream(this);  // may call back synchronously
+    return;
+  }
+  on_upstream_failed(LocalReplyCause::UpstreamUnavailable, "upstream refused the stream");
 }
 
 void Exchange::on_response_head(ResponseHead& head, bool end_stream) {

@@ -49,6 +49,10 @@ class Exchange : public PoolAllocated<Exchange> {
   void on_upstream_ready(UpstreamStream* up);
   // Connecting or the stream failed. |timed_out| selects 504 over 502.
   void on_upstream_failed(LocalReplyCause cause, const char* message);
+  // The upstream refused the stream before processing it (REFUSED_STREAM, or above a
+  // GOAWAY's last stream id): retried once on another stream when the request has no
+  // body (nothing was lost), otherwise reported like on_upstream_failed.
+  void on_upstream_refused();
   void on_response_head(ResponseHead& head, bool end_stream);
   void on_response_data(Slice data);
   void on_response_end(const HeaderList* trailers);
@@ -89,6 +93,8 @@ class Exchange : public PoolAllocated<Exchange> {
   bool grpc_ = false;
   bool head_request_ = false;
   bool logged_ = false;
+  bool request_had_body_ = false;
+  uint8_t retries_ = 0;  // at most kMaxRetries re-tries after a refused stream
   int status_ = 0;
   uint64_t response_body_bytes_ = 0;
   uint64_t start_us_;

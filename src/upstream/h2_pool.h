@@ -30,6 +30,10 @@ class Http2Pool : public UpstreamPool {
 
   // A stream finished or the peer raised its limit: waiting exchanges may fit now.
   void on_capacity();
+  // The upstream's SETTINGS_MAX_CONCURRENT_STREAMS, as last advertised on any of our
+  // connections: new connections assume it until their own SETTINGS arrive.
+  void on_peer_stream_limit(uint32_t limit) { peer_stream_limit_ = limit ? limit : 1; }
+  uint32_t peer_stream_limit() const { return peer_stream_limit_; }
   // The connection takes no new streams (GOAWAY, closing).
   void on_conn_unavailable(Http2ClientConn* conn);
   void on_conn_closed(Http2ClientConn* conn);
@@ -42,6 +46,7 @@ class Http2Pool : public UpstreamPool {
   std::deque<Exchange*> waiting_;
   bool shutting_down_ = false;
   ReconnectBackoff backoff_;
+  uint32_t peer_stream_limit_ = 100;  // RFC 9113 recommends peers allow at least 100
 };
 
 }  // namespace ringway

@@ -542,8 +542,9 @@ def _sanitizer_report(text):
 class Backend:
     """ringway-test-backend on 127.0.0.1:<free port>."""
 
-    def __init__(self, binary, workdir, threads=2):
+    def __init__(self, binary, workdir, threads=2, extra_args=()):
         self.binary = binary
+        self.extra_args = list(extra_args)
         self.stderr_path = os.path.join(workdir, "backend-%d.stderr" % id(self))
         self.proc = None
         self.port = None
@@ -552,7 +553,8 @@ class Backend:
     def _start(self, threads):
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
-            [self.binary, "--listen", "127.0.0.1:0", "--threads", str(threads), "--quiet"],
+            [self.binary, "--listen", "127.0.0.1:0", "--threads", str(threads), "--quiet"]
+            + self.extra_args,
             stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT_S
         line = b""
@@ -878,8 +880,8 @@ class Context:
     def tmp(self, name):
         return os.path.join(self.workdir, name)
 
-    def backend(self, threads=2):
-        b = Backend(self.backend_bin, self.workdir, threads)
+    def backend(self, threads=2, extra_args=()):
+        b = Backend(self.backend_bin, self.workdir, threads, extra_args)
         self._backends.append(b)
         return b
 

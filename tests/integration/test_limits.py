@@ -143,3 +143,37 @@ def test_access_log_buffer_bound_drops_whole_lines(ctx):
         check(len(fields) == 9 and fields[4] == b"/h2c/hello" and fields[6] == b"200",
               "malformed access log line %r" % line)
     ctx.note("access_log_buffer_bytes = 4096: %d of 20000 lines written" % len(lines))
+
+
+def _get_with_conn_id(port, path, results, index):
+    try:
+        with RawConn(port, timeout=30) as c:
+            r = c.request("GET", path, timeout=30)
+            results[index] = (r.status, r.body, r.headers.get("x-backend-conn"))
+    except Exception as e:  # noqa: BLE001
+        results[index] = ("error", repr(e), None)
+
+
+def test_h2c_upstream_stream_limit_opens_more_connections(ctx):
+    """An h2c upstream allowing 2 concurrent streams: 6 concurrent requests complete,
+    spread over at least 3 upstream connections (the pool opens another connection
+    when every one is at the peer's MAX_CONCURRENT_STREAMS)."""
+    from harness import proxy_apis
+    b = ctx.backend(extra_args=["--h2-max-streams", "2"])
+    g = ctx.gateway(proxy_apis(b))
+    # Warm one connection so the peer's SETTINGS (limit 2) are known.
+    with RawConn(g.port) as c:
+        check_eq(c.request("GET", "/h2c/hello").status, 200, "warm-up")
+    results = [None] * 6
+    threads = [threading.Thread(target=_get_with_conn_id,
+                                args=(g.port, "/h2c/slow?ms=400", results, i)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    check_eq([r[:2] for r in results], [(200, b"slow\n")] * 6, "six concurrent requests")
+    conns = {r[2] for r in results}
+    check(None not in conns, "backend connection ids missing: %r" % results)
+    check(len(conns) >= 3, "6 concurrent streams with a limit of 2 used only %d upstream "
+          "connection(s): %r" % (len(conns), sorted(conns)))
+    ctx.note("6 concurrent streams, peer limit 2: %d upstream connections" % len(conns))
