@@ -503,26 +503,35 @@ def test_grpc_client_cancel(ctx):
 
 
 def test_grpc_upstream_killed_mid_stream(ctx):
-    """The gRPC server dies (SIGKILL) during a server stream and during a unary call:
-    the client sees UNAVAILABLE promptly, never a hang."""
+    """The gRPC server dies (SIGKILL) during a server stream, a client stream, a bidi
+    stream and a unary call: every client sees UNAVAILABLE promptly, never a hang."""
     s, g, target = grpc_setup(ctx)
-    stream = BackgroundClient(ctx, target, "server_stream", "--count", 100000, "--size", 1000,
-                              "--interval-ms", 5, "--expect-code", UNAVAILABLE)
-    pending = BackgroundClient(ctx, target, "deadline", "--sleep-ms", 20000, "--id", "killed",
-                               "--expect-code", UNAVAILABLE)
+    calls = (
+        ("server stream", BackgroundClient(ctx, target, "server_stream", "--count", 100000,
+                                           "--size", 1000, "--interval-ms", 5,
+                                           "--expect-code", UNAVAILABLE)),
+        ("client stream", BackgroundClient(ctx, target, "client_stream", "--count", 10 ** 8,
+                                           "--size", 1000, "--expect-code", UNAVAILABLE)),
+        ("bidi stream", BackgroundClient(ctx, target, "bidi", "--count", 10 ** 8, "--size", 100,
+                                         "--expect-code", UNAVAILABLE)),
+        ("unary Sleep", BackgroundClient(ctx, target, "deadline", "--sleep-ms", 20000,
+                                         "--id", "killed", "--expect-code", UNAVAILABLE)),
+    )
     time.sleep(1.0)
-    check(stream.proc.poll() is None and pending.proc.poll() is None,
+    check(all(c.proc.poll() is None for _, c in calls),
           "a client ended before the server was killed")
     s.signal(signal.SIGKILL)
     s.wait(5)
     killed_at = time.monotonic()
     seen, wrong = [], []
-    for name, c in (("server stream", stream), ("unary Sleep", pending)):
+    for name, c in calls:
         res = c.result(timeout=15)  # a hang fails here
-        after = time.monotonic() - killed_at
+        # From the kill to the call's end, as the client timed it.
+        after = max(0.0, res["elapsed_ms"] / 1000.0 - (killed_at - c.started))
+        moved = res.get("received", res.get("sent", res.get("pongs")))
         seen.append("%s: code %s %r after %.1fs%s" % (
             name, res["code"], res["message"], after,
-            " (%d messages first)" % res["received"] if "received" in res else ""))
+            " (%d messages first)" % moved if moved is not None else ""))
         check_eq(res.get("mismatches", 0), 0, "corrupt messages in the %s" % name)
         if res["code"] != UNAVAILABLE:
             wrong.append(name)
