@@ -50,10 +50,11 @@ def _fixture(ctx, name):
 class GrpcServer:
     """ringway-grpc-server on 127.0.0.1 (a free port, or |port|)."""
 
-    def __init__(self, binary, workdir, port=0):
+    def __init__(self, binary, workdir, port=0, extra_args=()):
         self.stderr_path = os.path.join(workdir, "grpc-server-%d.stderr" % id(self))
         self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:%d" % port],
+        self.proc = subprocess.Popen([binary, "--listen", "127.0.0.1:%d" % port]
+                                     + [str(a) for a in extra_args],
                                      stdout=subprocess.PIPE, stderr=self._stderr,
                                      stdin=subprocess.DEVNULL)
         line = b""
@@ -108,8 +109,10 @@ class GrpcServer:
             fail("sanitizer report from ringway-grpc-server:\n" + report)
 
 
-def grpc_server(ctx, port=0):
-    s = GrpcServer(_fixture(ctx, "ringway-grpc-server"), ctx.workdir, port)
+def grpc_server(ctx, port=0, max_concurrent_streams=None):
+    extra = [] if max_concurrent_streams is None else [
+        "--max-concurrent-streams", max_concurrent_streams]
+    s = GrpcServer(_fixture(ctx, "ringway-grpc-server"), ctx.workdir, port, extra)
     ctx._others.append(s)  # stopped by ctx.cleanup()
     return s
 
@@ -261,6 +264,19 @@ def test_grpc_concurrent_bidi_many_channels(ctx):
              "400 concurrent bidi streams over 4 channels")
     check_eq((res["ok_streams"], res["failed"], res["pongs"], res["codes"]),
              (400, 0, 8000, {"0": 400}), "(streams ok, failed, ping-pongs, codes)")
+
+
+def test_grpc_upstream_stream_limit(ctx):
+    """The upstream allows 50 concurrent streams per connection; 200 bidi streams open
+    at once through the gateway (100 on each of 2 client connections) all get served:
+    the gateway spreads them over enough upstream connections."""
+    s = grpc_server(ctx, max_concurrent_streams=50)
+    g = ctx.gateway({"grpc": {"listen_path": SERVICE, "target_url": "h2c://" + s.target}})
+    res = ok(client(ctx, "127.0.0.1:%d" % g.port, "concurrent_bidi", "--concurrency", 200,
+                    "--channels", 2, "--count", 10, "--size", 100, timeout=90),
+             "200 concurrent bidi streams, upstream limit 50 per connection")
+    check_eq((res["ok_streams"], res["failed"], res["pongs"], res["codes"]),
+             (200, 0, 2000, {"0": 200}), "(streams ok, failed, ping-pongs, codes)")
 
 
 def test_grpc_10000_unary_one_channel(ctx):
