@@ -17,6 +17,8 @@ constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
 // Request body bytes read and dropped while a local reply waits for the end of the
 // request (the larger of this and stream_buffer_bytes).
 constexpr uint64_t kMaxDiscardedRequestBytes = 64ull * 1024 * 1024;
+// How long a gRPC local reply waits for the client to finish its request (above).
+constexpr uint64_t kGrpcReplyWaitMs = 100;
 }  // namespace
 
 // --- stream: responses ---
@@ -91,11 +93,15 @@ void Http2ServerStream::send_local_reply(ResponseHead& head, Slice body) {
   body_.end = true;
   if (!request_ended_) {
     // Answering before the client finished sending is legal (the stream is then
-    // reset with NO_ERROR), but clients handle a reply after their upload better.
+    // reset with NO_ERROR), but clients handle a reply after their upload better
+    // (curl 7.88 loses it otherwise), so wait for the end of the request, bounded:
+    // request_header_timeout_ms, and for gRPC at most kGrpcReplyWaitMs, since a
+    // streaming call may not half-close before it hears back.
     reply_deferred_ = true;
     deferred_head_ = std::move(head);
-    server_->conn()->ctx()->loop->arm_timer(
-        &reply_timer_, server_->conn()->ctx()->gateway->request_header_timeout_ms);
+    uint64_t wait = server_->conn()->ctx()->gateway->request_header_timeout_ms;
+    if (grpc_ && wait > kGrpcReplyWaitMs) wait = kGrpcReplyWaitMs;
+    server_->conn()->ctx()->loop->arm_timer(&reply_timer_, wait);
     return;
   }
   submit_with_body(head, with_body);
@@ -364,6 +370,9 @@ int Http2Server::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* fr
   if (frame->hd.type == NGHTTP2_HEADERS) {
     if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       stream->head_method_ = stream->head_.method == "HEAD";
+      if (const Header* ct = find_header(stream->head_.headers, "content-type")) {
+        stream->grpc_ = is_grpc_content_type(ct->value);
+      }
       if (end_stream) stream->request_ended_ = true;
       server->start_exchange(stream, end_stream);
       return 0;
@@ -446,9 +455,11 @@ int Http2Server::cb_frame_send(nghttp2_session* session, const nghttp2_frame* fr
   }
   auto* stream = static_cast<Http2ServerStream*>(
       nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
-  if (stream && !stream->request_ended_) {
+  if (stream && !stream->request_ended_ && !stream->grpc_) {
     // The response is complete but the client is still sending: tell it to stop
-    // (RFC 9113 §8.1) rather than leave the stream half-open.
+    // (RFC 9113 §8.1) rather than leave the stream half-open. gRPC clients are left
+    // to close their side themselves once they have the status: a reset racing the
+    // trailers can make them report CANCELLED instead of the status sent.
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
   }
   return 0;

@@ -48,6 +48,7 @@ class Http2ServerStream final : public DownstreamStream, public PoolAllocated<Ht
   bool in_trailers_ = false;
   bool request_ended_ = false;
   bool head_method_ = false;  // HEAD: responses carry no body
+  bool grpc_ = false;         // content-type application/grpc*
   Exchange* exchange_ = nullptr;
   // A local reply made while the client is still sending its body waits for the end
   // of the request, the body being discarded meanwhile (bounded: see
