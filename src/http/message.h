@@ -16,6 +16,10 @@ struct Header {
 
 using HeaderList = std::vector<Header>;
 
+// Header lists are reserved for this many fields up front: growing a vector of
+// strings one field at a time cost ~5% of a proxied request (callgrind).
+constexpr size_t kExpectedHeaderCount = 16;
+
 struct RequestHead {
   std::string method;
   std::string scheme = "http";

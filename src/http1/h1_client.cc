@@ -228,6 +228,7 @@ void Http1ClientConn::on_closed() {
 int Http1ClientConn::cb_message_begin(llhttp_t* p) {
   auto* c = static_cast<Http1ClientConn*>(p->data);
   c->response_ = ResponseHead();
+  c->response_.headers.reserve(kExpectedHeaderCount);
   c->trailers_.clear();
   c->field_.clear();
   c->value_.clear();

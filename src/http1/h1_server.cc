@@ -171,6 +171,7 @@ void Http1Server::on_connection_closing() {
 int Http1Server::cb_message_begin(llhttp_t* p) {
   auto* s = static_cast<Http1Server*>(p->data);
   s->head_ = RequestHead();
+  s->head_.headers.reserve(kExpectedHeaderCount);
   s->trailers_.clear();
   s->field_.clear();
   s->value_.clear();

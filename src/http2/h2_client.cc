@@ -193,6 +193,7 @@ void Http2ClientConn::on_connected(int error) {
 
 void Http2ClientConn::open_stream(Exchange* ex) {
   auto* stream = new Http2ClientStream(this, ex);
+  stream->response_.headers.reserve(kExpectedHeaderCount);
   stream->next_ = streams_;
   if (streams_) streams_->prev_ = stream;
   streams_ = stream;

@@ -281,6 +281,7 @@ int Http2Server::cb_begin_headers(nghttp2_session* session, const nghttp2_frame*
   auto* server = static_cast<Http2Server*>(user_data);
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   auto* stream = new Http2ServerStream(server, frame->hd.stream_id);
+  stream->head_.headers.reserve(kExpectedHeaderCount);
   stream->next_ = server->streams_;
   if (server->streams_) server->streams_->prev_ = stream;
   server->streams_ = stream;
