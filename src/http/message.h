@@ -7,11 +7,13 @@
 #include <string_view>
 #include <vector>
 
+#include "http/header_string.h"
+
 namespace ringway {
 
 struct Header {
-  std::string name;  // lower-case
-  std::string value;
+  HeaderString name;  // lower-case
+  HeaderString value;
 };
 
 using HeaderList = std::vector<Header>;

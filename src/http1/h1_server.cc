@@ -256,10 +256,10 @@ int Http1Server::headers_complete() {
   int host_count = 0;
   HeaderList& hs = head_.headers;
   for (size_t i = 0; i < hs.size();) {
-    const std::string& name = hs[i].name;
+    std::string_view name = hs[i].name;
     if (name == "host") {
       ++host_count;
-      head_.authority = std::move(hs[i].value);
+      head_.authority = hs[i].value.str();
       hs.erase(hs.begin() + static_cast<long>(i));
       continue;
     }

@@ -154,7 +154,7 @@ void Http2ClientConn::on_connected(int error) {
   static nghttp2_session_callbacks* const cb = [] {
     nghttp2_session_callbacks* c;
     nghttp2_session_callbacks_new(&c);
-    nghttp2_session_callbacks_set_on_header_callback(c, cb_header);
+    nghttp2_session_callbacks_set_on_header_callback2(c, cb_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, cb_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, cb_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(c, cb_stream_close);
@@ -321,8 +321,14 @@ void Http2ClientConn::on_closed() {
 }
 
 int Http2ClientConn::cb_header(nghttp2_session* session, const nghttp2_frame* frame,
-                               const uint8_t* name, size_t namelen, const uint8_t* value,
-                               size_t valuelen, uint8_t, void* user_data) {
+                               nghttp2_rcbuf* name_rc, nghttp2_rcbuf* value_rc, uint8_t,
+                               void* user_data) {
+  nghttp2_vec name_vec = nghttp2_rcbuf_get_buf(name_rc);
+  nghttp2_vec value_vec = nghttp2_rcbuf_get_buf(value_rc);
+  const uint8_t* name = name_vec.base;
+  size_t namelen = name_vec.len;
+  const uint8_t* value = value_vec.base;
+  size_t valuelen = value_vec.len;
   auto* conn = static_cast<Http2ClientConn*>(user_data);
   auto* stream = static_cast<Http2ClientStream*>(
       nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
@@ -334,7 +340,8 @@ int Http2ClientConn::cb_header(nghttp2_session* session, const nghttp2_frame* fr
   std::string_view n(reinterpret_cast<const char*>(name), namelen);
   std::string_view v(reinterpret_cast<const char*>(value), valuelen);
   if (stream->head_delivered_) {
-    stream->trailers_.push_back(Header{std::string(n), std::string(v)});
+    stream->trailers_.push_back(
+        Header{HeaderString::from_rcbuf(name_rc), HeaderString::from_rcbuf(value_rc)});
     return 0;
   }
   if (n == ":status") {
@@ -342,7 +349,8 @@ int Http2ClientConn::cb_header(nghttp2_session* session, const nghttp2_frame* fr
   } else if (n == "content-length") {
     stream->response_.content_length = strtoll(std::string(v).c_str(), nullptr, 10);
   } else if (n.empty() || n[0] != ':') {
-    stream->response_.headers.push_back(Header{std::string(n), std::string(v)});
+    stream->response_.headers.push_back(
+        Header{HeaderString::from_rcbuf(name_rc), HeaderString::from_rcbuf(value_rc)});
   }
   return 0;
 }

@@ -81,9 +81,9 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   void on_connected(int error) override;
   void on_closed() override;
 
-  static int cb_header(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
-                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t flags,
-                       void* user_data);
+  // Header fields arrive as rcbufs: regular fields are kept by reference, not copied.
+  static int cb_header(nghttp2_session*, const nghttp2_frame* frame, nghttp2_rcbuf* name_rc,
+                       nghttp2_rcbuf* value_rc, uint8_t flags, void* user_data);
   static int cb_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
   static int cb_data_chunk_recv(nghttp2_session*, uint8_t flags, int32_t stream_id,
                                 const uint8_t* data, size_t len, void* user_data);

@@ -57,6 +57,12 @@ nghttp2_nv make_nv(const std::string& name, const std::string& value) {
   return make_nv(name.data(), name.size(), value.data(), value.size());
 }
 
+nghttp2_nv make_nv(const HeaderString& name, const HeaderString& value) {
+  std::string_view n = name.view();
+  std::string_view v = value.view();
+  return make_nv(n.data(), n.size(), v.data(), v.size());
+}
+
 void append_nv(std::vector<nghttp2_nv>& nva, const HeaderList& headers) {
   for (const Header& h : headers) nva.push_back(make_nv(h.name, h.value));
 }

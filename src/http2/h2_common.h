@@ -69,6 +69,7 @@ void write_data_frame(TcpConn& tcp, OutboundBody& body, const uint8_t* framehd, 
 // that uses it). Names are already lower-case.
 void append_nv(std::vector<nghttp2_nv>& nva, const HeaderList& headers);
 nghttp2_nv make_nv(const std::string& name, const std::string& value);
+nghttp2_nv make_nv(const HeaderString& name, const HeaderString& value);
 nghttp2_nv make_nv(const char* name, size_t name_len, const char* value, size_t value_len);
 
 // Wakes a stream whose provider is deferred.

@@ -133,7 +133,7 @@ Http2Server::Http2Server(DownstreamConn* conn) : conn_(conn) {
     nghttp2_session_callbacks* c;
     nghttp2_session_callbacks_new(&c);
     nghttp2_session_callbacks_set_on_begin_headers_callback(c, cb_begin_headers);
-    nghttp2_session_callbacks_set_on_header_callback(c, cb_header);
+    nghttp2_session_callbacks_set_on_header_callback2(c, cb_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, cb_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, cb_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(c, cb_stream_close);
@@ -292,8 +292,14 @@ int Http2Server::cb_begin_headers(nghttp2_session* session, const nghttp2_frame*
 }
 
 int Http2Server::cb_header(nghttp2_session* session, const nghttp2_frame* frame,
-                           const uint8_t* name, size_t namelen, const uint8_t* value,
-                           size_t valuelen, uint8_t, void* user_data) {
+                           nghttp2_rcbuf* name_rc, nghttp2_rcbuf* value_rc, uint8_t,
+                           void* user_data) {
+  nghttp2_vec name_vec = nghttp2_rcbuf_get_buf(name_rc);
+  nghttp2_vec value_vec = nghttp2_rcbuf_get_buf(value_rc);
+  const uint8_t* name = name_vec.base;
+  size_t namelen = name_vec.len;
+  const uint8_t* value = value_vec.base;
+  size_t valuelen = value_vec.len;
   auto* server = static_cast<Http2Server*>(user_data);
   auto* stream = static_cast<Http2ServerStream*>(
       nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
@@ -307,7 +313,8 @@ int Http2Server::cb_header(nghttp2_session* session, const nghttp2_frame* frame,
   std::string_view n(reinterpret_cast<const char*>(name), namelen);
   std::string_view v(reinterpret_cast<const char*>(value), valuelen);
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
-    stream->trailers_.push_back(Header{std::string(n), std::string(v)});
+    stream->trailers_.push_back(
+        Header{HeaderString::from_rcbuf(name_rc), HeaderString::from_rcbuf(value_rc)});
     return 0;
   }
   RequestHead& h = stream->head_;
@@ -331,7 +338,8 @@ int Http2Server::cb_header(nghttp2_session* session, const nghttp2_frame* frame,
     h.content_length = strtoll(std::string(v).c_str(), nullptr, 10);
     return 0;
   }
-  h.headers.push_back(Header{std::string(n), std::string(v)});
+  h.headers.push_back(
+      Header{HeaderString::from_rcbuf(name_rc), HeaderString::from_rcbuf(value_rc)});
   return 0;
 }
 

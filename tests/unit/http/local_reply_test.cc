@@ -10,7 +10,7 @@ namespace {
 
 std::vector<std::string> lines(const HeaderList& headers) {
   std::vector<std::string> out;
-  for (const Header& header : headers) out.push_back(header.name + ": " + header.value);
+  for (const Header& header : headers) out.push_back(header.name.str() + ": " + header.value.str());
   return out;
 }
 
