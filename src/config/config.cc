@@ -403,6 +403,7 @@ constexpr UintKey kGatewayUintKeys[] = {
     {"max_header_bytes", &GatewayConfig::max_header_bytes, 1024, 1048576},
     {"max_concurrent_streams", &GatewayConfig::max_concurrent_streams, 1, 10000},
     {"stream_buffer_bytes", &GatewayConfig::stream_buffer_bytes, 16384, 268435456},
+    {"connection_window_bytes", &GatewayConfig::connection_window_bytes, 65535, 2147483647},
     {"upstream_max_idle_connections", &GatewayConfig::upstream_max_idle_connections, 0, 100000},
     {"upstream_max_connections", &GatewayConfig::upstream_max_connections, 1, 100000},
     {"upstream_reconnect_backoff_ms", &GatewayConfig::upstream_reconnect_backoff_ms, 0, 600000},

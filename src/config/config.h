@@ -63,6 +63,10 @@ struct GatewayConfig {
   uint32_t max_header_bytes = 65536;
   uint32_t max_concurrent_streams = 128;
   uint32_t stream_buffer_bytes = 1048576;
+  // HTTP/2 connection-level receive window offered to clients and upstreams. Bytes are
+  // consumed from it as they arrive (per-stream windows do the back-pressure), so it
+  // only needs to be large enough not to throttle a fast connection.
+  uint32_t connection_window_bytes = 16777216;
   uint32_t upstream_max_idle_connections = 64;  // per shard and API, HTTP/1.1 pool
   uint32_t upstream_max_connections = 1024;     // per shard and API, any protocol
   // After a failed connect, new connections to that upstream wait this long, doubling

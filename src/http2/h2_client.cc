@@ -10,7 +10,6 @@
 
 namespace ringway {
 namespace {
-constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
 // Streams per upstream connection even when the peer allows more: beyond this a new
 // connection spreads the load (and the head-of-line risk of one TCP connection).
 constexpr uint32_t kMaxStreamsPerConnection = 1000;
@@ -174,7 +173,8 @@ void Http2ClientConn::on_connected(int error) {
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, gw.max_header_bytes},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 3);
-  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                        static_cast<int32_t>(gw.connection_window_bytes));
   state_ = State::Ready;
   pool_->on_connect_result(true);
   tcp_.start_recv();

@@ -13,7 +13,6 @@ namespace {
 constexpr uint32_t kLingerMs = 2000;
 // The connection window is consumed as soon as bytes arrive (per-stream windows do
 // the back-pressure), so it only needs to be large enough not to throttle.
-constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
 // Request body bytes read and dropped while a local reply waits for the end of the
 // request (the larger of this and stream_buffer_bytes).
 constexpr uint64_t kMaxDiscardedRequestBytes = 64ull * 1024 * 1024;
@@ -157,7 +156,8 @@ Http2Server::Http2Server(DownstreamConn* conn) : conn_(conn) {
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, gw.max_header_bytes},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 3);
-  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                        static_cast<int32_t>(gw.connection_window_bytes));
 
   idle_timer_.callback = on_timer;
   idle_timer_.owner = this;

@@ -177,3 +177,19 @@ def test_h2c_upstream_stream_limit_opens_more_connections(ctx):
     check(len(conns) >= 3, "6 concurrent streams with a limit of 2 used only %d upstream "
           "connection(s): %r" % (len(conns), sorted(conns)))
     ctx.note("6 concurrent streams, peer limit 2: %d upstream connections" % len(conns))
+
+
+def test_connection_window_minimum_keeps_streams_moving(ctx):
+    """connection_window_bytes at its minimum (65535) on both HTTP/2 legs: several
+    multi-MiB responses share one client connection and one upstream connection and
+    all complete, because the connection window is returned as bytes arrive."""
+    b, g = proxy_setup(ctx, connection_window_bytes=65535)
+    n = 4 * MIB
+    for back in ("h1", "h2c"):
+        r = h2load("-n", "8", "-c", "1", "-m", "4", g.url("/%s/bytes?n=%d" % (back, n)),
+                   timeout=120)
+        check_eq((r.succeeded, r.failed, r.s2xx), (8, 0, 8), back + ": 8 x 4 MiB over one h2 connection")
+    with RawConn(g.port) as c:
+        r = c.request("GET", "/h2c/bytes?n=%d" % n, timeout=60)
+        check_eq((r.status, len(r.body)), (200, n), "h1 client through a 64 KiB-window h2c upstream")
+        check(r.body == pattern_bytes(n), "body differs")
