@@ -1,0 +1,181 @@
+#include "tls/tls_session.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+
+// BoringSSL's stack.h trips -Wignored-qualifiers in C++.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-qualifiers"
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#pragma GCC diagnostic pop
+
+#include "tls/tls_context.h"
+
+namespace ringway {
+
+TlsSession::TlsSession(const TlsServerContext& context, TlsLimits limits) : limits_(limits) {
+  ssl_ = SSL_new(context.native());
+  // Allocation failure aborts (STYLE.md §9 error policy).
+  if (ssl_ == nullptr) std::abort();
+  rbio_ = BIO_new(BIO_s_mem());
+  wbio_ = BIO_new(BIO_s_mem());
+  if (rbio_ == nullptr || wbio_ == nullptr) std::abort();
+  // An empty read BIO means "retry later", not EOF.
+  BIO_set_mem_eof_return(rbio_, -1);
+  BIO_set_mem_eof_return(wbio_, -1);
+  SSL_set_bio(ssl_, rbio_, wbio_);
+  SSL_set_accept_state(ssl_);
+}
+
+TlsSession::~TlsSession() { SSL_free(ssl_); }
+
+void TlsSession::fail(const char* where, int ssl_error) {
+  state_ = TlsHandshakeState::kFailed;
+  error_ = where;
+  error_ += ": ";
+  if (ssl_error == SSL_ERROR_SSL) {
+    error_ += tls_take_error_text();
+  } else {
+    error_ += "SSL_get_error " + std::to_string(ssl_error);
+    ERR_clear_error();
+  }
+}
+
+size_t TlsSession::feed_ciphertext(const uint8_t* data, size_t len) {
+  if (state_ == TlsHandshakeState::kFailed) return 0;
+  size_t pending = BIO_ctrl_pending(rbio_);
+  size_t room = limits_.ciphertext_in_bytes_max > pending
+                    ? limits_.ciphertext_in_bytes_max - pending : 0;
+  size_t n = std::min({len, room, size_t{INT_MAX}});
+  if (n > 0) BIO_write(rbio_, data, static_cast<int>(n));
+  if (state_ == TlsHandshakeState::kInProgress) drive_handshake();
+  return n;
+}
+
+void TlsSession::drive_handshake() {
+  ERR_clear_error();
+  int rc = SSL_do_handshake(ssl_);
+  if (rc == 1) {
+    state_ = TlsHandshakeState::kDone;
+    record_peer();
+    return;
+  }
+  int err = SSL_get_error(ssl_, rc);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
+  fail("handshake", err);
+}
+
+void TlsSession::record_peer() {
+  X509* cert = SSL_get_peer_certificate(ssl_);
+  if (cert == nullptr) {
+    peer_cert_state_ = TlsPeerCertState::kNone;
+    verify_result_ = X509_V_OK;
+    return;
+  }
+  verify_result_ = SSL_get_verify_result(ssl_);
+  peer_cert_state_ = verify_result_ == X509_V_OK ? TlsPeerCertState::kVerified
+                                                 : TlsPeerCertState::kUnverified;
+  uint8_t md[EVP_MAX_MD_SIZE];
+  unsigned md_len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    peer_sha256_.resize(md_len * 2);
+    for (unsigned i = 0; i < md_len; ++i) {
+      peer_sha256_[2 * i] = kHex[md[i] >> 4];
+      peer_sha256_[2 * i + 1] = kHex[md[i] & 0xf];
+    }
+  }
+  BIO* mem = BIO_new(BIO_s_mem());
+  if (mem != nullptr) {
+    X509_NAME_print_ex(mem, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+    char* raw = nullptr;
+    long raw_len = BIO_get_mem_data(mem, &raw);
+    if (raw_len > 0) peer_subject_.assign(raw, static_cast<size_t>(raw_len));
+    BIO_free(mem);
+  }
+  X509_free(cert);
+}
+
+TlsReadResult TlsSession::read(uint8_t* out, size_t cap) {
+  TlsReadResult result;
+  if (state_ != TlsHandshakeState::kDone) {
+    result.status = state_ == TlsHandshakeState::kFailed ? TlsReadStatus::kError
+                                                         : TlsReadStatus::kWantMore;
+    return result;
+  }
+  ERR_clear_error();
+  int rc = SSL_read(ssl_, out, static_cast<int>(std::min(cap, size_t{INT_MAX})));
+  if (rc > 0) {
+    result.bytes = static_cast<size_t>(rc);
+    result.status = TlsReadStatus::kOk;
+    return result;
+  }
+  int err = SSL_get_error(ssl_, rc);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    result.status = TlsReadStatus::kWantMore;
+  } else if (err == SSL_ERROR_ZERO_RETURN) {
+    result.status = TlsReadStatus::kClosed;
+  } else {
+    fail("read", err);
+    result.status = TlsReadStatus::kError;
+  }
+  return result;
+}
+
+size_t TlsSession::write_plaintext(const uint8_t* data, size_t len) {
+  if (state_ != TlsHandshakeState::kDone || len == 0) return 0;
+  size_t pending = BIO_ctrl_pending(wbio_);
+  size_t room = limits_.ciphertext_out_bytes_max > pending
+                    ? limits_.ciphertext_out_bytes_max - pending : 0;
+  size_t n = std::min({len, room, size_t{INT_MAX}});
+  if (n == 0) return 0;
+  ERR_clear_error();
+  int rc = SSL_write(ssl_, data, static_cast<int>(n));
+  if (rc <= 0) {
+    fail("write", SSL_get_error(ssl_, rc));
+    return 0;
+  }
+  return static_cast<size_t>(rc);
+}
+
+void TlsSession::shutdown() {
+  if (state_ != TlsHandshakeState::kDone) return;
+  ERR_clear_error();
+  SSL_shutdown(ssl_);
+  ERR_clear_error();
+}
+
+size_t TlsSession::ciphertext_pending() const { return BIO_ctrl_pending(wbio_); }
+
+size_t TlsSession::take_ciphertext(uint8_t* out, size_t cap) {
+  int rc = BIO_read(wbio_, out, static_cast<int>(std::min(cap, size_t{INT_MAX})));
+  return rc > 0 ? static_cast<size_t>(rc) : 0;
+}
+
+std::string_view TlsSession::alpn() const {
+  const uint8_t* p = nullptr;
+  unsigned len = 0;
+  SSL_get0_alpn_selected(ssl_, &p, &len);
+  if (p == nullptr) return {};
+  return {reinterpret_cast<const char*>(p), len};
+}
+
+TlsAppProtocol TlsSession::app_protocol() const {
+  return alpn() == "h2" ? TlsAppProtocol::kHttp2 : TlsAppProtocol::kHttp1;
+}
+
+bool TlsSession::session_resumed() const { return SSL_session_reused(ssl_) == 1; }
+
+const char* TlsSession::verify_result_text() const {
+  if (peer_cert_state_ == TlsPeerCertState::kNone) return "no certificate";
+  return X509_verify_cert_error_string(verify_result_);
+}
+
+uint16_t TlsSession::protocol_version() const {
+  return static_cast<uint16_t>(SSL_version(ssl_));
+}
+
+}  // namespace ringway
