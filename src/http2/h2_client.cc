@@ -124,7 +124,7 @@ bool Http2ClientConn::has_capacity() const {
 }
 
 void Http2ClientConn::add_exchange(Exchange* ex) {
-  if (state_ == State::Ready) {
+  if (state_ == State::Ready && settings_received_) {
     open_stream(ex);
   } else {
     pending_.push_back(ex);
@@ -178,14 +178,25 @@ void Http2ClientConn::on_connected(int error) {
   state_ = State::Ready;
   pool_->on_connect_result(true);
   tcp_.start_recv();
+  // Streams open once the peer's first SETTINGS says how many it takes: opening them
+  // on an assumed limit could leave some queued inside nghttp2 behind long-lived
+  // streams (or refused). The connect timeout also bounds the wait for SETTINGS.
+  ctx_->loop->arm_timer(&timer_, ctx_->gateway->upstream_connect_timeout_ms);
+  request_flush();
+}
+
+void Http2ClientConn::open_pending() {
+  ctx_->loop->disarm_timer(&timer_);
   std::deque<Exchange*> pending;
   pending.swap(pending_);
   for (Exchange* ex : pending) {
     if (state_ != State::Ready) {
       ex->on_upstream_failed(LocalReplyCause::UpstreamUnavailable, "upstream connection lost");
-      continue;
+    } else if (has_capacity()) {
+      open_stream(ex);
+    } else {
+      pool_->request_stream(ex);  // another connection, or the pool's queue
     }
-    open_stream(ex);
   }
   update_timer();
   request_flush();
@@ -223,7 +234,7 @@ void Http2ClientConn::remove_stream(Http2ClientStream* stream) {
 }
 
 void Http2ClientConn::update_timer() {
-  if (state_ != State::Ready) return;
+  if (state_ != State::Ready || !settings_received_) return;
   if (stream_count_ == 0) {
     ctx_->loop->arm_timer(&timer_, ctx_->gateway->idle_timeout_ms);
   } else {
@@ -237,6 +248,8 @@ void Http2ClientConn::on_timer(Timer* timer) {
     ++c->ctx_->counters.upstream_connect_failures;
     c->pool_->on_connect_result(false);
     c->fail_all(LocalReplyCause::UpstreamUnavailable, "upstream connect timed out");
+  } else if (c->state_ == State::Ready && !c->settings_received_) {
+    c->fail_all(LocalReplyCause::UpstreamUnavailable, "upstream sent no HTTP/2 SETTINGS");
   } else if (c->state_ == State::Ready && c->stream_count_ == 0) {
     nghttp2_submit_goaway(c->session_, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
     pump_session_output(c->session_, c->tcp_);
@@ -367,9 +380,11 @@ int Http2ClientConn::cb_frame_recv(nghttp2_session* session, const nghttp2_frame
   }
   if (frame->hd.type == NGHTTP2_SETTINGS) {
     if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+      bool first = !conn->settings_received_;
       conn->settings_received_ = true;
       conn->pool_->on_peer_stream_limit(nghttp2_session_get_remote_settings(
           session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
+      if (first) conn->open_pending();
     }
     conn->pool_->on_capacity();
     return 0;

@@ -94,6 +94,9 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   static void on_timer(Timer* timer);
 
   void open_stream(Exchange* ex);
+  // The peer's first SETTINGS arrived: open the waiting exchanges' streams (those
+  // beyond its limit go back to the pool).
+  void open_pending();
   void remove_stream(Http2ClientStream* stream);
   // Fails every exchange (pending and streaming) and closes the connection.
   void fail_all(LocalReplyCause cause, const char* message);

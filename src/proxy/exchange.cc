@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "grpc/grpc_timeout.h"
 #include "http/rewrite.h"
+#include "io/buffer_ring.h"
 #include "proxy/access_log.h"
 #include "upstream/pool.h"
 
@@ -100,7 +101,11 @@ void Exchange::on_request_data(Slice data) {
   if (up_) {
     up_->send_request_data(std::move(data));
   } else if (api_ && (pool_ || !response_started_)) {
-    // Waiting for a connection: hold the bytes (bounded by the pause below).
+    // Waiting for a connection: hold the bytes (bounded by the pause below). Copied
+    // when receive buffers run low: the connection we wait for needs them to come up.
+    if (data.in_recv_buffer() && thread_buffer_ring() && thread_buffer_ring()->scarce()) {
+      data.detach();
+    }
     pending_body_.push_back(std::move(data));
   } else {
     request_bytes_pending_ -= data.size();
