@@ -62,7 +62,6 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   bool forget_pending(Exchange* ex);
   // Drain: no new streams; close once the open ones finish.
   void shutdown();
-  uint32_t stream_count() const { return stream_count_; }
 
   nghttp2_session* session() { return session_; }
   TcpConn& tcp() { return tcp_; }

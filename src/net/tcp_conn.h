@@ -76,9 +76,7 @@ class TcpConn : private Flushable, private Deferred {
   // Closes now: pending output is dropped, operations in flight are cancelled.
   void abort();
   bool closing() const { return closing_ != CloseState::Open; }
-  bool connected() const { return connected_; }
   int fd() const { return fd_; }
-  Loop* loop() const { return loop_; }
 
  private:
   enum class CloseState : uint8_t { Open, Flushing, Lingering, Closing, Closed };

@@ -37,7 +37,6 @@ void Exchange::on_request_head(RequestHead&& head, bool end_stream) {
   request_ = std::move(head);
   request_ended_ = end_stream;
   log_path_ = request_.path;
-  head_request_ = request_.method == "HEAD";
   if (const Header* ct = find_header(request_.headers, "content-type")) {
     grpc_ = is_grpc_content_type(ct->value);
   }

@@ -60,7 +60,6 @@ class Exchange : public PoolAllocated<Exchange> {
   void on_request_bytes_sent(uint32_t bytes);
 
   bool is_grpc() const { return grpc_; }
-  bool is_head_request() const { return head_request_; }
   const RequestHead& request() const { return request_; }
   const ApiConfig* api() const { return api_; }
 
@@ -91,7 +90,6 @@ class Exchange : public PoolAllocated<Exchange> {
   bool response_paused_ = false;
   bool response_started_ = false;
   bool grpc_ = false;
-  bool head_request_ = false;
   bool logged_ = false;
   bool request_had_body_ = false;
   uint8_t retries_ = 0;  // at most kMaxRetries re-tries after a refused stream

@@ -273,6 +273,10 @@ void Shard::run(std::promise<std::string>* started) {
   rt->loop.arm_timer(&rt->exit_deadline, 1000);  // bounds the wait below
   for (int i = 0; i < 100 && rt->pools->connection_count() > 0; ++i) rt->loop.run_once();
   counters_ = rt->ctx.counters;
+  if (rt->access_log && rt->access_log->dropped_lines() > 0) {
+    RW_LOG(Warn, "access log: %llu line(s) dropped (access_log_buffer_bytes full)",
+           static_cast<unsigned long long>(rt->access_log->dropped_lines()));
+  }
   RW_LOG(Debug, "shard stopped: %llu connections, %llu requests",
          static_cast<unsigned long long>(counters_.connections_accepted),
          static_cast<unsigned long long>(counters_.requests));
