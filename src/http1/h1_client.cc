@@ -230,45 +230,26 @@ int Http1ClientConn::cb_message_begin(llhttp_t* p) {
   c->response_ = ResponseHead();
   c->response_.headers.reserve(kExpectedHeaderCount);
   c->trailers_.clear();
-  c->field_.clear();
-  c->value_.clear();
-  c->in_value_ = false;
+  c->headers_.reset(c->ctx_->gateway->max_header_bytes);
   c->in_trailers_ = false;
-  c->header_bytes_ = 0;
   return 0;
 }
 
+// A response head over max_header_bytes fails the parse (the client gets 502).
 int Http1ClientConn::cb_header_field(llhttp_t* p, const char* at, size_t len) {
   auto* c = static_cast<Http1ClientConn*>(p->data);
-  c->header_bytes_ += len;
-  if (c->header_bytes_ > c->ctx_->gateway->max_header_bytes) return -1;
-  if (c->in_value_) {
-    c->field_.clear();
-    c->value_.clear();
-    c->in_value_ = false;
-  }
-  c->field_.append(at, len);
-  return 0;
+  return c->headers_.on_field(at, len) ? 0 : -1;
 }
 
 int Http1ClientConn::cb_header_value(llhttp_t* p, const char* at, size_t len) {
   auto* c = static_cast<Http1ClientConn*>(p->data);
-  c->header_bytes_ += len;
-  if (c->header_bytes_ > c->ctx_->gateway->max_header_bytes) return -1;
-  c->in_value_ = true;
-  c->value_.append(at, len);
-  return 0;
+  return c->headers_.on_value(at, len) ? 0 : -1;
 }
 
 int Http1ClientConn::cb_header_value_complete(llhttp_t* p) {
   auto* c = static_cast<Http1ClientConn*>(p->data);
-  ascii_lower(c->field_);
   HeaderList& list = c->in_trailers_ ? c->trailers_ : c->response_.headers;
-  list.push_back(Header{std::move(c->field_), std::move(c->value_)});
-  c->field_.clear();
-  c->value_.clear();
-  c->in_value_ = false;
-  return 0;
+  return c->headers_.on_value_complete(list) ? 0 : -1;
 }
 
 int Http1ClientConn::cb_headers_complete(llhttp_t* p) {

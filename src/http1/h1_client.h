@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "http/local_reply.h"
 #include "http/message.h"
+#include "http1/h1_header_collector.h"
 #include "http1/h1_serialize.h"
 #include "io/timer_wheel.h"
 #include "mem/pool.h"
@@ -104,10 +105,7 @@ class Http1ClientConn final : public TcpConn::Handler,
   bool skipping_informational_ = false;
   ResponseHead response_;
   HeaderList trailers_;
-  std::string field_;
-  std::string value_;
-  bool in_value_ = false;
-  size_t header_bytes_ = 0;
+  H1HeaderCollector headers_;
 };
 
 }  // namespace ringway

@@ -173,66 +173,42 @@ int Http1Server::cb_message_begin(llhttp_t* p) {
   s->head_ = RequestHead();
   s->head_.headers.reserve(kExpectedHeaderCount);
   s->trailers_.clear();
-  s->field_.clear();
-  s->value_.clear();
-  s->in_value_ = false;
+  s->headers_.reset(s->conn_->ctx()->gateway->max_header_bytes);
   s->in_trailers_ = false;
   s->in_request_ = true;
   s->request_complete_ = false;
-  s->header_bytes_ = 0;
   s->parse_error_cause_ = 0;
   s->timer_is_header_ = true;
   s->conn_->ctx()->loop->arm_timer(&s->timer_, s->conn_->ctx()->gateway->request_header_timeout_ms);
   return 0;
 }
 
-bool Http1Server::count_header_bytes(size_t len) {
-  header_bytes_ += len;
-  if (header_bytes_ > conn_->ctx()->gateway->max_header_bytes) {
-    parse_error_cause_ = 431;
-    return false;
-  }
-  return true;
+// Over max_header_bytes: the callback fails the parse and the reply is 431.
+int Http1Server::header_limit_passed() {
+  parse_error_cause_ = 431;
+  return -1;
 }
 
 int Http1Server::cb_url(llhttp_t* p, const char* at, size_t len) {
   auto* s = static_cast<Http1Server*>(p->data);
-  if (!s->count_header_bytes(len)) return -1;
   s->head_.path.append(at, len);
-  return 0;
+  return s->headers_.add_bytes(len) ? 0 : s->header_limit_passed();
 }
 
 int Http1Server::cb_header_field(llhttp_t* p, const char* at, size_t len) {
   auto* s = static_cast<Http1Server*>(p->data);
-  if (!s->count_header_bytes(len)) return -1;
-  if (s->in_value_) {
-    s->field_.clear();
-    s->value_.clear();
-    s->in_value_ = false;
-  }
-  s->field_.append(at, len);
-  return 0;
+  return s->headers_.on_field(at, len) ? 0 : s->header_limit_passed();
 }
 
 int Http1Server::cb_header_value(llhttp_t* p, const char* at, size_t len) {
   auto* s = static_cast<Http1Server*>(p->data);
-  if (!s->count_header_bytes(len)) return -1;
-  s->in_value_ = true;
-  s->value_.append(at, len);
-  return 0;
+  return s->headers_.on_value(at, len) ? 0 : s->header_limit_passed();
 }
 
 int Http1Server::cb_header_value_complete(llhttp_t* p) {
   auto* s = static_cast<Http1Server*>(p->data);
-  ascii_lower(s->field_);
-  // Header count limit rides on the byte limit: each header costs its overhead too.
-  if (!s->count_header_bytes(32)) return -1;
   HeaderList& list = s->in_trailers_ ? s->trailers_ : s->head_.headers;
-  list.push_back(Header{std::move(s->field_), std::move(s->value_)});
-  s->field_.clear();
-  s->value_.clear();
-  s->in_value_ = false;
-  return 0;
+  return s->headers_.on_value_complete(list) ? 0 : s->header_limit_passed();
 }
 
 int Http1Server::cb_headers_complete(llhttp_t* p) {

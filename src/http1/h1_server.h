@@ -12,6 +12,7 @@
 
 #include "http/local_reply.h"
 #include "http/message.h"
+#include "http1/h1_header_collector.h"
 #include "http1/h1_serialize.h"
 #include "io/timer_wheel.h"
 #include "mem/pool.h"
@@ -61,7 +62,7 @@ class Http1Server final : public ServerCodec,
 
   int headers_complete();
   int message_complete();
-  bool count_header_bytes(size_t len);
+  int header_limit_passed();
   // Local reply for a request that never became an exchange (parse errors, limits).
   void reply_error(LocalReplyCause cause, const char* message, bool grpc);
   void write_head(const std::string& head);
@@ -77,13 +78,10 @@ class Http1Server final : public ServerCodec,
   // Request being parsed.
   RequestHead head_;
   HeaderList trailers_;
-  std::string field_;
-  std::string value_;
-  bool in_value_ = false;
+  H1HeaderCollector headers_;
   bool in_trailers_ = false;
   bool in_request_ = false;       // between message_begin and message_complete
   bool request_complete_ = true;  // the current request has been fully read
-  size_t header_bytes_ = 0;
   int parse_error_cause_ = 0;     // 0, 431: set by callbacks before returning -1
 
   // Response being written.
