@@ -336,22 +336,17 @@ void Http2ClientConn::on_closed() {
 int Http2ClientConn::cb_header(nghttp2_session* session, const nghttp2_frame* frame,
                                nghttp2_rcbuf* name_rc, nghttp2_rcbuf* value_rc, uint8_t,
                                void* user_data) {
-  nghttp2_vec name_vec = nghttp2_rcbuf_get_buf(name_rc);
-  nghttp2_vec value_vec = nghttp2_rcbuf_get_buf(value_rc);
-  const uint8_t* name = name_vec.base;
-  size_t namelen = name_vec.len;
-  const uint8_t* value = value_vec.base;
-  size_t valuelen = value_vec.len;
+  DecodedField field = decoded_field(name_rc, value_rc);
   auto* conn = static_cast<Http2ClientConn*>(user_data);
   auto* stream = static_cast<Http2ClientStream*>(
       nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (!stream) return 0;
-  stream->header_bytes_ += namelen + valuelen + 32;
+  stream->header_bytes_ += field.cost;
   if (stream->header_bytes_ > conn->ctx_->gateway->max_header_bytes) {
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream; close reports it
   }
-  std::string_view n(reinterpret_cast<const char*>(name), namelen);
-  std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+  std::string_view n = field.name;
+  std::string_view v = field.value;
   if (stream->head_delivered_) {
     stream->trailers_.push_back(
         Header{HeaderString::from_rcbuf(name_rc), HeaderString::from_rcbuf(value_rc)});

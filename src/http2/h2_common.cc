@@ -67,6 +67,14 @@ void append_nv(std::vector<nghttp2_nv>& nva, const HeaderList& headers) {
   for (const Header& h : headers) nva.push_back(make_nv(h.name, h.value));
 }
 
+DecodedField decoded_field(nghttp2_rcbuf* name, nghttp2_rcbuf* value) {
+  nghttp2_vec n = nghttp2_rcbuf_get_buf(name);
+  nghttp2_vec v = nghttp2_rcbuf_get_buf(value);
+  return DecodedField{std::string_view(reinterpret_cast<const char*>(n.base), n.len),
+                      std::string_view(reinterpret_cast<const char*>(v.base), v.len),
+                      n.len + v.len + 32};
+}
+
 void resume_body(nghttp2_session* session, int32_t stream_id, OutboundBody& body) {
   if (body.deferred) {
     body.deferred = false;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nghttp2/nghttp2.h>
@@ -71,6 +72,16 @@ void append_nv(std::vector<nghttp2_nv>& nva, const HeaderList& headers);
 nghttp2_nv make_nv(const std::string& name, const std::string& value);
 nghttp2_nv make_nv(const HeaderString& name, const HeaderString& value);
 nghttp2_nv make_nv(const char* name, size_t name_len, const char* value, size_t value_len);
+
+// A received header field as views of nghttp2's rcbufs, with its decoded size as
+// HPACK bombs are measured (name + value + 32), which both sessions count against
+// max_header_bytes.
+struct DecodedField {
+  std::string_view name;
+  std::string_view value;
+  size_t cost;
+};
+DecodedField decoded_field(nghttp2_rcbuf* name, nghttp2_rcbuf* value);
 
 // Wakes a stream whose provider is deferred.
 void resume_body(nghttp2_session* session, int32_t stream_id, OutboundBody& body);

@@ -294,24 +294,18 @@ int Http2Server::cb_begin_headers(nghttp2_session* session, const nghttp2_frame*
 int Http2Server::cb_header(nghttp2_session* session, const nghttp2_frame* frame,
                            nghttp2_rcbuf* name_rc, nghttp2_rcbuf* value_rc, uint8_t,
                            void* user_data) {
-  nghttp2_vec name_vec = nghttp2_rcbuf_get_buf(name_rc);
-  nghttp2_vec value_vec = nghttp2_rcbuf_get_buf(value_rc);
-  const uint8_t* name = name_vec.base;
-  size_t namelen = name_vec.len;
-  const uint8_t* value = value_vec.base;
-  size_t valuelen = value_vec.len;
+  DecodedField field = decoded_field(name_rc, value_rc);
   auto* server = static_cast<Http2Server*>(user_data);
   auto* stream = static_cast<Http2ServerStream*>(
       nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (!stream || stream->header_overflow_) return 0;
-  // Decoded size, as HPACK bombs are measured: name + value + 32 per field.
-  stream->header_bytes_ += namelen + valuelen + 32;
+  stream->header_bytes_ += field.cost;
   if (stream->header_bytes_ > server->conn_->ctx()->gateway->max_header_bytes) {
     stream->header_overflow_ = true;
     return 0;
   }
-  std::string_view n(reinterpret_cast<const char*>(name), namelen);
-  std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+  std::string_view n = field.name;
+  std::string_view v = field.value;
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
     stream->trailers_.push_back(
         Header{HeaderString::from_rcbuf(name_rc), HeaderString::from_rcbuf(value_rc)});
