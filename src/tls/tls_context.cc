@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cctype>
 #include <cstring>
+#include <string_view>
 
 // BoringSSL's stack.h trips -Wignored-qualifiers in C++.
 #pragma GCC diagnostic push
@@ -54,50 +56,86 @@ std::string tls_take_error_text() {
 
 TlsServerContextResult TlsServerContext::create(const TlsServerConfig& config) {
   TlsServerContextResult result;
+  std::unique_ptr<TlsServerContext> self(new TlsServerContext());
+  result.error = load(self.get(), config, config.cert_file, config.key_file);
+  if (!result.error.empty()) return result;
+  for (const TlsSniCertConfig& sni : config.sni_certs) {
+    SniEntry entry;
+    for (const std::string& name : sni.server_names) {
+      std::string lower = name;
+      for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      entry.names.push_back(std::move(lower));
+    }
+    entry.context.reset(new TlsServerContext());
+    // Every SNI context is configured like the default one (ALPN, tickets, client
+    // certificates): after the switch the library consults the new context.
+    result.error = load(entry.context.get(), config, sni.cert_file, sni.key_file);
+    if (!result.error.empty()) return result;
+    self->sni_.push_back(std::move(entry));
+  }
+  if (!self->sni_.empty()) {
+    SSL_CTX_set_tlsext_servername_callback(self->ctx_, &TlsServerContext::select_server_name);
+    SSL_CTX_set_tlsext_servername_arg(self->ctx_, self.get());
+  }
+  result.context = std::move(self);
+  return result;
+}
+
+std::string TlsServerContext::parse_ticket_keys(const std::vector<std::string>& keys,
+                                                std::vector<TicketKey>* out) {
+  out->clear();
+  for (const std::string& key : keys) {
+    TicketKey k;
+    if (key.size() == 48) {
+      k.cipher = EVP_aes_128_cbc();
+      k.hmac_secret = key.substr(16, 16);
+      k.aes_key = key.substr(32, 16);
+    } else if (key.size() == 80) {
+      k.cipher = EVP_aes_256_cbc();
+      k.hmac_secret = key.substr(16, 32);
+      k.aes_key = key.substr(48, 32);
+    } else {
+      return "ticket key " + std::to_string(out->size()) + ": " + std::to_string(key.size()) +
+             " bytes, expected 48 or 80";
+    }
+    std::memcpy(k.name, key.data(), 16);
+    out->push_back(std::move(k));
+  }
+  return {};
+}
+
+std::string TlsServerContext::load(TlsServerContext* self, const TlsServerConfig& config,
+                                   const std::string& cert_file, const std::string& key_file) {
   ERR_clear_error();
-  if (std::string e = check_readable("cert_file", config.cert_file); !e.empty()) {
-    result.error = e;
-    return result;
-  }
-  if (std::string e = check_readable("key_file", config.key_file); !e.empty()) {
-    result.error = e;
-    return result;
-  }
+  if (std::string e = check_readable("cert_file", cert_file); !e.empty()) return e;
+  if (std::string e = check_readable("key_file", key_file); !e.empty()) return e;
   if (!config.client_ca_file.empty()) {
     if (std::string e = check_readable("client_ca_file", config.client_ca_file); !e.empty()) {
-      result.error = e;
-      return result;
+      return e;
     }
   }
 
-  std::unique_ptr<TlsServerContext> self(new TlsServerContext());
   self->enable_http2_ = config.enable_http2;
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (ctx == nullptr) {
-    result.error = "SSL_CTX_new: " + tls_take_error_text();
-    return result;
-  }
+  if (ctx == nullptr) return "SSL_CTX_new: " + tls_take_error_text();
   self->ctx_ = ctx;
 
-  if (SSL_CTX_use_certificate_chain_file(ctx, config.cert_file.c_str()) != 1) {
-    result.error = "cert_file " + config.cert_file + ": " + tls_take_error_text();
-    return result;
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    return "cert_file " + cert_file + ": " + tls_take_error_text();
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     // The library checks the key against the leaf here already; name that case.
     unsigned long code = ERR_peek_error();
     bool mismatch = ERR_GET_LIB(code) == ERR_LIB_X509 &&
                     (ERR_GET_REASON(code) == X509_R_KEY_TYPE_MISMATCH ||
                      ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH);
-    result.error = "key_file " + config.key_file +
-                   (mismatch ? " does not match cert_file " + config.cert_file : std::string()) +
-                   ": " + tls_take_error_text();
-    return result;
+    return "key_file " + key_file +
+           (mismatch ? " does not match cert_file " + cert_file : std::string()) + ": " +
+           tls_take_error_text();
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
-    result.error = "key_file " + config.key_file + " does not match cert_file " +
-                   config.cert_file + ": " + tls_take_error_text();
-    return result;
+    return "key_file " + key_file + " does not match cert_file " + cert_file + ": " +
+           tls_take_error_text();
   }
 
   int min = config.min_version == TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION;
@@ -115,41 +153,26 @@ TlsServerContextResult TlsServerContext::create(const TlsServerConfig& config) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof(kSessionIdContext) - 1);
 
-  SSL_CTX_set_alpn_select_cb(ctx, &TlsServerContext::alpn_select, self.get());
+  SSL_CTX_set_alpn_select_cb(ctx, &TlsServerContext::alpn_select, self);
 
-  for (const std::string& key : config.ticket_keys) {
-    TicketKey k;
-    if (key.size() == 48) {
-      k.cipher = EVP_aes_128_cbc();
-      k.hmac_secret = key.substr(16, 16);
-      k.aes_key = key.substr(32, 16);
-    } else if (key.size() == 80) {
-      k.cipher = EVP_aes_256_cbc();
-      k.hmac_secret = key.substr(16, 32);
-      k.aes_key = key.substr(48, 32);
-    } else {
-      result.error = "ticket key " + std::to_string(self->ticket_keys_.size()) + ": " +
-                     std::to_string(key.size()) + " bytes, expected 48 or 80";
-      return result;
-    }
-    std::memcpy(k.name, key.data(), 16);
-    self->ticket_keys_.push_back(std::move(k));
+  if (std::string e = parse_ticket_keys(config.ticket_keys, &self->ticket_keys_); !e.empty()) {
+    return e;
   }
   if (!self->ticket_keys_.empty()) {
-    SSL_CTX_set_app_data(ctx, self.get());
+    SSL_CTX_set_app_data(ctx, self);
     SSL_CTX_set_tlsext_ticket_key_cb(ctx, &TlsServerContext::ticket_key_callback);
+  } else if (config.ticket_keys_disabled) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   }
 
   if (!config.client_ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(ctx, config.client_ca_file.c_str(), nullptr) != 1) {
-      result.error = "client_ca_file " + config.client_ca_file + ": " + tls_take_error_text();
-      return result;
+      return "client_ca_file " + config.client_ca_file + ": " + tls_take_error_text();
     }
     STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.client_ca_file.c_str());
     if (names == nullptr) {
-      result.error = "client_ca_file " + config.client_ca_file + ": no CA certificates (" +
-                     tls_take_error_text() + ")";
-      return result;
+      return "client_ca_file " + config.client_ca_file + ": no CA certificates (" +
+             tls_take_error_text() + ")";
     }
     SSL_CTX_set_client_CA_list(ctx, names);
     // Request, verify, but never fail the handshake: the result is recorded
@@ -157,9 +180,40 @@ TlsServerContextResult TlsServerContext::create(const TlsServerConfig& config) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
     self->requests_client_cert_ = true;
   }
+  return {};
+}
 
-  result.context = std::move(self);
-  return result;
+bool TlsServerContext::set_ticket_keys(const std::vector<std::string>& keys) {
+  if (ticket_keys_.empty() || keys.empty()) return false;
+  std::vector<TicketKey> parsed;
+  if (!parse_ticket_keys(keys, &parsed).empty()) return false;
+  for (SniEntry& entry : sni_) entry.context->set_ticket_keys(keys);
+  ticket_keys_ = std::move(parsed);
+  return true;
+}
+
+int TlsServerContext::select_server_name(SSL* ssl, int*, void* arg) {
+  auto* self = static_cast<TlsServerContext*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (name == nullptr) return SSL_TLSEXT_ERR_OK;
+  std::string lower(name);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::string_view parent;
+  if (size_t dot = lower.find('.'); dot != std::string::npos) {
+    parent = std::string_view(lower).substr(dot);  // ".example.com"
+  }
+  for (const SniEntry& entry : self->sni_) {
+    for (const std::string& pattern : entry.names) {
+      bool match = pattern == lower ||
+                   (pattern.size() > 2 && pattern[0] == '*' && !parent.empty() &&
+                    std::string_view(pattern).substr(1) == parent);
+      if (match) {
+        SSL_set_SSL_CTX(ssl, entry.context->ctx_);
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+  }
+  return SSL_TLSEXT_ERR_OK;  // unknown name: the default certificate
 }
 
 TlsServerContext::~TlsServerContext() {
@@ -223,6 +277,79 @@ int TlsServerContext::ticket_key_callback(SSL* ssl, uint8_t* key_name, uint8_t* 
     return i == 0 ? 1 : 2;  // 2: valid but old key, issue a fresh ticket
   }
   return 0;  // unknown key: full handshake
+}
+
+TlsClientContextResult TlsClientContext::create(const TlsClientConfig& config) {
+  TlsClientContextResult result;
+  ERR_clear_error();
+  std::unique_ptr<TlsClientContext> self(new TlsClientContext());
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == nullptr) {
+    result.error = "SSL_CTX_new: " + tls_take_error_text();
+    return result;
+  }
+  self->ctx_ = ctx;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+
+  self->verify_ = !config.insecure_skip_verify;
+  if (self->verify_) {
+    const std::string& ca = config.ca_file.empty() ? std::string(kSystemCaFile) : config.ca_file;
+    const char* what = config.ca_file.empty() ? "system trust store" : "upstream_ca_file";
+    if (std::string e = check_readable(what, ca); !e.empty()) {
+      result.error = e;
+      return result;
+    }
+    if (SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) != 1) {
+      result.error = std::string(what) + " " + ca + ": " + tls_take_error_text();
+      return result;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  }
+
+  if (!config.cert_file.empty() || !config.key_file.empty()) {
+    if (config.cert_file.empty() || config.key_file.empty()) {
+      result.error = "upstream_cert_file and upstream_key_file go together";
+      return result;
+    }
+    if (std::string e = check_readable("upstream_cert_file", config.cert_file); !e.empty()) {
+      result.error = e;
+      return result;
+    }
+    if (std::string e = check_readable("upstream_key_file", config.key_file); !e.empty()) {
+      result.error = e;
+      return result;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, config.cert_file.c_str()) != 1) {
+      result.error = "upstream_cert_file " + config.cert_file + ": " + tls_take_error_text();
+      return result;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+      result.error = "upstream_key_file " + config.key_file + " does not match upstream_cert_file " +
+                     config.cert_file + ": " + tls_take_error_text();
+      return result;
+    }
+  }
+
+  // ALPN: the pool decides the protocol before connecting, so exactly one is offered.
+  static constexpr uint8_t kOfferH2[] = {2, 'h', '2'};
+  static constexpr uint8_t kOfferHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  if (config.offer_h2) {
+    SSL_CTX_set_alpn_protos(ctx, kOfferH2, sizeof(kOfferH2));
+  } else {
+    SSL_CTX_set_alpn_protos(ctx, kOfferHttp11, sizeof(kOfferHttp11));
+  }
+  result.context = std::move(self);
+  return result;
+}
+
+TlsClientContext::~TlsClientContext() {
+  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
 }
 
 }  // namespace ringway

@@ -37,6 +37,14 @@ namespace ringway {
 
 enum class TlsVersion { kTls12, kTls13 };
 
+// A certificate served to clients whose SNI matches one of |server_names| (exact,
+// or "*.example.com" for one label under example.com). Case-insensitive.
+struct TlsSniCertConfig {
+  std::vector<std::string> server_names;
+  std::string cert_file;
+  std::string key_file;
+};
+
 struct TlsServerConfig {
   std::string cert_file;       // PEM: leaf first, then intermediates
   std::string key_file;        // PEM: RSA or ECDSA private key matching the leaf
@@ -44,6 +52,10 @@ struct TlsServerConfig {
   TlsVersion min_version = TlsVersion::kTls12;
   bool enable_http2 = true;             // ALPN offers "h2" before "http/1.1"
   std::vector<std::string> ticket_keys;  // see the format above; 48 or 80 bytes each
+  std::vector<TlsSniCertConfig> sni_certs;  // tried in order; no match -> cert_file
+  // With no ticket_keys: true turns tickets off entirely (no resumption); false
+  // leaves the library's per-context random key (resumption on the same shard only).
+  bool ticket_keys_disabled = false;
 };
 
 class TlsServerContext;
@@ -67,6 +79,12 @@ class TlsServerContext {
   // Fresh random ticket key material (48 or 80 bytes) for the control thread.
   static std::string generate_ticket_key(size_t bytes = 80);
 
+  // Replaces the ticket keys (same format and order as TlsServerConfig::ticket_keys)
+  // here and in the SNI contexts. Call on the owning shard's thread; connections
+  // already established are unaffected. Returns false (keeping the old keys) when a
+  // key has a bad size or the context was created without keys.
+  bool set_ticket_keys(const std::vector<std::string>& keys);
+
  private:
   struct TicketKey {
     uint8_t name[16];
@@ -75,7 +93,17 @@ class TlsServerContext {
     const EVP_CIPHER* cipher;
   };
 
+  struct SniEntry {
+    std::vector<std::string> names;  // lower-case; "*.x" = wildcard
+    std::unique_ptr<TlsServerContext> context;
+  };
+
   TlsServerContext() = default;
+  static std::string load(TlsServerContext* self, const TlsServerConfig& config,
+                          const std::string& cert_file, const std::string& key_file);
+  static std::string parse_ticket_keys(const std::vector<std::string>& keys,
+                                       std::vector<TicketKey>* out);
+  static int select_server_name(SSL* ssl, int* alert, void* arg);
   static int alpn_select(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* in,
                          unsigned in_len, void* arg);
   static int ticket_key_callback(SSL* ssl, uint8_t* key_name, uint8_t* iv,
@@ -85,6 +113,43 @@ class TlsServerContext {
   bool enable_http2_ = true;
   bool requests_client_cert_ = false;
   std::vector<TicketKey> ticket_keys_;
+  std::vector<SniEntry> sni_;
+};
+
+// Client-side (upstream) TLS context: trust anchors, optional client certificate,
+// ALPN offer. One per shard and API with an https:// target.
+struct TlsClientConfig {
+  std::string ca_file;  // PEM bundle; empty = the system trust store
+  bool insecure_skip_verify = false;
+  std::string cert_file;  // client certificate chain for upstream mTLS (optional)
+  std::string key_file;
+  bool offer_h2 = false;  // ALPN offers only "h2" (true) or only "http/1.1"
+};
+
+class TlsClientContext;
+
+struct TlsClientContextResult {
+  std::unique_ptr<TlsClientContext> context;
+  std::string error;  // names the key's file and the reason
+};
+
+class TlsClientContext {
+ public:
+  // The system trust store used when ca_file is empty (Debian's bundle).
+  static constexpr const char* kSystemCaFile = "/etc/ssl/certs/ca-certificates.crt";
+
+  static TlsClientContextResult create(const TlsClientConfig& config);
+  ~TlsClientContext();
+  TlsClientContext(const TlsClientContext&) = delete;
+  TlsClientContext& operator=(const TlsClientContext&) = delete;
+
+  SSL_CTX* native() const { return ctx_; }
+  bool verify() const { return verify_; }
+
+ private:
+  TlsClientContext() = default;
+  SSL_CTX* ctx_ = nullptr;
+  bool verify_ = true;
 };
 
 // Text of the oldest queued library error (and clears the queue); "unknown" if none.

@@ -4,12 +4,15 @@
 #include <climits>
 #include <cstdlib>
 
+#include <arpa/inet.h>
+
 // BoringSSL's stack.h trips -Wignored-qualifiers in C++.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wignored-qualifiers"
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #pragma GCC diagnostic pop
 
 #include "tls/tls_context.h"
@@ -18,6 +21,38 @@ namespace ringway {
 
 TlsSession::TlsSession(const TlsServerContext& context, TlsLimits limits) : limits_(limits) {
   ssl_ = SSL_new(context.native());
+  init_bios();
+  SSL_set_accept_state(ssl_);
+}
+
+TlsSession::TlsSession(const TlsClientContext& context, TlsLimits limits,
+                       const std::string& server_name)
+    : limits_(limits), client_(true) {
+  ssl_ = SSL_new(context.native());
+  init_bios();
+  SSL_set_connect_state(ssl_);
+  in6_addr ip6;
+  in_addr ip4;
+  bool is_ip = inet_pton(AF_INET, server_name.c_str(), &ip4) == 1 ||
+               inet_pton(AF_INET6, server_name.c_str(), &ip6) == 1;
+  // RFC 6066: SNI carries host names only, never address literals.
+  if (!is_ip && !server_name.empty()) SSL_set_tlsext_host_name(ssl_, server_name.c_str());
+  if (context.verify() && !server_name.empty()) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+    if (is_ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(param, server_name.c_str());
+    } else {
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      X509_VERIFY_PARAM_set1_host(param, server_name.data(), server_name.size());
+    }
+  }
+}
+
+void TlsSession::start() {
+  if (client_ && state_ == TlsHandshakeState::kInProgress) drive_handshake();
+}
+
+void TlsSession::init_bios() {
   // Allocation failure aborts (STYLE.md §9 error policy).
   if (ssl_ == nullptr) std::abort();
   rbio_ = BIO_new(BIO_s_mem());
@@ -27,7 +62,6 @@ TlsSession::TlsSession(const TlsServerContext& context, TlsLimits limits) : limi
   BIO_set_mem_eof_return(rbio_, -1);
   BIO_set_mem_eof_return(wbio_, -1);
   SSL_set_bio(ssl_, rbio_, wbio_);
-  SSL_set_accept_state(ssl_);
 }
 
 TlsSession::~TlsSession() { SSL_free(ssl_); }
@@ -69,6 +103,7 @@ void TlsSession::drive_handshake() {
 }
 
 void TlsSession::record_peer() {
+  if (client_) return;  // an upstream's certificate was checked during the handshake
   X509* cert = SSL_get_peer_certificate(ssl_);
   if (cert == nullptr) {
     peer_cert_state_ = TlsPeerCertState::kNone;

@@ -29,6 +29,7 @@
 namespace ringway {
 
 class TlsServerContext;
+class TlsClientContext;
 
 struct TlsLimits {
   size_t ciphertext_in_bytes_max = 64 * 1024;
@@ -62,8 +63,17 @@ enum class TlsAppProtocol { kHttp1, kHttp2 };
 
 class TlsSession {
  public:
+  // Server side: waits for the client's hello.
   TlsSession(const TlsServerContext& context, TlsLimits limits);
+  // Client side: |server_name| is sent as SNI (unless it is an IP literal) and the
+  // peer certificate must match it (DNS name or IP SAN) when the context verifies.
+  // Call start() to produce the ClientHello.
+  TlsSession(const TlsClientContext& context, TlsLimits limits, const std::string& server_name);
   ~TlsSession();
+
+  // Client side: begins the handshake (output in take_ciphertext()).
+  void start();
+  bool is_client() const { return client_; }
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
 
@@ -102,6 +112,7 @@ class TlsSession {
   SSL* native_for_test() const { return ssl_; }
 
  private:
+  void init_bios();
   void drive_handshake();
   void record_peer();
   void fail(const char* where, int ssl_error);
@@ -110,6 +121,7 @@ class TlsSession {
   BIO* rbio_ = nullptr;  // ciphertext in (owned by ssl_)
   BIO* wbio_ = nullptr;  // ciphertext out (owned by ssl_)
   TlsLimits limits_;
+  bool client_ = false;
   TlsHandshakeState state_ = TlsHandshakeState::kInProgress;
   TlsPeerCertState peer_cert_state_ = TlsPeerCertState::kNone;
   long verify_result_ = 0;
