@@ -36,7 +36,7 @@ std::vector<ApiConfig> make_apis() {
   ApiConfig grpc;
   grpc.name = "grpc";
   grpc.listen_path = "/helloworld.Greeter/";
-  grpc.target.protocol = UpstreamProtocol::H2c;
+  grpc.target.protocol = UpstreamProtocol::Http2;
   grpc.target.authority = "10.0.1.1:50051";
   grpc.use_keyless = true;
   apis.push_back(grpc);

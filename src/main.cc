@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "runtime/shard.h"
+#include "tls/ticket_key_schedule.h"
 
 #ifndef RINGWAY_VERSION
 #define RINGWAY_VERSION "dev"
@@ -113,9 +114,12 @@ int run(const std::string& config_path, bool check_only) {
   std::vector<int> cpus = usable_cpus();
   uint32_t shard_count = gw.shards == 0 ? static_cast<uint32_t>(cpus.size()) : gw.shards;
   std::vector<std::unique_ptr<Shard>> shards;
+  // One secret for the whole process: every shard derives the same ticket keys.
+  std::string ticket_master = TicketKeySchedule::random_master();
   for (uint32_t i = 0; i < shard_count; ++i) {
     int cpu = gw.pin_shards ? cpus[i % cpus.size()] : -1;
-    auto shard = std::make_unique<Shard>(static_cast<int>(i), config, cpu, access_log_fd);
+    auto shard =
+        std::make_unique<Shard>(static_cast<int>(i), config, cpu, access_log_fd, ticket_master);
     std::string error;
     if (!shard->start(&error)) {
       RW_LOG(Error, "cannot start: %s", error.c_str());
@@ -127,6 +131,9 @@ int run(const std::string& config_path, bool check_only) {
   }
   std::string addresses;
   for (const SockAddr& a : gw.listen) addresses += (addresses.empty() ? "" : ", ") + a.text;
+  for (const SockAddr& a : gw.tls_listen) {
+    addresses += (addresses.empty() ? "" : ", ") + a.text + " (tls)";
+  }
   RW_LOG(Info, "ringway %s serving on %s with %u shard(s), %zu API(s)", RINGWAY_VERSION,
          addresses.c_str(), shard_count, config->apis.size());
 

@@ -5,6 +5,8 @@
 
 #include "config/config.h"
 
+#include "tls/tls_context.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -16,6 +18,7 @@
 #include <string_view>
 
 #include <ini.h>
+#include <cctype>
 #include <netdb.h>
 
 namespace ringway {
@@ -319,16 +322,14 @@ bool parse_target_url(std::string_view text, TargetUrl& target, std::string& why
   std::string scheme = scheme_end == std::string_view::npos
                            ? std::string()
                            : to_lower(text.substr(0, scheme_end));
-  if (scheme == "https") {
-    why = "https:// targets need upstream TLS, not supported by this build yet";
-    return false;
-  }
-  if (scheme == "http") {
+  // https:// becomes HTTP/2 later if the API sets proxy_enable_http2.
+  if (scheme == "http" || scheme == "https") {
     target.protocol = UpstreamProtocol::Http1;
+    target.tls = scheme == "https";
   } else if (scheme == "h2c") {
-    target.protocol = UpstreamProtocol::H2c;
+    target.protocol = UpstreamProtocol::Http2;
   } else {
-    why = "target_url '" + std::string(text) + "' must start with http:// or h2c://";
+    why = "target_url '" + std::string(text) + "' must start with http://, https:// or h2c://";
     return false;
   }
   std::string_view rest = text.substr(scheme_end + 3);
@@ -348,7 +349,7 @@ bool parse_target_url(std::string_view text, TargetUrl& target, std::string& why
     why = "target_url must not contain user information ('@')";
     return false;
   }
-  constexpr uint16_t kDefaultPort = 80;  // both http:// and h2c:// are cleartext
+  const uint16_t kDefaultPort = target.tls ? 443 : 80;
   bool is_ipv6 = false;
   std::string host_why;
   if (!split_host_port(authority, kDefaultPort, target.host, target.port, is_ipv6, host_why)) {
@@ -427,13 +428,37 @@ constexpr uint32_t kShardsMax = 1024;
 
 // DESIGN.md §4 keys and sections this build recognises but cannot honour yet; setting
 // them is an error rather than a silent no-op (auth must fail closed).
-constexpr const char* kUnsupportedSections[] = {"tls", "admin", "store", "coprocess"};
+constexpr const char* kUnsupportedSections[] = {"admin", "store", "coprocess"};
 constexpr const char* kUnsupportedApiBoolKeys[] = {
-    "use_basic_auth", "use_standard_auth", "use_mutual_tls_auth", "enable_coprocess_auth",
-    "tls_insecure_skip_verify"};
+    "use_basic_auth", "use_standard_auth", "enable_coprocess_auth"};
 constexpr const char* kUnsupportedApiStringKeys[] = {
-    "auth_header", "client_certificates", "pre", "post_key_auth", "post",
-    "response", "auth_check", "config_data"};
+    "auth_header", "pre", "post_key_auth", "post", "response", "auth_check", "config_data"};
+
+struct TlsUintKey {
+  const char* name;
+  uint32_t TlsConfig::*field;
+  uint32_t min;
+  uint32_t max;
+};
+
+// Ranges are documented in conf/ringway.ini.
+constexpr TlsUintKey kTlsUintKeys[] = {
+    {"session_ticket_rotation_s", &TlsConfig::session_ticket_rotation_s, 60, 604800},
+    {"handshake_timeout_ms", &TlsConfig::handshake_timeout_ms, 10, 600000},
+    {"record_warmup_bytes", &TlsConfig::record_warmup_bytes, 0, 1073741824},
+    {"record_idle_ms", &TlsConfig::record_idle_ms, 0, 3600000},
+};
+
+// "ab:CD:..." -> "abcd..."; empty when it is not 32 bytes of hex.
+std::string normalise_fingerprint(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == ':') continue;
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return {};
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out.size() == 64 ? out : std::string();
+}
 
 template <typename Range>
 bool contains_name(const Range& names, std::string_view name) {
@@ -450,7 +475,8 @@ bool is_valid_api_name(std::string_view name) {
 
 class Validator {
  public:
-  explicit Validator(std::vector<ConfigError>& errors) : errors_(errors) {}
+  Validator(std::vector<ConfigError>& errors, std::string base_dir)
+      : errors_(errors), base_dir_(std::move(base_dir)) {}
 
   void run(const RawIni& raw, Config& config) {
     std::map<std::string, int> first_line;  // section name -> header line
@@ -465,6 +491,10 @@ class Validator {
         gateway_section(section, config.gateway);
       } else if (section.name.rfind("api.", 0) == 0) {
         api_section(section, config);
+      } else if (section.name == "tls") {
+        tls_section(section, config.tls);
+      } else if (section.name.rfind("tls.", 0) == 0) {
+        tls_sni_section(section, config.tls);
       } else if (contains_name(kUnsupportedSections, section.name)) {
         error(section.line, "section [" + section.name + "] is not supported by this build yet");
       } else if (section.name == "api") {
@@ -474,7 +504,8 @@ class Validator {
                                 "] (expected [gateway] or [api.NAME])");
       }
     }
-    default_listen(config.gateway);
+    if (config.gateway.tls_listen.empty()) default_listen(config.gateway);
+    check_tls(config);
     if (api_sections_ == 0) {
       error(0, "no [api.NAME] section: there is nothing to route");
     }
@@ -534,7 +565,10 @@ class Validator {
       }
       if (handled) continue;
       if (key == "listen") {
-        listen_value(entry, gateway);
+        listen_value(entry, gateway.listen);
+      } else if (key == "tls_listen") {
+        tls_listen_line_ = entry.line;
+        listen_value(entry, gateway.tls_listen);
       } else if (key == "shards") {
         uint64_t value = 0;
         if (iequals_ascii(entry.value, "auto")) {
@@ -569,19 +603,17 @@ class Validator {
           error(entry.line, "log_level must be debug, info, warn or error, got '" +
                                 entry.value + "'");
         }
-      } else if (key == "tls_listen") {
-        if (!entry.value.empty()) error(entry.line, "tls_listen is not supported by this build yet");
       } else {
         error(entry.line, "unknown key '" + key + "' in [gateway]");
       }
     }
   }
 
-  void listen_value(const RawEntry& entry, GatewayConfig& gateway) {
+  void listen_value(const RawEntry& entry, std::vector<SockAddr>& listen) {
     std::set<std::string> seen;
     for (std::string_view item : split_list(entry.value)) {
       if (item.empty()) {
-        error(entry.line, "listen: empty address in '" + entry.value + "'");
+        error(entry.line, entry.key + ": empty address in '" + entry.value + "'");
         continue;
       }
       SockAddr address;
@@ -591,14 +623,14 @@ class Validator {
       bool is_ipv6 = false;
       if (!split_host_port(item, 0, host, port, is_ipv6, why) ||
           !resolve(host, port, true, address, why)) {
-        error(entry.line, "listen: " + why);
+        error(entry.line, entry.key + ": " + why);
         continue;
       }
       if (!seen.insert(address.text).second) {
-        error(entry.line, "listen: " + address.text + " is listed twice");
+        error(entry.line, entry.key + ": " + address.text + " is listed twice");
         continue;
       }
-      gateway.listen.push_back(std::move(address));
+      listen.push_back(std::move(address));
     }
   }
 
@@ -623,6 +655,8 @@ class Validator {
       ok = false;
     }
     bool have_listen_path = false, have_target = false, auth_requested = false;
+    ApiLines lines;
+    lines.target = section.line;
     for (const RawEntry* entry_ptr : unique_entries(section, prefix)) {
       const RawEntry& entry = *entry_ptr;
       const std::string& key = entry.key;
@@ -632,6 +666,7 @@ class Validator {
         if (!listen_path_value(entry, prefix, api.listen_path)) ok = false;
       } else if (key == "target_url") {
         have_target = true;
+        lines.target = entry.line;
         if (!parse_target_url(entry.value, api.target, why)) {
           error(entry.line, prefix + why);
           ok = false;
@@ -646,6 +681,37 @@ class Validator {
         ok &= bool_value(entry, prefix, api.preserve_host_header);
       } else if (key == "use_keyless") {
         ok &= bool_value(entry, prefix, api.use_keyless);
+      } else if (key == "use_mutual_tls_auth") {
+        ok &= bool_value(entry, prefix, api.use_mutual_tls_auth);
+        auth_requested |= api.use_mutual_tls_auth;
+        lines.mtls = entry.line;
+      } else if (key == "client_certificates") {
+        lines.client_certificates = entry.line;
+        if (!trim(entry.value).empty()) {
+          for (std::string_view item : split_list(entry.value)) {
+            std::string fp = normalise_fingerprint(item);
+            if (fp.empty()) {
+              error(entry.line, prefix + "client_certificates: '" + std::string(item) +
+                                    "' is not a SHA-256 fingerprint (64 hex digits, ':' allowed)");
+              ok = false;
+            } else if (std::find(api.client_certificates.begin(), api.client_certificates.end(),
+                                 fp) == api.client_certificates.end()) {
+              api.client_certificates.push_back(std::move(fp));
+            }
+          }
+        }
+      } else if (key == "tls_insecure_skip_verify") {
+        ok &= bool_value(entry, prefix, api.tls_insecure_skip_verify);
+        lines.upstream_tls = entry.line;
+      } else if (key == "upstream_ca_file") {
+        api.upstream_ca_file = path_value(entry.value);
+        lines.upstream_tls = lines.ca = entry.line;
+      } else if (key == "upstream_cert_file") {
+        api.upstream_cert_file = path_value(entry.value);
+        lines.upstream_tls = lines.cert = entry.line;
+      } else if (key == "upstream_key_file") {
+        api.upstream_key_file = path_value(entry.value);
+        lines.upstream_tls = lines.key = entry.line;
       } else if (contains_name(kUnsupportedApiBoolKeys, key)) {
         bool value = false;
         if (!bool_value(entry, prefix, value)) {
@@ -676,15 +742,212 @@ class Validator {
       ok = false;
     }
     if (!api.use_keyless && !auth_requested) {
-      error(section.line, prefix + "no authentication mode set; set use_keyless = true "
-                                   "(other modes are not supported by this build yet)");
+      error(section.line, prefix + "no authentication mode set; set use_keyless = true or "
+                                   "use_mutual_tls_auth = true (other modes are not "
+                                   "supported by this build yet)");
       ok = false;
     }
+    if (!api.client_certificates.empty() && !api.use_mutual_tls_auth) {
+      error(lines.client_certificates,
+            prefix + "client_certificates needs use_mutual_tls_auth = true");
+      ok = false;
+    }
+    if (api.use_mutual_tls_auth) mtls_lines_.push_back({lines.mtls, prefix});
+    if (have_target && api.target.tls && api.proxy_enable_http2) {
+      api.target.protocol = UpstreamProtocol::Http2;
+    }
+    if (have_target && !api.target.tls && lines.upstream_tls != 0) {
+      error(lines.upstream_tls, prefix + "tls_insecure_skip_verify and upstream_*_file "
+                                         "apply to https:// targets only");
+      ok = false;
+    }
+    if (ok && api.target.tls && !upstream_tls_ok(api, lines, prefix)) ok = false;
     if (ok) {
       config.apis.push_back(std::move(api));
     } else if (have_listen_path && !api.listen_path.empty()) {
       // Still checked for overlaps so one pass reports as much as possible.
       rejected_apis_.push_back(std::move(api));
+    }
+  }
+
+  // Lines of the keys an API's later checks point at.
+  struct ApiLines {
+    int target = 0;
+    int mtls = 0;
+    int client_certificates = 0;
+    int upstream_tls = 0;
+    int ca = 0;
+    int cert = 0;
+    int key = 0;
+  };
+
+  // Relative paths are relative to the config file's directory.
+  std::string path_value(const std::string& value) const {
+    if (value.empty() || value.front() == '/' || base_dir_.empty()) return value;
+    return base_dir_ + "/" + value;
+  }
+
+  // Builds the upstream TLS context once, so bad files are --check errors.
+  bool upstream_tls_ok(const ApiConfig& api, const ApiLines& lines, const std::string& prefix) {
+    TlsClientConfig client;
+    client.ca_file = api.upstream_ca_file;
+    client.insecure_skip_verify = api.tls_insecure_skip_verify;
+    client.cert_file = api.upstream_cert_file;
+    client.key_file = api.upstream_key_file;
+    client.offer_h2 = api.proxy_enable_http2;
+    TlsClientContextResult r = TlsClientContext::create(client);
+    if (r.context) return true;
+    int line = lines.target;
+    if (r.error.rfind("upstream_ca_file", 0) == 0) {
+      line = lines.ca;
+    } else if (r.error.rfind("upstream_cert_file", 0) == 0) {
+      line = lines.cert ? lines.cert : lines.key;
+    } else if (r.error.rfind("upstream_key_file", 0) == 0) {
+      line = lines.key ? lines.key : lines.cert;
+    }
+    error(line, prefix + r.error);
+    return false;
+  }
+
+  void tls_section(const RawSection& section, TlsConfig& tls) {
+    tls.present = true;
+    tls.line = section.line;
+    const std::string prefix = "[tls] ";
+    for (const RawEntry* entry_ptr : unique_entries(section, prefix)) {
+      const RawEntry& entry = *entry_ptr;
+      const std::string& key = entry.key;
+      std::string why;
+      bool handled = false;
+      for (const TlsUintKey& spec : kTlsUintKeys) {
+        if (key != spec.name) continue;
+        handled = true;
+        uint64_t value = 0;
+        if (parse_uint(key, entry.value, spec.min, spec.max, value, why)) {
+          tls.*spec.field = static_cast<uint32_t>(value);
+        } else {
+          error(entry.line, prefix + why);
+        }
+      }
+      if (handled) continue;
+      if (key == "cert_file") {
+        tls.cert_file = path_value(entry.value);
+        tls_lines_.cert = entry.line;
+      } else if (key == "key_file") {
+        tls.key_file = path_value(entry.value);
+        tls_lines_.key = entry.line;
+      } else if (key == "client_ca_file") {
+        tls.client_ca_file = path_value(entry.value);
+        tls_lines_.ca = entry.line;
+      } else if (key == "min_version") {
+        std::string v = to_lower(entry.value);
+        if (v == "1.2" || v == "tlsv1.2") {
+          tls.min_version_13 = false;
+        } else if (v == "1.3" || v == "tlsv1.3") {
+          tls.min_version_13 = true;
+        } else {
+          error(entry.line, prefix + "min_version must be 1.2 or 1.3, got '" + entry.value + "'");
+        }
+      } else if (key == "session_tickets") {
+        bool_value(entry, prefix, tls.session_tickets);
+      } else {
+        error(entry.line, prefix + "unknown key '" + key + "'");
+      }
+    }
+  }
+
+  void tls_sni_section(const RawSection& section, TlsConfig& tls) {
+    TlsSniSection sni;
+    sni.name = section.name.substr(4);
+    sni.line = section.line;
+    const std::string prefix = "[" + section.name + "] ";
+    SectionLines lines;
+    for (const RawEntry* entry_ptr : unique_entries(section, prefix)) {
+      const RawEntry& entry = *entry_ptr;
+      if (entry.key == "server_names") {
+        for (std::string_view item : split_list(entry.value)) {
+          std::string name = to_lower(item);
+          std::string_view bare = name.rfind("*.", 0) == 0 ? std::string_view(name).substr(2)
+                                                           : std::string_view(name);
+          if (bare.empty() || !std::all_of(bare.begin(), bare.end(), is_host_char) ||
+              bare.find(':') != std::string_view::npos) {
+            error(entry.line, prefix + "server_names: '" + std::string(item) +
+                                  "' is not a host name or *.domain wildcard");
+            continue;
+          }
+          sni.server_names.push_back(std::move(name));
+        }
+      } else if (entry.key == "cert_file") {
+        sni.cert_file = path_value(entry.value);
+        lines.cert = entry.line;
+      } else if (entry.key == "key_file") {
+        sni.key_file = path_value(entry.value);
+        lines.key = entry.line;
+      } else {
+        error(entry.line, prefix + "unknown key '" + entry.key + "'");
+      }
+    }
+    if (sni.server_names.empty()) error(section.line, prefix + "server_names is required");
+    if (sni.cert_file.empty()) error(section.line, prefix + "cert_file is required");
+    if (sni.key_file.empty()) error(section.line, prefix + "key_file is required");
+    if (sni.server_names.empty() || sni.cert_file.empty() || sni.key_file.empty()) return;
+    TlsServerConfig check;
+    check.cert_file = sni.cert_file;
+    check.key_file = sni.key_file;
+    check_server_context(check, lines, prefix, section.line);
+    tls.sni.push_back(std::move(sni));
+  }
+
+  struct SectionLines {
+    int cert = 0;
+    int key = 0;
+    int ca = 0;
+  };
+
+  // Loads the files once so unreadable or mismatched ones are --check errors.
+  void check_server_context(const TlsServerConfig& server, const SectionLines& lines,
+                            const std::string& prefix, int section_line) {
+    TlsServerContextResult r = TlsServerContext::create(server);
+    if (r.context) return;
+    int line = section_line;
+    if (r.error.rfind("cert_file", 0) == 0) line = lines.cert;
+    if (r.error.rfind("key_file", 0) == 0) line = lines.key;
+    if (r.error.rfind("client_ca_file", 0) == 0) line = lines.ca;
+    error(line ? line : section_line, prefix + r.error);
+  }
+
+  void check_tls(const Config& config) {
+    const TlsConfig& tls = config.tls;
+    if (!config.gateway.tls_listen.empty() && !tls.present) {
+      error(tls_listen_line_, "tls_listen needs a [tls] section with cert_file and key_file");
+    }
+    if (tls.present && config.gateway.tls_listen.empty()) {
+      error(tls.line, "[tls] is set but [gateway] tls_listen is empty: nothing would use it");
+    }
+    if (!tls.sni.empty() && !tls.present) {
+      error(tls.sni.front().line, "[tls." + tls.sni.front().name + "] needs a [tls] section");
+    }
+    if (tls.present) {
+      bool files = true;
+      if (tls.cert_file.empty()) {
+        error(tls.line, "[tls] cert_file is required");
+        files = false;
+      }
+      if (tls.key_file.empty()) {
+        error(tls.line, "[tls] key_file is required");
+        files = false;
+      }
+      if (files) {
+        TlsServerConfig server;
+        server.cert_file = tls.cert_file;
+        server.key_file = tls.key_file;
+        server.client_ca_file = tls.client_ca_file;
+        check_server_context(server, tls_lines_, "[tls] ", tls.line);
+      }
+    }
+    for (const auto& [line, prefix] : mtls_lines_) {
+      if (tls.client_ca_file.empty()) {
+        error(line, prefix + "use_mutual_tls_auth needs [tls] client_ca_file (and tls_listen)");
+      }
     }
   }
 
@@ -771,8 +1034,12 @@ class Validator {
   }
 
   std::vector<ConfigError>& errors_;
+  std::string base_dir_;
   std::vector<ApiConfig> rejected_apis_;
   int api_sections_ = 0;
+  int tls_listen_line_ = 0;
+  SectionLines tls_lines_;
+  std::vector<std::pair<int, std::string>> mtls_lines_;  // line, "api NAME: "
 };
 
 }  // namespace
@@ -783,7 +1050,10 @@ ConfigLoadResult load_config_text(const std::string& text, const std::string& pa
   result.errors = std::move(raw.errors);
   auto config = std::make_shared<Config>();
   config->path = path;
-  Validator(result.errors).run(raw, *config);
+  size_t slash = path.rfind('/');
+  std::string base_dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  if (base_dir.empty()) base_dir = "/";
+  Validator(result.errors, base_dir).run(raw, *config);
   std::stable_sort(result.errors.begin(), result.errors.end(),
                    [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });
   if (result.errors.empty()) result.config = std::move(config);

@@ -20,12 +20,14 @@ struct SockAddr {
   std::string text;  // "host:port" as written, for logs
 };
 
-enum class UpstreamProtocol : uint8_t { Http1, H2c };
+enum class UpstreamProtocol : uint8_t { Http1, Http2 };
 
 // A parsed target_url. http:// is HTTP/1.1 keep-alive, h2c:// is cleartext HTTP/2 with
-// prior knowledge. (https:// is recognised and rejected until upstream TLS exists.)
+// prior knowledge, https:// is TLS: HTTP/2 (ALPN h2) when the API sets
+// proxy_enable_http2, else HTTP/1.1 (ALPN http/1.1).
 struct TargetUrl {
   UpstreamProtocol protocol = UpstreamProtocol::Http1;
+  bool tls = false;
   std::string host;       // as written (name or address literal)
   uint16_t port = 0;
   std::string authority;  // "host" or "host:port" when the port is not the default
@@ -39,16 +41,56 @@ struct ApiConfig {
   std::string listen_path;  // always starts with '/'
   bool strip_listen_path = false;
   TargetUrl target;
-  bool proxy_enable_http2 = false;  // accepted; http:// targets stay HTTP/1.1 (see ringway.ini)
+  bool proxy_enable_http2 = false;  // https:// -> h2 over TLS; http:// stays HTTP/1.1
   std::vector<std::string> hosts;   // lower-case; empty = any host
   bool preserve_host_header = false;
   bool use_keyless = false;
+  // Mutual TLS: the client's certificate must verify against [tls] client_ca_file and,
+  // when client_certificates is non-empty, its SHA-256 fingerprint must be listed.
+  bool use_mutual_tls_auth = false;
+  std::vector<std::string> client_certificates;  // 64 lower-case hex digits each
+  // Upstream TLS (https:// targets only).
+  bool tls_insecure_skip_verify = false;
+  std::string upstream_ca_file;    // empty = the system trust store
+  std::string upstream_cert_file;  // client certificate for upstream mTLS
+  std::string upstream_key_file;
+};
+
+// [tls.NAME]: a certificate for clients whose SNI matches server_names.
+struct TlsSniSection {
+  std::string name;
+  int line = 0;
+  std::vector<std::string> server_names;
+  std::string cert_file;
+  std::string key_file;
+};
+
+// [tls]: the downstream TLS listener(s) of tls_listen. File paths are absolute
+// (relative ones are resolved against the config file's directory).
+struct TlsConfig {
+  bool present = false;  // the section exists
+  int line = 0;
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // non-empty: request client certificates
+  bool min_version_13 = false;  // min_version = 1.3 (default 1.2)
+  bool session_tickets = true;
+  // A fresh ticket key every rotation period; tickets stay valid for two periods.
+  uint32_t session_ticket_rotation_s = 3600;
+  uint32_t handshake_timeout_ms = 10000;
+  // Dynamic record sizing: small records (about one TCP segment) for the first
+  // record_warmup_bytes of a connection and again after record_idle_ms of silence,
+  // so the first bytes can be decrypted early; full 16 KiB records for bulk.
+  uint32_t record_warmup_bytes = 1048576;
+  uint32_t record_idle_ms = 1000;
+  std::vector<TlsSniSection> sni;
 };
 
 enum class LogLevel : uint8_t { Debug, Info, Warn, Error };
 
 struct GatewayConfig {
-  std::vector<SockAddr> listen;      // at least one
+  std::vector<SockAddr> listen;      // cleartext listeners
+  std::vector<SockAddr> tls_listen;  // TLS listeners ([tls] required)
   bool enable_http2 = true;
   uint32_t shards = 0;               // 0 = auto (one per available core)
   bool pin_shards = true;
@@ -82,6 +124,7 @@ struct GatewayConfig {
 struct Config {
   std::string path;  // the file it was loaded from
   GatewayConfig gateway;
+  TlsConfig tls;
   std::vector<ApiConfig> apis;
 };
 

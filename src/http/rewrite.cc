@@ -83,7 +83,15 @@ void strip_hop_by_hop(HeaderList& headers, bool keep_te_trailers) {
 void rewrite_request_for_upstream(RequestHead& request, const ApiConfig& api,
                                   const ForwardContext& context) {
   request.path = upstream_path(api, request.path);
-  strip_hop_by_hop(request.headers, api.target.protocol == UpstreamProtocol::H2c);
+  strip_hop_by_hop(request.headers, api.target.protocol == UpstreamProtocol::Http2);
+  // Identity headers are the gateway's to set: drop whatever the client sent.
+  std::erase_if(request.headers, [](const Header& h) {
+    return h.name == kClientCertSha256Header || h.name == kClientCertSubjectHeader;
+  });
+  if (context.client_cert && context.client_cert->state == ClientCertState::kVerified) {
+    request.headers.push_back({kClientCertSha256Header, context.client_cert->sha256});
+    request.headers.push_back({kClientCertSubjectHeader, context.client_cert->subject});
+  }
 
   if (!context.client_address.empty()) {
     // Appended to the last x-forwarded-for line: repeated lines form one list in order.

@@ -4,6 +4,7 @@
 
 #include <string_view>
 
+#include "auth/client_cert.h"
 #include "config/config.h"
 #include "http/message.h"
 
@@ -12,7 +13,13 @@ namespace ringway {
 struct ForwardContext {
   std::string_view client_address;  // the downstream peer's IP address, no port
   std::string_view client_scheme;   // "http" or "https": the downstream protocol
+  const ClientCert* client_cert = nullptr;  // TLS connections
 };
+
+// Request headers that carry the verified client certificate to the upstream (and
+// to plugins). The gateway sets them; a client can never supply them.
+inline constexpr std::string_view kClientCertSha256Header = "x-client-cert-sha256";
+inline constexpr std::string_view kClientCertSubjectHeader = "x-client-cert-subject";
 
 // Removes connection-specific headers: connection, keep-alive, proxy-connection,
 // transfer-encoding, upgrade, te, http2-settings, and any header named by a
@@ -25,7 +32,9 @@ void strip_hop_by_hop(HeaderList& headers, bool keep_te_trailers);
 // - hop-by-hop headers removed (te: trailers kept for an HTTP/2 upstream);
 // - x-forwarded-for gets the client address appended (", " separated, created when
 //   absent); x-forwarded-proto set to the client scheme when absent;
-// - authority becomes the target's authority unless preserve_host_header is set.
+// - authority becomes the target's authority unless preserve_host_header is set;
+// - x-client-cert-sha256 / x-client-cert-subject removed, then set from a verified
+//   client certificate.
 void rewrite_request_for_upstream(RequestHead& request, const ApiConfig& api,
                                   const ForwardContext& context);
 

@@ -286,7 +286,7 @@ int Http1Server::headers_complete() {
   }
   ++request_seq_;
   if (request_seq_ == 0) request_seq_ = 1;  // 0 means "no credit"
-  exchange_ = new Exchange(ctx, this, conn_->client_address(), "http");
+  exchange_ = new Exchange(ctx, this, conn_->client_address(), conn_->scheme(), conn_->client_cert());
   exchange_->on_request_head(std::move(head_), end_stream);
   return 0;
 }

@@ -358,7 +358,8 @@ void Http2Server::start_exchange(Http2ServerStream* stream, bool end_stream) {
     reply_error(stream, LocalReplyCause::ServiceUnavailable, "gateway is shutting down");
     return;
   }
-  stream->exchange_ = new Exchange(conn_->ctx(), stream, conn_->client_address(), "http");
+  stream->exchange_ = new Exchange(conn_->ctx(), stream, conn_->client_address(), conn_->scheme(),
+                                  conn_->client_cert());
   // May answer at once (no route): everything the stream needs is set before.
   stream->exchange_->on_request_head(std::move(stream->head_), end_stream);
 }

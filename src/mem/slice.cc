@@ -9,6 +9,7 @@
 namespace ringway {
 namespace {
 thread_local BufferRing* t_buffer_ring = nullptr;
+thread_local HeapBlock* t_delivery_block = nullptr;
 
 // Per-thread free list of default-size heap blocks: the common sizes (a response
 // head, chunk framing) never reach malloc after warm-up.
@@ -30,6 +31,8 @@ thread_local BlockCache t_block_cache;
 
 BufferRing* thread_buffer_ring() { return t_buffer_ring; }
 void set_thread_buffer_ring(BufferRing* ring) { t_buffer_ring = ring; }
+HeapBlock* thread_delivery_block() { return t_delivery_block; }
+void set_thread_delivery_block(HeapBlock* block) { t_delivery_block = block; }
 
 HeapBlock* heap_block_new(uint32_t min_capacity) {
   HeapBlock* block;
@@ -65,8 +68,14 @@ void heap_block_unref(HeapBlock* block) {
 Slice Slice::from_recv(const char* data, uint32_t len) {
   Slice s;
   if (len == 0) return s;  // an empty run may sit on a buffer boundary: own nothing
-  // Bytes a codec was fed from elsewhere (a connection's sniff buffer) are copied.
-  if (!t_buffer_ring || !t_buffer_ring->contains(data)) return copy_of(data, len);
+  if (!t_buffer_ring || !t_buffer_ring->contains(data)) {
+    HeapBlock* b = t_delivery_block;
+    if (b && data >= b->bytes && data + len <= b->bytes + b->used) {
+      return from_block(b, static_cast<uint32_t>(data - b->bytes), len);
+    }
+    // Bytes a codec was fed from elsewhere (a connection's sniff buffer) are copied.
+    return copy_of(data, len);
+  }
   s.data_ = data;
   s.len_ = len;
   s.kind_ = Kind::Recv;

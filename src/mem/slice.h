@@ -18,6 +18,12 @@ class BufferRing;
 BufferRing* thread_buffer_ring();
 void set_thread_buffer_ring(BufferRing* ring);
 
+struct HeapBlock;
+// The heap block a connection is delivering received bytes from (TLS plaintext),
+// set around the handler call: Slice::from_recv then shares it instead of copying.
+HeapBlock* thread_delivery_block();
+void set_thread_delivery_block(HeapBlock* block);
+
 struct HeapBlock {
   HeapBlock* next_free;  // link in the per-thread cache while unused
   uint32_t refs;
@@ -46,7 +52,8 @@ class Slice {
   Slice(const Slice&) = delete;
   Slice& operator=(const Slice&) = delete;
 
-  // A reference to bytes inside the current thread's receive buffers.
+  // A reference to bytes inside the current thread's receive buffers (or inside the
+  // delivery block, see above); bytes from anywhere else are copied.
   static Slice from_recv(const char* data, uint32_t len);
   // A fresh heap copy of |data|.
   static Slice copy_of(const char* data, uint32_t len);

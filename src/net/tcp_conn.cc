@@ -1,5 +1,6 @@
 #include "net/tcp_conn.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -8,12 +9,20 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "tls/tls_session.h"
 
 namespace ringway {
 namespace {
 // Received-but-unconsumed bytes kept while input is paused before the multishot recv
 // is cancelled; paused connections are usually resumed within the same request.
 constexpr size_t kStashLimitBytes = 65536;
+// TLS: ciphertext queued for the socket before encryption waits for sends to finish
+// (plaintext stays in its slices meanwhile, so upstream back-pressure still works).
+constexpr size_t kTlsCipherQueueMax = 262144;
+// Record payload sizes: one record per TCP segment (1460-byte MSS minus TCP options
+// and record overhead) during warm-up, the protocol maximum for bulk.
+constexpr size_t kTlsSmallRecord = 1300;
+constexpr size_t kTlsFullRecord = 16384;
 
 void set_nodelay(int fd) {
   int one = 1;
@@ -59,9 +68,21 @@ void TcpConn::on_connect_complete(Op* op, int32_t res, uint32_t) {
   --c->ops_in_flight_;
   if (c->closing_ == CloseState::Open) {
     c->connected_ = res == 0;
-    c->handler_->on_connected(res);
+    if (res == 0 && c->tls_) {
+      // on_connected() waits for the end of the handshake.
+      c->tls_->start();
+      c->pull_ciphertext();
+      c->start_recv();
+    } else {
+      c->handler_->on_connected(res);
+    }
   }
   c->maybe_finish_close();
+}
+
+void TcpConn::use_tls(std::unique_ptr<TlsSession> session, TlsRecordPolicy policy) {
+  tls_ = std::move(session);
+  record_policy_ = policy;
 }
 
 void TcpConn::start_recv() {
@@ -99,7 +120,9 @@ void TcpConn::on_recv_complete(Op* op, int32_t res, uint32_t flags) {
     buffers.take(bid);
     const char* data = buffers.data(bid);
     if (c->closing_ == CloseState::Open || c->closing_ == CloseState::Flushing) {
-      if (c->paused_ || !c->stash_.empty()) {
+      if (c->tls_) {
+        c->tls_receive(data, static_cast<size_t>(res));
+      } else if (c->paused_ || !c->stash_.empty()) {
         c->stash_.push_back(Slice::from_recv(data, static_cast<uint32_t>(res)));
         size_t stashed = 0;
         for (const Slice& s : c->stash_) stashed += s.size();
@@ -129,7 +152,10 @@ void TcpConn::on_recv_complete(Op* op, int32_t res, uint32_t flags) {
       c->begin_close();
     } else if (c->closing_ == CloseState::Open || c->closing_ == CloseState::Flushing) {
       c->recv_wanted_ = false;
-      if (res == 0 && !c->stash_.empty()) {
+      if (c->tls_ && c->tls_->is_client() && !c->tls_handshake_reported_) {
+        c->tls_fail(res == 0 ? "the upstream closed the connection during the handshake"
+                             : "receive failed during the handshake");
+      } else if (res == 0 && !c->stash_.empty()) {
         // A clean end of input comes after the bytes still waiting (pipelined
         // requests are answered before the half-close is acted on).
         c->stash_.push_back(Slice());
@@ -158,7 +184,9 @@ void TcpConn::deliver_stash() {
       handler_->on_recv_end(0);
       return;
     }
+    set_thread_delivery_block(s.block());  // TLS plaintext: shared, not copied
     size_t consumed = handler_->on_recv(s.data(), s.size());
+    set_thread_delivery_block(nullptr);
     if (consumed < s.size()) {
       s.advance(static_cast<uint32_t>(consumed));
       stash_.push_front(std::move(s));
@@ -193,14 +221,16 @@ void TcpConn::write(Slice slice, uint32_t credit_id) {
   if (slice.in_recv_buffer() && loop_->buffers().scarce()) slice.detach();
   queued_bytes_ += slice.size();
   uint32_t size = slice.size();
-  queue_.push_back(Piece{std::move(slice), credit_id, size});
+  (tls_ ? plain_queue_ : queue_).push_back(Piece{std::move(slice), credit_id, size});
   loop_->queue_flush(this);
 }
 
 void TcpConn::write_copy(const char* data, size_t len) {
   if (closing_ >= CloseState::Lingering || len == 0) return;
-  if (queue_.size() > pieces_in_flight_) {
-    Piece& last = queue_.back();
+  std::deque<Piece>& input = tls_ ? plain_queue_ : queue_;
+  size_t busy = tls_ ? 0 : pieces_in_flight_;  // pieces the kernel is reading
+  if (input.size() > busy) {
+    Piece& last = input.back();
     HeapBlock* block = last.slice.block();
     if (block && block->refs == 1 && last.credit_id == 0 &&
         last.slice.data() + last.slice.size() == block->bytes + block->used &&
@@ -229,6 +259,7 @@ void TcpConn::request_flush() {
 void TcpConn::flush() {
   if (closing_ >= CloseState::Lingering) return;
   handler_->on_before_flush();
+  if (tls_) tls_encrypt();
   if (!send_in_flight_ && !queue_.empty() && connected_) submit_send();
 }
 
@@ -265,6 +296,7 @@ void TcpConn::on_send_complete(Op* op, int32_t res, uint32_t) {
   }
   size_t sent = static_cast<size_t>(res);
   c->queued_bytes_ -= sent;
+  if (c->tls_) c->tls_credit_sent(sent);
   while (sent > 0 && !c->queue_.empty()) {
     Piece& front = c->queue_.front();
     if (sent < front.slice.size()) {
@@ -281,7 +313,7 @@ void TcpConn::on_send_complete(Op* op, int32_t res, uint32_t) {
     c->maybe_finish_close();
     return;
   }
-  if (!c->queue_.empty()) {
+  if (!c->queue_.empty() || !c->plain_queue_.empty()) {
     c->loop_->queue_flush(c);
   } else {
     if (c->closing_ == CloseState::Flushing) {
@@ -297,12 +329,19 @@ void TcpConn::on_send_complete(Op* op, int32_t res, uint32_t) {
 void TcpConn::close_after_flush(uint32_t linger_ms) {
   if (closing_ >= CloseState::Lingering) return;
   linger_ms_ = linger_ms;
-  if (!queue_.empty() || send_in_flight_ || !connected_) {
-    if (!connected_) {
-      begin_close();
-      maybe_finish_close();
-      return;
-    }
+  if (!connected_) {
+    begin_close();
+    maybe_finish_close();
+    return;
+  }
+  if (tls_ && !tls_close_notify_queued_ && plain_queue_.empty() &&
+      tls_->handshake_state() == TlsHandshakeState::kDone) {
+    // Everything written is encrypted: end the TLS stream properly.
+    tls_close_notify_queued_ = true;
+    tls_->shutdown();
+    pull_ciphertext();
+  }
+  if (!queue_.empty() || !plain_queue_.empty() || send_in_flight_) {
     closing_ = CloseState::Flushing;
     loop_->queue_flush(this);
     return;
@@ -347,12 +386,16 @@ void TcpConn::begin_close() {
     queued_bytes_ -= queue_.back().slice.size();
     queue_.pop_back();
   }
+  for (const Piece& p : plain_queue_) queued_bytes_ -= p.slice.size();
+  plain_queue_.clear();
+  tls_credits_.clear();
   stash_.clear();
 }
 
 void TcpConn::maybe_finish_close() {
   if (closing_ != CloseState::Closing || ops_in_flight_ != 0) return;
   queue_.clear();
+  plain_queue_.clear();
   queued_bytes_ = 0;
   stash_.clear();
   if (fd_ >= 0) {
@@ -361,6 +404,195 @@ void TcpConn::maybe_finish_close() {
   }
   closing_ = CloseState::Closed;
   loop_->queue_deferred(this);
+}
+
+// ---------------------------------------------------------------------------------
+// TLS
+
+void TcpConn::tls_receive(const char* data, size_t len) {
+  auto* bytes = reinterpret_cast<const uint8_t*>(data);
+  while (len > 0 && closing_ < CloseState::Lingering) {
+    size_t fed = tls_->feed_ciphertext(bytes, len);
+    bytes += fed;
+    len -= fed;
+    if (!tls_handshake_reported_) {
+      TlsHandshakeState state = tls_->handshake_state();
+      if (state == TlsHandshakeState::kFailed) {
+        pull_ciphertext();  // the alert, if the library produced one
+        tls_fail("handshake");
+        return;
+      }
+      if (state == TlsHandshakeState::kInProgress) {
+        pull_ciphertext();
+        if (fed == 0) {
+          tls_fail("handshake input over the buffer limit");
+          return;
+        }
+        continue;
+      }
+      tls_handshake_finished();
+      if (closing_ >= CloseState::Lingering) return;
+    }
+    // Decrypt every complete record now; the plaintext is delivered or stashed.
+    while (!tls_input_closed_) {
+      HeapBlock* block = heap_block_new(1);
+      TlsReadResult r = tls_->read(reinterpret_cast<uint8_t*>(block->bytes), block->capacity);
+      if (r.status == TlsReadStatus::kOk) {
+        block->used = static_cast<uint32_t>(r.bytes);
+        Slice plain = Slice::from_block(block, 0, static_cast<uint32_t>(r.bytes));
+        heap_block_unref(block);
+        deliver_plaintext(std::move(plain));
+        if (closing_ >= CloseState::Lingering) return;
+        continue;
+      }
+      heap_block_unref(block);
+      if (r.status == TlsReadStatus::kWantMore) break;
+      if (r.status == TlsReadStatus::kClosed) {
+        // close_notify: nothing more will come; the TCP end of input that follows
+        // reports the end to the handler.
+        tls_input_closed_ = true;
+        break;
+      }
+      pull_ciphertext();
+      tls_fail("read");
+      return;
+    }
+    if (tls_input_closed_) break;
+    if (fed == 0) {
+      tls_fail("record input over the buffer limit");
+      return;
+    }
+  }
+  pull_ciphertext();  // post-handshake messages (session tickets, key updates)
+}
+
+void TcpConn::deliver_plaintext(Slice plain) {
+  if (paused_ || !stash_.empty()) {
+    stash_.push_back(std::move(plain));
+    size_t stashed = 0;
+    for (const Slice& s : stash_) stashed += s.size();
+    if (stashed > kStashLimitBytes && recv_armed_) loop_->ring().cancel(&recv_op_);
+    return;
+  }
+  set_thread_delivery_block(plain.block());
+  size_t consumed = handler_->on_recv(plain.data(), plain.size());
+  set_thread_delivery_block(nullptr);
+  if (consumed < plain.size() && closing_ < CloseState::Lingering) {
+    plain.advance(static_cast<uint32_t>(consumed));
+    stash_.push_back(std::move(plain));
+  }
+}
+
+void TcpConn::tls_handshake_finished() {
+  tls_handshake_reported_ = true;
+  pull_ciphertext();
+  if (tls_->is_client()) {
+    handler_->on_connected(0);
+  } else {
+    handler_->on_tls_handshake(true);
+  }
+  // Plaintext written before the handshake ended can be encrypted now.
+  if (!plain_queue_.empty()) loop_->queue_flush(this);
+}
+
+void TcpConn::tls_fail(const char* what) {
+  bool in_handshake = !tls_handshake_reported_;
+  tls_handshake_reported_ = true;
+  if (tls_->is_client()) {
+    RW_LOG(Warn, "upstream TLS %s failed: %s", what, tls_->error().c_str());
+  }
+  // Send the alert the library queued (if any), then close.
+  close_after_flush(0);
+  if (!in_handshake) {
+    handler_->on_recv_end(-EPROTO);
+  } else if (tls_->is_client()) {
+    handler_->on_connected(-EPROTO);
+  } else {
+    handler_->on_tls_handshake(false);
+  }
+}
+
+void TcpConn::pull_ciphertext() {
+  bool queued = false;
+  while (tls_->ciphertext_pending() > 0) {
+    HeapBlock* block = heap_block_new(1);  // a default-size (recycled) block
+    size_t n = tls_->take_ciphertext(reinterpret_cast<uint8_t*>(block->bytes), block->capacity);
+    block->used = static_cast<uint32_t>(n);
+    if (n == 0 || closing_ >= CloseState::Lingering) {
+      heap_block_unref(block);
+      if (n == 0) break;
+      continue;  // closing: drained and dropped
+    }
+    queue_.push_back(Piece{Slice::from_block(block, 0, static_cast<uint32_t>(n)), 0,
+                           static_cast<uint32_t>(n)});
+    heap_block_unref(block);
+    queued_bytes_ += n;
+    cipher_queued_total_ += n;
+    queued = true;
+  }
+  if (queued) loop_->queue_flush(this);
+}
+
+void TcpConn::tls_encrypt() {
+  if (tls_->handshake_state() != TlsHandshakeState::kDone || plain_queue_.empty()) return;
+  uint64_t now = loop_->now_ms();
+  if (now - last_plain_write_ms_ >= record_policy_.idle_ms) record_warm_bytes_ = 0;
+  last_plain_write_ms_ = now;
+  uint8_t staging[kTlsFullRecord];
+  while (!plain_queue_.empty() && cipher_queued_total_ - cipher_sent_total_ < kTlsCipherQueueMax) {
+    size_t target = record_warm_bytes_ < record_policy_.warmup_bytes ? kTlsSmallRecord
+                                                                     : kTlsFullRecord;
+    const Piece& front = plain_queue_.front();
+    const uint8_t* src;
+    size_t n;
+    if (front.slice.size() >= target || plain_queue_.size() == 1) {
+      // One slice fills the record (a relayed DATA payload): encrypt in place.
+      src = reinterpret_cast<const uint8_t*>(front.slice.data());
+      n = std::min<size_t>(front.slice.size(), target);
+    } else {
+      // Small pieces (frame headers, heads): gather them into one record.
+      n = 0;
+      for (const Piece& p : plain_queue_) {
+        size_t take = std::min<size_t>(p.slice.size(), target - n);
+        memcpy(staging + n, p.slice.data(), take);
+        n += take;
+        if (n == target) break;
+      }
+      src = staging;
+    }
+    size_t written = tls_->write_plaintext(src, n);
+    if (written == 0) {
+      if (tls_->handshake_state() == TlsHandshakeState::kFailed) tls_fail("write");
+      return;
+    }
+    pull_ciphertext();
+    record_warm_bytes_ += written;
+    // Retire the plaintext the record carried; its credits fire once the
+    // ciphertext queued so far has been sent.
+    while (written > 0) {
+      Piece& p = plain_queue_.front();
+      size_t take = std::min<size_t>(written, p.slice.size());
+      p.slice.advance(static_cast<uint32_t>(take));
+      queued_bytes_ -= take;
+      written -= take;
+      if (p.slice.empty()) {
+        if (p.credit_id != 0) {
+          tls_credits_.push_back(TlsCredit{cipher_queued_total_, p.credit_id, p.credit_bytes});
+        }
+        plain_queue_.pop_front();
+      }
+    }
+  }
+}
+
+void TcpConn::tls_credit_sent(size_t bytes) {
+  cipher_sent_total_ += bytes;
+  while (!tls_credits_.empty() && tls_credits_.front().cipher_end <= cipher_sent_total_ &&
+         closing_ < CloseState::Closing) {
+    TlsCredit credit = tls_credits_.front();
+    tls_credits_.pop_front();
+    handler_->on_credit(credit.credit_id, credit.bytes);
+  }
 }
 
 }  // namespace ringway

@@ -3,9 +3,17 @@
 // send in flight at a time with a queue of slices behind it (short sends resumed),
 // optional non-blocking connect, and a close that waits for every operation in flight
 // before the fd is closed and the owner is told it may free the object.
+//
+// With use_tls() the connection carries TLS: received ciphertext goes through the
+// TlsSession (memory BIOs; the library never sees the socket) and the handler gets
+// plaintext in heap blocks; written slices queue as plaintext and are encrypted at
+// the end of the turn into records sized by TlsRecordPolicy. Credits then fire when
+// the ciphertext that carried the slice has been sent, so back-pressure still
+// follows the socket.
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <vector>
 
 #include <sys/socket.h>
@@ -15,6 +23,17 @@
 #include "mem/slice.h"
 
 namespace ringway {
+
+class TlsSession;
+
+// Dynamic TLS record sizing (as nghttpx and h2o do): records of about one TCP
+// segment until |warmup_bytes| have been written and again after |idle_ms| without
+// output, so a client can decrypt the first bytes of a response without waiting for
+// a 16 KiB record; full-size records for bulk transfers.
+struct TlsRecordPolicy {
+  uint32_t warmup_bytes = 1048576;
+  uint32_t idle_ms = 1000;
+};
 
 class TcpConn : private Flushable, private Deferred {
  public:
@@ -34,8 +53,12 @@ class TcpConn : private Flushable, private Deferred {
     virtual void on_before_flush() {}
     // Writing failed; the connection is unusable (close it).
     virtual void on_send_error(int error) = 0;
-    // Result of connect(): 0 or -errno.
+    // Result of connect(): 0 or -errno. With TLS: reported when the handshake is
+    // done (-EPROTO when it failed; the connection is then closing).
     virtual void on_connected(int error) { (void)error; }
+    // Server-side TLS: the handshake finished (|ok|) or failed (the connection is
+    // then closing). ALPN and the peer certificate are in tls().
+    virtual void on_tls_handshake(bool ok) { (void)ok; }
     // The fd is closed and nothing is in flight: the owner may free everything now.
     virtual void on_closed() = 0;
 
@@ -53,6 +76,11 @@ class TcpConn : private Flushable, private Deferred {
   // Creates a socket and connects it to |addr|; on_connected reports the result.
   // Returns -errno when the socket cannot even be created.
   int connect(const sockaddr* addr, socklen_t len);
+
+  // Runs the connection through |session| (see the top of this file). A server
+  // session: call before start_recv(). A client session: before connect().
+  void use_tls(std::unique_ptr<TlsSession> session, TlsRecordPolicy policy);
+  const TlsSession* tls() const { return tls_.get(); }
 
   void start_recv();
   void pause_recv();
@@ -91,6 +119,15 @@ class TcpConn : private Flushable, private Deferred {
   static void on_connect_complete(Op* op, int32_t res, uint32_t flags);
   static void on_linger_timeout(Timer* timer);
 
+  // TLS, both directions.
+  void tls_receive(const char* data, size_t len);
+  void deliver_plaintext(Slice plain);
+  void tls_encrypt();
+  void pull_ciphertext();
+  void tls_handshake_finished();
+  void tls_fail(const char* what);
+  void tls_credit_sent(size_t bytes);
+
   void flush() override;
   void run_deferred() override;
   void arm_recv();
@@ -122,6 +159,24 @@ class TcpConn : private Flushable, private Deferred {
   size_t queued_bytes_ = 0;
   uint32_t pieces_in_flight_ = 0;
   std::deque<Slice> stash_;  // received but not consumed while paused
+
+  // TLS state (tls_ null = cleartext).
+  struct TlsCredit {
+    uint64_t cipher_end;  // fires once this many ciphertext bytes have been sent
+    uint32_t credit_id;
+    uint32_t bytes;
+  };
+  std::unique_ptr<TlsSession> tls_;
+  TlsRecordPolicy record_policy_;
+  std::deque<Piece> plain_queue_;     // written, not yet encrypted
+  std::deque<TlsCredit> tls_credits_;
+  uint64_t cipher_queued_total_ = 0;  // ciphertext bytes ever queued
+  uint64_t cipher_sent_total_ = 0;    // ciphertext bytes ever sent
+  uint64_t record_warm_bytes_ = 0;    // plaintext written since the last idle period
+  uint64_t last_plain_write_ms_ = 0;
+  bool tls_handshake_reported_ = false;
+  bool tls_close_notify_queued_ = false;
+  bool tls_input_closed_ = false;  // close_notify received
   msghdr msg_{};
   static constexpr int kMaxIov = 64;
   iovec iov_[kMaxIov];

@@ -5,6 +5,8 @@
 #include "base/log.h"
 #include "http1/h1_server.h"
 #include "http2/h2_server.h"
+#include "tls/tls_context.h"
+#include "tls/tls_session.h"
 
 namespace ringway {
 namespace {
@@ -32,9 +34,22 @@ void DownstreamConnList::remove(DownstreamConn* c) {
 }
 
 DownstreamConn::DownstreamConn(ProxyContext* ctx, DownstreamConnList* list, int fd,
-                               std::string client_address)
-    : ctx_(ctx), list_(list), tcp_(ctx->loop, this), client_address_(std::move(client_address)) {
+                               std::string client_address, bool tls)
+    : ctx_(ctx),
+      list_(list),
+      tcp_(ctx->loop, this),
+      client_address_(std::move(client_address)),
+      tls_(tls) {
   tcp_.attach(fd);
+  if (tls_) {
+    // Ciphertext is fed one receive buffer at a time and decrypted at once, so the
+    // library holds at most a buffer plus one partial record.
+    TlsLimits limits;
+    limits.ciphertext_in_bytes_max = ctx->gateway->buffer_size + 32768;
+    const TlsConfig& tls_config = ctx->config->tls;
+    tcp_.use_tls(std::make_unique<TlsSession>(*ctx->tls_server, limits),
+                 TlsRecordPolicy{tls_config.record_warmup_bytes, tls_config.record_idle_ms});
+  }
   sniff_timer_.callback = on_sniff_timeout;
   sniff_timer_.owner = this;
   list_->add(this);
@@ -48,7 +63,11 @@ DownstreamConn::~DownstreamConn() {
 }
 
 void DownstreamConn::start() {
-  if (!ctx_->gateway->enable_http2) {
+  if (tls_) {
+    // The codec is chosen by ALPN once the handshake is done; a handshake that
+    // stalls is cut off.
+    ctx_->loop->arm_timer(&sniff_timer_, ctx_->config->tls.handshake_timeout_ms);
+  } else if (!ctx_->gateway->enable_http2) {
     choose_codec(false);
   } else {
     ctx_->loop->arm_timer(&sniff_timer_, ctx_->gateway->request_header_timeout_ms);
@@ -58,7 +77,49 @@ void DownstreamConn::start() {
 
 void DownstreamConn::on_sniff_timeout(Timer* timer) {
   auto* c = static_cast<DownstreamConn*>(timer->owner);
-  if (!c->codec_) c->tcp_.abort();
+  if (c->codec_) return;
+  if (c->tls_) {
+    ++c->ctx_->counters.tls_handshake_failures;
+    RW_LOG(Debug, "tls handshake failed: client %s: not done within %u ms",
+           c->client_address_.c_str(), c->ctx_->config->tls.handshake_timeout_ms);
+  }
+  c->tcp_.abort();
+}
+
+void DownstreamConn::on_tls_handshake(bool ok) {
+  const TlsSession* tls = tcp_.tls();
+  if (!ok) {
+    ++ctx_->counters.tls_handshake_failures;
+    RW_LOG(Debug, "tls handshake failed: client %s: %s", client_address_.c_str(),
+           tls->error().c_str());
+    return;  // the connection is closing
+  }
+  ++ctx_->counters.tls_handshakes;
+  bool resumed = tls->session_resumed();
+  if (resumed) ++ctx_->counters.tls_resumed_handshakes;
+  switch (tls->peer_cert_state()) {
+    case TlsPeerCertState::kNone:
+      client_cert_.state = ClientCertState::kNone;
+      break;
+    case TlsPeerCertState::kVerified:
+      client_cert_.state = ClientCertState::kVerified;
+      break;
+    case TlsPeerCertState::kUnverified:
+      client_cert_.state = ClientCertState::kUnverified;
+      client_cert_.verify_error = tls->verify_result_text();
+      break;
+  }
+  client_cert_.sha256 = tls->peer_cert_sha256();
+  client_cert_.subject = tls->peer_subject();
+  std::string_view alpn = tls->alpn();
+  RW_LOG(Debug, "tls handshake shard=%d resumed=%d alpn=%.*s version=%s client=%s cert=%s",
+         ctx_->shard_index, resumed ? 1 : 0, static_cast<int>(alpn.size()),
+         alpn.empty() ? "-" : alpn.data(),
+         tls->protocol_version() == TLS1_3_VERSION ? "1.3" : "1.2", client_address_.c_str(),
+         client_cert_.state == ClientCertState::kVerified     ? "verified"
+         : client_cert_.state == ClientCertState::kUnverified ? "unverified"
+                                                              : "none");
+  choose_codec(tls->app_protocol() == TlsAppProtocol::kHttp2);
 }
 
 void DownstreamConn::choose_codec(bool http2) {
@@ -73,6 +134,7 @@ void DownstreamConn::choose_codec(bool http2) {
 
 size_t DownstreamConn::on_recv(const char* data, size_t len) {
   if (codec_) return codec_->on_recv(data, len);
+  if (tls_) return 0;  // cannot happen: plaintext only flows after the handshake
   // Sniff: HTTP/2 with prior knowledge starts with the 24-byte preface. Bytes are
   // compared as they come; the first mismatch means HTTP/1.1.
   size_t take = len < kH2PrefaceLen - sniffed_ ? len : kH2PrefaceLen - sniffed_;

@@ -1,11 +1,13 @@
 #pragma once
 // A client connection: the TcpConn plus the codec chosen from its first bytes
-// (HTTP/2 prior-knowledge preface when enable_http2, else HTTP/1.1). Owned by the
-// shard's list of downstream connections; frees itself after the socket is closed.
+// (HTTP/2 prior-knowledge preface when enable_http2, else HTTP/1.1) or, on a TLS
+// listener, from ALPN after the handshake (h2, else HTTP/1.1). Owned by the shard's
+// list of downstream connections; frees itself after the socket is closed.
 
 #include <memory>
 #include <string>
 
+#include "auth/client_cert.h"
 #include "mem/pool.h"
 #include "net/tcp_conn.h"
 #include "proxy/proxy_context.h"
@@ -17,7 +19,9 @@ class DownstreamConnList;
 
 class DownstreamConn final : public TcpConn::Handler, public PoolAllocated<DownstreamConn> {
  public:
-  DownstreamConn(ProxyContext* ctx, DownstreamConnList* list, int fd, std::string client_address);
+  // |tls|: the connection came in on a tls_listen address.
+  DownstreamConn(ProxyContext* ctx, DownstreamConnList* list, int fd, std::string client_address,
+                 bool tls);
   DownstreamConn(const DownstreamConn&) = delete;
   DownstreamConn& operator=(const DownstreamConn&) = delete;
 
@@ -29,6 +33,9 @@ class DownstreamConn final : public TcpConn::Handler, public PoolAllocated<Downs
   TcpConn& tcp() { return tcp_; }
   ProxyContext* ctx() { return ctx_; }
   const std::string& client_address() const { return client_address_; }
+  std::string_view scheme() const { return tls_ ? "https" : "http"; }
+  // The client's certificate (TLS connections), null on cleartext ones.
+  const ClientCert* client_cert() const { return tls_ ? &client_cert_ : nullptr; }
 
   // Intrusive list links, owned by DownstreamConnList.
   DownstreamConn* prev_ = nullptr;
@@ -43,6 +50,7 @@ class DownstreamConn final : public TcpConn::Handler, public PoolAllocated<Downs
   void on_before_flush() override;
   void on_send_error(int error) override;
   void on_closed() override;
+  void on_tls_handshake(bool ok) override;
   void choose_codec(bool http2);
   static void on_sniff_timeout(Timer* timer);
 
@@ -53,8 +61,10 @@ class DownstreamConn final : public TcpConn::Handler, public PoolAllocated<Downs
   std::unique_ptr<ServerCodec> codec_;
   char sniff_[24];
   size_t sniffed_ = 0;
-  Timer sniff_timer_;  // the first bytes must arrive within request_header_timeout_ms
+  Timer sniff_timer_;  // the first bytes (or the TLS handshake) must arrive in time
   bool draining_ = false;
+  bool tls_ = false;
+  ClientCert client_cert_;
 };
 
 // The shard's downstream connections, for drain and shutdown.

@@ -13,11 +13,12 @@
 namespace ringway {
 
 Exchange::Exchange(ProxyContext* ctx, DownstreamStream* down, std::string_view client_address,
-                   std::string_view client_scheme)
+                   std::string_view client_scheme, const ClientCert* client_cert)
     : ctx_(ctx),
       down_(down),
       client_address_(client_address),
       client_scheme_(client_scheme),
+      client_cert_(client_cert),
       start_us_(monotonic_us()) {
   timeout_.callback = on_timeout;
   timeout_.owner = this;
@@ -40,12 +41,25 @@ void Exchange::on_request_head(RequestHead&& head, bool end_stream) {
   if (const Header* ct = find_header(request_.headers, "content-type")) {
     grpc_ = is_grpc_content_type(ct->value);
   }
+  const ClientCert* client_cert = client_cert_;
+  client_cert_ = nullptr;  // owned by the connection, which may go before we do
   api_ = ctx_->router->match(request_.authority, request_.path);
   if (!api_) {
     reply_locally(LocalReplyCause::NoRoute, "no API matches this path");
     return;
   }
-  ForwardContext fc{client_address_, client_scheme_};
+  if (api_->use_mutual_tls_auth) {
+    static const ClientCert kNoCert;
+    MtlsVerdict verdict = check_mutual_tls(*api_, client_cert ? *client_cert : kNoCert);
+    if (verdict.outcome != MtlsOutcome::kAllow) {
+      ++ctx_->counters.auth_failures;
+      reply_locally(verdict.outcome == MtlsOutcome::kForbidden ? LocalReplyCause::Forbidden
+                                                               : LocalReplyCause::Unauthenticated,
+                    verdict.reason);
+      return;
+    }
+  }
+  ForwardContext fc{client_address_, client_scheme_, client_cert};
   rewrite_request_for_upstream(request_, *api_, fc);
   if (grpc_) {
     // A gRPC deadline replaces upstream_timeout_ms for this call: the gateway answers

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 
+#include "auth/client_cert.h"
 #include "http/local_reply.h"
 #include "http/message.h"
 #include "io/timer_wheel.h"
@@ -28,8 +29,10 @@ class UpstreamPool;
 
 class Exchange : public PoolAllocated<Exchange> {
  public:
+  // |client_cert| (TLS connections with a handshake done, else null) is read only
+  // by on_request_head, which the codec calls right after construction.
   Exchange(ProxyContext* ctx, DownstreamStream* down, std::string_view client_address,
-           std::string_view client_scheme);
+           std::string_view client_scheme, const ClientCert* client_cert);
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
@@ -79,6 +82,7 @@ class Exchange : public PoolAllocated<Exchange> {
   RequestHead request_;
   std::string client_address_;
   std::string client_scheme_;
+  const ClientCert* client_cert_;  // null after on_request_head
   std::string log_path_;  // the path as the client sent it
   std::deque<Slice> pending_body_;  // request body received before the upstream was ready
   HeaderList pending_trailers_;

@@ -15,6 +15,7 @@ namespace ringway {
 class UpstreamPools;
 class AccessLog;
 class DownstreamConnList;
+class TlsServerContext;
 
 struct ProxyCounters {
   uint64_t connections_accepted = 0;
@@ -24,6 +25,10 @@ struct ProxyCounters {
   uint64_t upstream_connect_failures = 0;
   uint64_t upstream_timeouts = 0;
   uint64_t malformed_requests = 0;
+  uint64_t auth_failures = 0;          // 401/403 replies
+  uint64_t tls_handshakes = 0;         // downstream, completed
+  uint64_t tls_resumed_handshakes = 0;
+  uint64_t tls_handshake_failures = 0;  // downstream: failed or timed out
 };
 
 struct ProxyContext {
@@ -34,6 +39,7 @@ struct ProxyContext {
   const Router* router = nullptr;
   UpstreamPools* pools = nullptr;
   AccessLog* access_log = nullptr;
+  TlsServerContext* tls_server = nullptr;  // null without tls_listen
   bool draining = false;
   uint32_t downstream_connections = 0;
   uint32_t active_exchanges = 0;

@@ -12,11 +12,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "io/loop.h"
 #include "proxy/access_log.h"
 #include "proxy/downstream_conn.h"
 #include "route/router.h"
+#include "tls/ticket_key_schedule.h"
+#include "tls/tls_context.h"
 #include "upstream/pool.h"
 
 namespace ringway {
@@ -67,6 +70,7 @@ struct ShardRuntime {
   struct Listener {
     ShardRuntime* rt = nullptr;
     int fd = -1;
+    bool tls = false;
     Op accept_op;
     Timer retry_timer;
     bool armed = false;
@@ -77,6 +81,9 @@ struct ShardRuntime {
   std::unique_ptr<Router> router;
   std::unique_ptr<UpstreamPools> pools;
   std::unique_ptr<AccessLog> access_log;
+  std::unique_ptr<TlsServerContext> tls_server;
+  std::unique_ptr<TicketKeySchedule> ticket_schedule;
+  Timer ticket_rotation;
   DownstreamConnList downstream;
   std::vector<std::unique_ptr<Listener>> listeners;
   Op control_op;
@@ -98,7 +105,7 @@ struct ShardRuntime {
     ShardRuntime* rt = l->rt;
     if (!(flags & IORING_CQE_F_MORE)) l->armed = false;
     if (res >= 0) {
-      rt->accept_connection(res);
+      rt->accept_connection(res, l->tls);
       if (!l->armed) rt->arm_accept(l);
       return;
     }
@@ -113,7 +120,7 @@ struct ShardRuntime {
     if (!l->armed) l->rt->arm_accept(l);
   }
 
-  void accept_connection(int fd) {
+  void accept_connection(int fd, bool tls) {
     if (ctx.draining) {
       close(fd);
       return;
@@ -125,7 +132,7 @@ struct ShardRuntime {
       return;
     }
     ++ctx.counters.connections_accepted;
-    auto* conn = new DownstreamConn(&ctx, &downstream, fd, peer_address(fd));
+    auto* conn = new DownstreamConn(&ctx, &downstream, fd, peer_address(fd), tls);
     conn->start();
   }
 
@@ -164,6 +171,18 @@ struct ShardRuntime {
     downstream.for_each([](DownstreamConn* c) { c->drain(); });
     pools->shutdown();
     loop.arm_timer(&drain_deadline, ctx.gateway->drain_timeout_ms);
+    loop.disarm_timer(&ticket_rotation);
+  }
+
+  // Installs the ticket keys of the current period and arms the next rotation.
+  static void on_ticket_rotation(Timer* t) {
+    auto* rt = static_cast<ShardRuntime*>(t->owner);
+    uint64_t now = monotonic_ms();
+    uint64_t period = rt->ticket_schedule->period_at(now);
+    rt->tls_server->set_ticket_keys(rt->ticket_schedule->keys_for_period(period));
+    RW_LOG(Debug, "session ticket keys rotated (period %llu)",
+           static_cast<unsigned long long>(period));
+    rt->loop.arm_timer(&rt->ticket_rotation, rt->ticket_schedule->ms_until_next_period(now));
   }
 
   bool finished() const {
@@ -174,8 +193,13 @@ struct ShardRuntime {
 
 }  // namespace
 
-Shard::Shard(int index, std::shared_ptr<const Config> config, int cpu, int access_log_fd)
-    : index_(index), config_(std::move(config)), cpu_(cpu), access_log_fd_(access_log_fd) {}
+Shard::Shard(int index, std::shared_ptr<const Config> config, int cpu, int access_log_fd,
+             std::string ticket_master)
+    : index_(index),
+      config_(std::move(config)),
+      cpu_(cpu),
+      access_log_fd_(access_log_fd),
+      ticket_master_(std::move(ticket_master)) {}
 
 Shard::~Shard() {
   if (thread_.joinable()) thread_.join();
@@ -239,8 +263,46 @@ void Shard::run(std::promise<std::string>* started) {
                                                  gw.access_log_buffer_bytes);
     rt->ctx.access_log = rt->access_log.get();
   }
-  for (const SockAddr& addr : gw.listen) {
-    int fd = open_listener(addr, &error);
+  if (!gw.tls_listen.empty()) {
+    // This shard's own TLS context (BoringSSL objects never cross shards), with
+    // ticket keys every shard derives identically.
+    const TlsConfig& tc = config_->tls;
+    TlsServerConfig server;
+    server.cert_file = tc.cert_file;
+    server.key_file = tc.key_file;
+    server.client_ca_file = tc.client_ca_file;
+    server.min_version = tc.min_version_13 ? TlsVersion::kTls13 : TlsVersion::kTls12;
+    server.enable_http2 = gw.enable_http2;
+    for (const TlsSniSection& sni : tc.sni) {
+      server.sni_certs.push_back({sni.server_names, sni.cert_file, sni.key_file});
+    }
+    if (tc.session_tickets) {
+      rt->ticket_schedule =
+          std::make_unique<TicketKeySchedule>(ticket_master_, tc.session_ticket_rotation_s);
+      server.ticket_keys =
+          rt->ticket_schedule->keys_for_period(rt->ticket_schedule->period_at(monotonic_ms()));
+    } else {
+      server.ticket_keys_disabled = true;
+    }
+    TlsServerContextResult made = TlsServerContext::create(server);
+    if (!made.context) {
+      started->set_value("shard " + std::to_string(index_) + ": [tls] " + made.error);
+      return;
+    }
+    rt->tls_server = std::move(made.context);
+    rt->ctx.tls_server = rt->tls_server.get();
+    if (rt->ticket_schedule) {
+      rt->ticket_rotation.callback = ShardRuntime::on_ticket_rotation;
+      rt->ticket_rotation.owner = rt.get();
+      rt->loop.arm_timer(&rt->ticket_rotation,
+                         rt->ticket_schedule->ms_until_next_period(monotonic_ms()));
+    }
+  }
+  std::vector<std::pair<const SockAddr*, bool>> addresses;
+  for (const SockAddr& addr : gw.listen) addresses.push_back({&addr, false});
+  for (const SockAddr& addr : gw.tls_listen) addresses.push_back({&addr, true});
+  for (auto [addr, tls] : addresses) {
+    int fd = open_listener(*addr, &error);
     if (fd < 0) {
       for (auto& l : rt->listeners) close(l->fd);
       started->set_value(error);
@@ -249,6 +311,7 @@ void Shard::run(std::promise<std::string>* started) {
     auto l = std::make_unique<ShardRuntime::Listener>();
     l->rt = rt.get();
     l->fd = fd;
+    l->tls = tls;
     l->accept_op.complete = ShardRuntime::on_accept;
     l->accept_op.owner = l.get();
     l->retry_timer.callback = ShardRuntime::on_accept_retry;
@@ -280,6 +343,12 @@ void Shard::run(std::promise<std::string>* started) {
   RW_LOG(Debug, "shard stopped: %llu connections, %llu requests",
          static_cast<unsigned long long>(counters_.connections_accepted),
          static_cast<unsigned long long>(counters_.requests));
+  if (rt->tls_server) {
+    RW_LOG(Debug, "shard stopped: tls handshakes %llu (%llu resumed), %llu failed",
+           static_cast<unsigned long long>(counters_.tls_handshakes),
+           static_cast<unsigned long long>(counters_.tls_resumed_handshakes),
+           static_cast<unsigned long long>(counters_.tls_handshake_failures));
+  }
   for (auto& l : rt->listeners) {
     if (l->fd >= 0) close(l->fd);
   }

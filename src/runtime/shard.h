@@ -22,8 +22,10 @@ class Shard {
     kDrain = 1u << 0,  // stop accepting, finish in-flight requests, then exit
   };
 
-  // |cpu| < 0: not pinned. |access_log_fd| < 0: no access log.
-  Shard(int index, std::shared_ptr<const Config> config, int cpu, int access_log_fd);
+  // |cpu| < 0: not pinned. |access_log_fd| < 0: no access log. |ticket_master|: the
+  // process-wide secret session-ticket keys derive from (tls/ticket_key_schedule.h).
+  Shard(int index, std::shared_ptr<const Config> config, int cpu, int access_log_fd,
+        std::string ticket_master);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -43,6 +45,7 @@ class Shard {
   std::shared_ptr<const Config> config_;
   int cpu_;
   int access_log_fd_;
+  std::string ticket_master_;
   int control_fd_ = -1;  // eventfd
   std::atomic<uint32_t> commands_{0};
   std::thread thread_;

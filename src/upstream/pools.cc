@@ -7,7 +7,7 @@ namespace ringway {
 UpstreamPools::UpstreamPools(ProxyContext* ctx, const Config& config) : config_(config) {
   pools_.reserve(config.apis.size());
   for (const ApiConfig& api : config.apis) {
-    if (api.target.protocol == UpstreamProtocol::H2c) {
+    if (api.target.protocol == UpstreamProtocol::Http2) {
       pools_.push_back(std::make_unique<Http2Pool>(ctx, &api));
     } else {
       pools_.push_back(std::make_unique<Http1Pool>(ctx, &api));

@@ -1,7 +1,9 @@
 #include "config/config.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -136,7 +138,7 @@ TEST(ConfigLoader, LoadsFullValidFile) {
   EXPECT_EQ(orders.line, 25);
   EXPECT_EQ(orders.listen_path, "/orders/");
   EXPECT_TRUE(orders.strip_listen_path);
-  EXPECT_EQ(orders.target.protocol, UpstreamProtocol::H2c);
+  EXPECT_EQ(orders.target.protocol, UpstreamProtocol::Http2);
   EXPECT_EQ(orders.target.host, "127.0.0.1");
   EXPECT_EQ(orders.target.port, 50051);
   EXPECT_EQ(orders.target.authority, "127.0.0.1:50051");
@@ -234,16 +236,13 @@ TEST(ConfigLoader, ReportsUnknownSectionWithLine) {
 
 TEST(ConfigLoader, ReportsUnsupportedSectionsWithLine) {
   EXPECT_EQ(errors_of(std::string(kDemoApi) +
-                      "[tls]\n"
-                      "cert_file = /etc/ringway/cert.pem\n"
                       "[admin]\n"
                       "[store]\n"
                       "[coprocess]\n"
                       "enable_coprocess = true\n"),
-            (std::vector<std::string>{"5: section [tls] is not supported by this build yet",
-                                      "7: section [admin] is not supported by this build yet",
-                                      "8: section [store] is not supported by this build yet",
-                                      "9: section [coprocess] is not supported by this build yet"}));
+            (std::vector<std::string>{"5: section [admin] is not supported by this build yet",
+                                      "6: section [store] is not supported by this build yet",
+                                      "7: section [coprocess] is not supported by this build yet"}));
 }
 
 TEST(ConfigLoader, ReportsBadIntegerWithLine) {
@@ -346,14 +345,29 @@ TEST(ConfigLoader, ReportsBadListenPathWithLine) {
                 "'#'"}));
 }
 
-TEST(ConfigLoader, ReportsHttpsTargetAsUnsupported) {
-  EXPECT_EQ(errors_of("[api.secure]\n"
-                      "listen_path = /secure\n"
-                      "target_url = https://127.0.0.1:8443\n"
-                      "use_keyless = true\n"),
-            (std::vector<std::string>{
-                "3: api secure: https:// targets need upstream TLS, not supported by this "
-                "build yet"}));
+TEST(ConfigLoader, AcceptsHttpsTargets) {
+  auto config = load_ok("[api.secure]\n"
+                        "listen_path = /secure\n"
+                        "target_url = https://127.0.0.1:8443\n"
+                        "use_keyless = true\n"
+                        "[api.h2]\n"
+                        "listen_path = /h2\n"
+                        "target_url = https://localhost\n"
+                        "proxy_enable_http2 = true\n"
+                        "tls_insecure_skip_verify = true\n"
+                        "use_keyless = true\n");
+  ASSERT_NE(config, nullptr);
+  const TargetUrl& a = config->apis[0].target;
+  EXPECT_TRUE(a.tls);
+  EXPECT_EQ(a.protocol, UpstreamProtocol::Http1);
+  EXPECT_EQ(a.port, 8443);
+  EXPECT_EQ(a.authority, "127.0.0.1:8443");
+  const TargetUrl& b = config->apis[1].target;
+  EXPECT_TRUE(b.tls);
+  EXPECT_EQ(b.protocol, UpstreamProtocol::Http2);  // proxy_enable_http2: ALPN h2
+  EXPECT_EQ(b.port, 443);
+  EXPECT_EQ(b.authority, "localhost");
+  EXPECT_TRUE(config->apis[1].tls_insecure_skip_verify);
 }
 
 TEST(ConfigLoader, ReportsBadTargetSchemeAndForm) {
@@ -378,8 +392,8 @@ TEST(ConfigLoader, ReportsBadTargetSchemeAndForm) {
                       "target_url = http://127.0.0.1:0\n"
                       "use_keyless = true\n"),
             (std::vector<std::string>{
-                "3: api a: target_url 'ftp://127.0.0.1' must start with http:// or h2c://",
-                "7: api b: target_url '127.0.0.1:9000' must start with http:// or h2c://",
+                "3: api a: target_url 'ftp://127.0.0.1' must start with http://, https:// or h2c://",
+                "7: api b: target_url '127.0.0.1:9000' must start with http://, https:// or h2c://",
                 "11: api c: target_url must not carry a query or fragment",
                 "15: api d: target_url must not contain user information ('@')",
                 "19: api e: target_url: '127.0.0.1:0': port must be between 1 and 65535"}));
@@ -397,7 +411,7 @@ TEST(ConfigLoader, ParsesTargetUrlForms) {
   EXPECT_EQ(apis[0].target.port, 80);
   EXPECT_EQ(apis[0].target.authority, "127.0.0.1");
   EXPECT_EQ(apis[0].target.address.text, "127.0.0.1:80");
-  EXPECT_EQ(apis[1].target.protocol, UpstreamProtocol::H2c);
+  EXPECT_EQ(apis[1].target.protocol, UpstreamProtocol::Http2);
   EXPECT_EQ(apis[1].target.host, "::1");
   EXPECT_EQ(apis[1].target.port, 80);
   EXPECT_EQ(apis[1].target.authority, "[::1]");
@@ -416,30 +430,24 @@ TEST(ConfigLoader, ReportsUnsupportedAuthKeyWithLine) {
                       "use_basic_auth = true\n"
                       "use_standard_auth = yes\n"
                       "auth_header = Authorization\n"
-                      "use_mutual_tls_auth = on\n"
-                      "client_certificates = ab:cd\n"
                       "enable_coprocess_auth = 1\n"
                       "pre = MyPreHook\n"
                       "post_key_auth = MyPostKeyAuth\n"
                       "post = MyPost\n"
                       "response = MyResponse\n"
                       "auth_check = MyAuthCheck\n"
-                      "config_data = {\"a\": 1}\n"
-                      "tls_insecure_skip_verify = true\n"),
+                      "config_data = {\"a\": 1}\n"),
             (std::vector<std::string>{
                 "4: api a: use_basic_auth is not supported by this build yet",
                 "5: api a: use_standard_auth is not supported by this build yet",
                 "6: api a: auth_header is not supported by this build yet",
-                "7: api a: use_mutual_tls_auth is not supported by this build yet",
-                "8: api a: client_certificates is not supported by this build yet",
-                "9: api a: enable_coprocess_auth is not supported by this build yet",
-                "10: api a: pre is not supported by this build yet",
-                "11: api a: post_key_auth is not supported by this build yet",
-                "12: api a: post is not supported by this build yet",
-                "13: api a: response is not supported by this build yet",
-                "14: api a: auth_check is not supported by this build yet",
-                "15: api a: config_data is not supported by this build yet",
-                "16: api a: tls_insecure_skip_verify is not supported by this build yet"}));
+                "7: api a: enable_coprocess_auth is not supported by this build yet",
+                "8: api a: pre is not supported by this build yet",
+                "9: api a: post_key_auth is not supported by this build yet",
+                "10: api a: post is not supported by this build yet",
+                "11: api a: response is not supported by this build yet",
+                "12: api a: auth_check is not supported by this build yet",
+                "13: api a: config_data is not supported by this build yet"}));
 }
 
 TEST(ConfigLoader, AcceptsUnsupportedAuthKeysWhenOff) {
@@ -448,7 +456,6 @@ TEST(ConfigLoader, AcceptsUnsupportedAuthKeysWhenOff) {
                         "use_standard_auth = no\n"
                         "use_mutual_tls_auth = off\n"
                         "enable_coprocess_auth = 0\n"
-                        "tls_insecure_skip_verify = false\n"
                         "auth_header =\n"
                         "pre =\n");
   EXPECT_NE(config, nullptr);
@@ -456,8 +463,8 @@ TEST(ConfigLoader, AcceptsUnsupportedAuthKeysWhenOff) {
 
 TEST(ConfigLoader, ReportsMissingAuthModeOnSectionLine) {
   const std::string message =
-      "api open: no authentication mode set; set use_keyless = true (other modes are not "
-      "supported by this build yet)";
+      "api open: no authentication mode set; set use_keyless = true or use_mutual_tls_auth = "
+      "true (other modes are not supported by this build yet)";
   EXPECT_EQ(errors_of("[gateway]\n"
                       "[api.open]\n"
                       "listen_path = /open\n"
@@ -611,11 +618,12 @@ TEST(ConfigLoader, CollectsEveryErrorInOnePassSortedByLine) {
             (std::vector<std::string>{
                 "2: ring_entries must be between 64 and 32768, got 1",
                 "3: log_level must be debug, info, warn or error, got 'loud'",
-                "6: api a: https:// targets need upstream TLS, not supported by this build yet",
                 "8: api b: listen_path is required",
-                "8: api b: no authentication mode set; set use_keyless = true (other modes "
-                "are not supported by this build yet)",
-                "10: section [tls] is not supported by this build yet",
+                "8: api b: no authentication mode set; set use_keyless = true or "
+                "use_mutual_tls_auth = true (other modes are not supported by this build yet)",
+                "10: [tls] is set but [gateway] tls_listen is empty: nothing would use it",
+                "10: [tls] cert_file is required",
+                "10: [tls] key_file is required",
                 "11: duplicate section [gateway] (first at line 1)"}));
 }
 
@@ -630,9 +638,175 @@ TEST(ConfigLoader, ParsesAccessLogAndLogLevel) {
                 "'logs/access.log'"}));
 }
 
-TEST(ConfigLoader, ReportsTlsListenAsUnsupported) {
+TEST(ConfigLoader, TlsListenNeedsTlsSection) {
   EXPECT_EQ(errors_of("[gateway]\ntls_listen = 0.0.0.0:8443\n" + std::string(kDemoApi)),
-            (std::vector<std::string>{"2: tls_listen is not supported by this build yet"}));
+            (std::vector<std::string>{
+                "2: tls_listen needs a [tls] section with cert_file and key_file"}));
+}
+
+// A self-signed certificate, a key that does not match it and a CA file, made once
+// with the openssl CLI in a temporary directory.
+class TlsConfigTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/ringway-config-tls-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::string cmd =
+        "cd " + dir_ +
+        " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+        "-keyout key.pem -out cert.pem -days 2 -subj /CN=gw.test 2>/dev/null"
+        " && openssl ecparam -name prime256v1 -genkey -noout -out other.pem 2>/dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+  static void TearDownTestSuite() { std::system(("rm -rf " + dir_).c_str()); }
+
+  static std::string tls_section(const std::string& extra = "") {
+    return "[tls]\ncert_file = " + dir_ + "/cert.pem\nkey_file = " + dir_ + "/key.pem\n" + extra;
+  }
+
+  static std::string dir_;
+};
+std::string TlsConfigTest::dir_;
+
+TEST_F(TlsConfigTest, ParsesTlsSectionSniAndListeners) {
+  auto config = load_ok("[gateway]\nlisten = 127.0.0.1:8080\ntls_listen = 127.0.0.1:8443, [::1]:8443\n" +
+                        tls_section("client_ca_file = " + dir_ + "/cert.pem\n"
+                                    "min_version = 1.3\n"
+                                    "session_tickets = false\n"
+                                    "session_ticket_rotation_s = 600\n"
+                                    "handshake_timeout_ms = 2500\n"
+                                    "record_warmup_bytes = 0\n"
+                                    "record_idle_ms = 250\n") +
+                        "[tls.other]\nserver_names = Sni.Test, *.wild.test\ncert_file = " + dir_ +
+                        "/cert.pem\nkey_file = " + dir_ + "/key.pem\n" + std::string(kDemoApi));
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->gateway.tls_listen.size(), 2u);
+  EXPECT_EQ(config->gateway.listen.size(), 1u);
+  const TlsConfig& tls = config->tls;
+  EXPECT_TRUE(tls.present);
+  EXPECT_EQ(tls.cert_file, dir_ + "/cert.pem");
+  EXPECT_EQ(tls.client_ca_file, dir_ + "/cert.pem");
+  EXPECT_TRUE(tls.min_version_13);
+  EXPECT_FALSE(tls.session_tickets);
+  EXPECT_EQ(tls.session_ticket_rotation_s, 600u);
+  EXPECT_EQ(tls.handshake_timeout_ms, 2500u);
+  EXPECT_EQ(tls.record_warmup_bytes, 0u);
+  EXPECT_EQ(tls.record_idle_ms, 250u);
+  ASSERT_EQ(tls.sni.size(), 1u);
+  EXPECT_EQ(tls.sni[0].server_names, (std::vector<std::string>{"sni.test", "*.wild.test"}));
+}
+
+TEST_F(TlsConfigTest, TlsListenAloneNeedsNoCleartextListener) {
+  auto config = load_ok("[gateway]\ntls_listen = 127.0.0.1:8443\n" + tls_section() +
+                        std::string(kDemoApi));
+  ASSERT_NE(config, nullptr);
+  EXPECT_TRUE(config->gateway.listen.empty());
+}
+
+TEST_F(TlsConfigTest, RelativePathsAreRelativeToTheConfigFile) {
+  ConfigLoadResult r = load_config_text(
+      "[gateway]\ntls_listen = 127.0.0.1:8443\n[tls]\ncert_file = cert.pem\nkey_file = key.pem\n" +
+          std::string(kDemoApi),
+      dir_ + "/ringway.ini");
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].message;
+  EXPECT_EQ(r.config->tls.key_file, dir_ + "/key.pem");
+}
+
+TEST_F(TlsConfigTest, ReportsBadCertificateFilesOnTheirLines) {
+  std::vector<std::string> errors = errors_of(
+      "[gateway]\ntls_listen = 127.0.0.1:8443\n"  // 1-2
+      "[tls]\n"                                    // 3
+      "cert_file = " + dir_ + "/missing.pem\n"     // 4
+      "key_file = " + dir_ + "/key.pem\n" +         // 5
+      std::string(kDemoApi));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].rfind("4: [tls] cert_file " + dir_ + "/missing.pem: No such file", 0), 0u)
+      << errors[0];
+
+  errors = errors_of("[gateway]\ntls_listen = 127.0.0.1:8443\n[tls]\ncert_file = " + dir_ +
+                     "/cert.pem\nkey_file = " + dir_ + "/other.pem\n" + std::string(kDemoApi));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].rfind("5: [tls] key_file " + dir_ + "/other.pem does not match cert_file", 0),
+            0u)
+      << errors[0];
+
+  errors = errors_of("[gateway]\ntls_listen = 127.0.0.1:8443\n" + tls_section() +
+                     "[tls.x]\nserver_names = a.test\ncert_file = " + dir_ +
+                     "/cert.pem\nkey_file = " + dir_ + "/nope.pem\n" + std::string(kDemoApi));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].rfind("9: [tls.x] key_file " + dir_ + "/nope.pem: No such file", 0), 0u)
+      << errors[0];
+}
+
+TEST_F(TlsConfigTest, ReportsBadTlsValues) {
+  EXPECT_EQ(errors_of("[gateway]\ntls_listen = 127.0.0.1:8443\n" +
+                      tls_section("min_version = 1.1\nhandshake_timeout_ms = 1\nbogus = 1\n") +
+                      "[tls.y]\nserver_names = bad name!\n" + std::string(kDemoApi)),
+            (std::vector<std::string>{
+                "6: [tls] min_version must be 1.2 or 1.3, got '1.1'",
+                "7: [tls] handshake_timeout_ms must be between 10 and 600000, got 1",
+                "8: [tls] unknown key 'bogus'",
+                "9: [tls.y] server_names is required",
+                "9: [tls.y] cert_file is required",
+                "9: [tls.y] key_file is required",
+                "10: [tls.y] server_names: 'bad name!' is not a host name or *.domain wildcard"}));
+}
+
+TEST_F(TlsConfigTest, MutualTlsNeedsClientCaAndValidFingerprints) {
+  const std::string fp = "AB:cd:" + std::string(60, 'e');
+  auto config = load_ok("[gateway]\ntls_listen = 127.0.0.1:8443\n" +
+                        tls_section("client_ca_file = " + dir_ + "/cert.pem\n") +
+                        "[api.m]\nlisten_path = /m\ntarget_url = http://127.0.0.1:9\n"
+                        "use_mutual_tls_auth = true\nclient_certificates = " + fp + ", " + fp + "\n");
+  ASSERT_NE(config, nullptr);
+  EXPECT_TRUE(config->apis[0].use_mutual_tls_auth);
+  EXPECT_EQ(config->apis[0].client_certificates,
+            (std::vector<std::string>{"abcd" + std::string(60, 'e')}));
+
+  EXPECT_EQ(errors_of("[api.m]\n"                             // 1
+                      "listen_path = /m\n"                    // 2
+                      "target_url = http://127.0.0.1:9\n"     // 3
+                      "use_mutual_tls_auth = true\n"          // 4
+                      "client_certificates = 12:34\n"         // 5
+                      "[api.n]\n"                             // 6
+                      "listen_path = /n\n"                    // 7
+                      "target_url = http://127.0.0.1:9\n"     // 8
+                      "use_keyless = true\n"                  // 9
+                      "client_certificates = " + fp + "\n"),  // 10
+            (std::vector<std::string>{
+                "4: api m: use_mutual_tls_auth needs [tls] client_ca_file (and tls_listen)",
+                "5: api m: client_certificates: '12:34' is not a SHA-256 fingerprint (64 hex "
+                "digits, ':' allowed)",
+                "10: api n: client_certificates needs use_mutual_tls_auth = true"}));
+}
+
+TEST_F(TlsConfigTest, ChecksUpstreamTlsFiles) {
+  auto config = load_ok("[api.u]\nlisten_path = /u\ntarget_url = https://127.0.0.1:9443\n"
+                        "use_keyless = true\nupstream_ca_file = " + dir_ + "/cert.pem\n"
+                        "upstream_cert_file = " + dir_ + "/cert.pem\nupstream_key_file = " + dir_ +
+                        "/key.pem\n");
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->apis[0].upstream_key_file, dir_ + "/key.pem");
+
+  std::vector<std::string> errors =
+      errors_of("[api.u]\nlisten_path = /u\ntarget_url = https://127.0.0.1:9443\n"
+                "use_keyless = true\nupstream_ca_file = " + dir_ + "/none.pem\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].rfind("5: api u: upstream_ca_file " + dir_ + "/none.pem: No such file", 0), 0u)
+      << errors[0];
+
+  errors = errors_of("[api.u]\nlisten_path = /u\ntarget_url = https://127.0.0.1:9443\n"
+                     "use_keyless = true\nupstream_cert_file = " + dir_ + "/cert.pem\n"
+                     "upstream_key_file = " + dir_ + "/other.pem\n");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].rfind("6: api u: upstream_key_file " + dir_ + "/other.pem does not match", 0),
+            0u)
+      << errors[0];
+
+  EXPECT_EQ(errors_of("[api.u]\nlisten_path = /u\ntarget_url = http://127.0.0.1:9443\n"
+                      "use_keyless = true\ntls_insecure_skip_verify = true\n"),
+            (std::vector<std::string>{"5: api u: tls_insecure_skip_verify and upstream_*_file "
+                                      "apply to https:// targets only"}));
 }
 
 TEST(ConfigLoader, HandlesCommentsWhitespaceCrlfAndBom) {

@@ -175,7 +175,7 @@ TEST(RewriteRequest, RewritesPathWithStripAndBasePath) {
 TEST(RewriteRequest, KeepsTeTrailersForH2cTargetOnly) {
   RequestHead request = make_request();
   request.headers = {{"content-type", "application/grpc"}, {"te", "trailers"}};
-  rewrite_request_for_upstream(request, make_api(UpstreamProtocol::H2c), kContext);
+  rewrite_request_for_upstream(request, make_api(UpstreamProtocol::Http2), kContext);
   EXPECT_EQ(lines(request.headers),
             (Lines{"content-type: application/grpc", "te: trailers", "x-forwarded-for: 192.0.2.7",
                    "x-forwarded-proto: http"}));
