@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "proxy/exchange.h"
 #include "upstream/h1_pool.h"
+#include "upstream/upstream_tls.h"
 
 namespace ringway {
 namespace {
@@ -37,9 +38,11 @@ Http1ClientConn::Http1ClientConn(ProxyContext* ctx, Http1Pool* pool)
 
 Http1ClientConn::~Http1ClientConn() { ctx_->loop->disarm_timer(&timer_); }
 
-void Http1ClientConn::connect(const SockAddr& address, Exchange* waiter) {
+void Http1ClientConn::connect(const SockAddr& address, Exchange* waiter,
+                              const UpstreamTls* tls) {
   waiter_ = waiter;
   state_ = State::Connecting;
+  if (tls) tls->attach(tcp_, ctx_->gateway->buffer_size);
   int rc = tcp_.connect(reinterpret_cast<const sockaddr*>(&address.storage), address.len);
   if (rc < 0) {
     // No socket at all (fd limit): fail like a refused connect, asynchronously safe

@@ -21,6 +21,8 @@
 
 namespace ringway {
 
+class UpstreamTls;
+
 class Exchange;
 class Http1Pool;
 
@@ -33,7 +35,9 @@ class Http1ClientConn final : public TcpConn::Handler,
   Http1ClientConn& operator=(const Http1ClientConn&) = delete;
 
   // Starts connecting; |waiter| (may be null) gets the connection when it is ready.
-  void connect(const SockAddr& address, Exchange* waiter);
+  // |tls| (null for cleartext) makes the connection speak TLS; the connect timeout
+  // then covers the handshake too.
+  void connect(const SockAddr& address, Exchange* waiter, const UpstreamTls* tls);
   // Binds an exchange to this idle connection (calls on_upstream_ready).
   void assign(Exchange* ex);
   // The waiting exchange gave up; keep connecting for the pool.

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "proxy/exchange.h"
 #include "upstream/h2_pool.h"
+#include "upstream/upstream_tls.h"
 
 namespace ringway {
 namespace {
@@ -99,7 +100,8 @@ Http2ClientConn::~Http2ClientConn() {
   }
 }
 
-void Http2ClientConn::connect(const SockAddr& address) {
+void Http2ClientConn::connect(const SockAddr& address, const UpstreamTls* tls) {
+  if (tls) tls->attach(tcp_, ctx_->gateway->buffer_size);
   int rc = tcp_.connect(reinterpret_cast<const sockaddr*>(&address.storage), address.len);
   if (rc < 0) {
     on_connected(rc);

@@ -20,6 +20,8 @@
 
 namespace ringway {
 
+class UpstreamTls;
+
 class Exchange;
 class Http2Pool;
 class Http2ClientConn;
@@ -54,7 +56,9 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   Http2ClientConn(const Http2ClientConn&) = delete;
   Http2ClientConn& operator=(const Http2ClientConn&) = delete;
 
-  void connect(const SockAddr& address);
+  // |tls| (null for cleartext: h2c) makes the connection speak TLS with ALPN h2; the
+  // connect timeout then covers the handshake too.
+  void connect(const SockAddr& address, const UpstreamTls* tls);
   // True when one more stream may be opened here now or once connected.
   bool has_capacity() const;
   // Opens a stream for |ex| now, or once the connection is up.

@@ -256,7 +256,11 @@ void Shard::run(std::promise<std::string>* started) {
   rt->ctx.gateway = &gw;
   rt->router = std::make_unique<Router>(config_->apis);
   rt->ctx.router = rt->router.get();
-  rt->pools = std::make_unique<UpstreamPools>(&rt->ctx, *config_);
+  rt->pools = std::make_unique<UpstreamPools>(&rt->ctx, *config_, &error);
+  if (!error.empty()) {
+    started->set_value("shard " + std::to_string(index_) + ": " + error);
+    return;
+  }
   rt->ctx.pools = rt->pools.get();
   if (access_log_fd_ >= 0) {
     rt->access_log = std::make_unique<AccessLog>(&rt->loop, index_, access_log_fd_, false,

@@ -7,9 +7,10 @@
 
 namespace ringway {
 
-Http1Pool::Http1Pool(ProxyContext* ctx, const ApiConfig* api)
+Http1Pool::Http1Pool(ProxyContext* ctx, const ApiConfig* api, const UpstreamTls* tls)
     : ctx_(ctx),
       api_(api),
+      tls_(tls),
       backoff_(ctx->gateway->upstream_reconnect_backoff_ms,
                ctx->gateway->upstream_reconnect_backoff_max_ms) {}
 
@@ -66,7 +67,7 @@ void Http1Pool::start_connection(Exchange* waiter) {
   }
   auto* conn = new Http1ClientConn(ctx_, this);
   conns_.push_back(conn);
-  conn->connect(api_->target.address, waiter);
+  conn->connect(api_->target.address, waiter, tls_);
 }
 
 void Http1Pool::cancel_request(Exchange* ex) {

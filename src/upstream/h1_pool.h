@@ -13,11 +13,14 @@
 
 namespace ringway {
 
+class UpstreamTls;
+
 class Http1ClientConn;
 
 class Http1Pool : public UpstreamPool {
  public:
-  Http1Pool(ProxyContext* ctx, const ApiConfig* api);
+  // |tls|: null for cleartext targets; else owned by UpstreamPools.
+  Http1Pool(ProxyContext* ctx, const ApiConfig* api, const UpstreamTls* tls);
   ~Http1Pool() override;
 
   void request_stream(Exchange* ex) override;
@@ -39,6 +42,7 @@ class Http1Pool : public UpstreamPool {
 
   ProxyContext* ctx_;
   const ApiConfig* api_;
+  const UpstreamTls* tls_;
   std::vector<Http1ClientConn*> conns_;  // every connection, any state
   Http1ClientConn* idle_head_ = nullptr; // most recently used first
   uint32_t idle_count_ = 0;

@@ -7,9 +7,10 @@
 
 namespace ringway {
 
-Http2Pool::Http2Pool(ProxyContext* ctx, const ApiConfig* api)
+Http2Pool::Http2Pool(ProxyContext* ctx, const ApiConfig* api, const UpstreamTls* tls)
     : ctx_(ctx),
       api_(api),
+      tls_(tls),
       backoff_(ctx->gateway->upstream_reconnect_backoff_ms,
                ctx->gateway->upstream_reconnect_backoff_max_ms) {}
 
@@ -39,7 +40,7 @@ void Http2Pool::request_stream(Exchange* ex) {
     auto* conn = new Http2ClientConn(ctx_, this);
     conns_.push_back(conn);
     conn->add_exchange(ex);
-    conn->connect(api_->target.address);
+    conn->connect(api_->target.address, tls_);
     return;
   }
   waiting_.push_back(ex);

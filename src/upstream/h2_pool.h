@@ -12,11 +12,14 @@
 
 namespace ringway {
 
+class UpstreamTls;
+
 class Http2ClientConn;
 
 class Http2Pool : public UpstreamPool {
  public:
-  Http2Pool(ProxyContext* ctx, const ApiConfig* api);
+  // |tls|: null for cleartext targets; else owned by UpstreamPools.
+  Http2Pool(ProxyContext* ctx, const ApiConfig* api, const UpstreamTls* tls);
   ~Http2Pool() override;
 
   void request_stream(Exchange* ex) override;
@@ -41,6 +44,7 @@ class Http2Pool : public UpstreamPool {
  private:
   ProxyContext* ctx_;
   const ApiConfig* api_;
+  const UpstreamTls* tls_;
   std::vector<Http2ClientConn*> conns_;  // connections that may take streams
   std::vector<Http2ClientConn*> retired_;  // finishing their streams
   std::deque<Exchange*> waiting_;

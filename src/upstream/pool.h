@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "config/config.h"
@@ -14,6 +15,7 @@
 namespace ringway {
 
 class Exchange;
+class UpstreamTls;
 
 class UpstreamPool {
  public:
@@ -29,13 +31,17 @@ class UpstreamPool {
 
 class UpstreamPools {
  public:
-  UpstreamPools(ProxyContext* ctx, const Config& config);
+  // |error| is set (and the pools must not be used) when an https:// target's TLS
+  // files cannot be loaded.
+  UpstreamPools(ProxyContext* ctx, const Config& config, std::string* error);
+  ~UpstreamPools();
   UpstreamPool* for_api(const ApiConfig* api);
   void shutdown();
   uint32_t connection_count() const;
 
  private:
   const Config& config_;
+  std::vector<std::unique_ptr<UpstreamTls>> tls_;     // indexed like config.apis
   std::vector<std::unique_ptr<UpstreamPool>> pools_;  // indexed like config.apis
 };
 

@@ -1,19 +1,31 @@
 #include "upstream/h1_pool.h"
 #include "upstream/h2_pool.h"
 #include "upstream/pool.h"
+#include "upstream/upstream_tls.h"
 
 namespace ringway {
 
-UpstreamPools::UpstreamPools(ProxyContext* ctx, const Config& config) : config_(config) {
+UpstreamPools::UpstreamPools(ProxyContext* ctx, const Config& config, std::string* error)
+    : config_(config) {
   pools_.reserve(config.apis.size());
   for (const ApiConfig& api : config.apis) {
-    if (api.target.protocol == UpstreamProtocol::Http2) {
-      pools_.push_back(std::make_unique<Http2Pool>(ctx, &api));
+    const UpstreamTls* tls = nullptr;
+    if (api.target.tls) {
+      tls_.push_back(UpstreamTls::create(api, config.tls, error));
+      if (!tls_.back()) return;
+      tls = tls_.back().get();
     } else {
-      pools_.push_back(std::make_unique<Http1Pool>(ctx, &api));
+      tls_.push_back(nullptr);
+    }
+    if (api.target.protocol == UpstreamProtocol::Http2) {
+      pools_.push_back(std::make_unique<Http2Pool>(ctx, &api, tls));
+    } else {
+      pools_.push_back(std::make_unique<Http1Pool>(ctx, &api, tls));
     }
   }
 }
+
+UpstreamPools::~UpstreamPools() = default;
 
 UpstreamPool* UpstreamPools::for_api(const ApiConfig* api) {
   return pools_[static_cast<size_t>(api - config_.apis.data())].get();

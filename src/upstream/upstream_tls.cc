@@ -1,0 +1,31 @@
+#include "upstream/upstream_tls.h"
+
+namespace ringway {
+
+std::unique_ptr<UpstreamTls> UpstreamTls::create(const ApiConfig& api, const TlsConfig& tls,
+                                                 std::string* error) {
+  TlsClientConfig client;
+  client.ca_file = api.upstream_ca_file;
+  client.insecure_skip_verify = api.tls_insecure_skip_verify;
+  client.cert_file = api.upstream_cert_file;
+  client.key_file = api.upstream_key_file;
+  client.offer_h2 = api.target.protocol == UpstreamProtocol::Http2;
+  TlsClientContextResult made = TlsClientContext::create(client);
+  if (!made.context) {
+    *error = "api " + api.name + ": " + made.error;
+    return nullptr;
+  }
+  std::unique_ptr<UpstreamTls> self(new UpstreamTls());
+  self->context_ = std::move(made.context);
+  self->server_name_ = api.target.host;
+  self->record_policy_ = TlsRecordPolicy{tls.record_warmup_bytes, tls.record_idle_ms};
+  return self;
+}
+
+void UpstreamTls::attach(TcpConn& tcp, uint32_t buffer_size) const {
+  TlsLimits limits;
+  limits.ciphertext_in_bytes_max = buffer_size + 32768;
+  tcp.use_tls(std::make_unique<TlsSession>(*context_, limits, server_name_), record_policy_);
+}
+
+}  // namespace ringway

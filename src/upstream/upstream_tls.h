@@ -1,0 +1,32 @@
+#pragma once
+// TLS towards one API's https:// target: the shard's client context (trust anchors,
+// optional client certificate, ALPN h2 or http/1.1) and a session per connection,
+// with SNI and certificate-name checks against the target's host.
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "net/tcp_conn.h"
+#include "tls/tls_context.h"
+#include "tls/tls_session.h"
+
+namespace ringway {
+
+class UpstreamTls {
+ public:
+  // Null (with |error| set) when the files cannot be loaded.
+  static std::unique_ptr<UpstreamTls> create(const ApiConfig& api, const TlsConfig& tls,
+                                             std::string* error);
+
+  // Makes |tcp| (not yet connected) speak TLS to the target.
+  void attach(TcpConn& tcp, uint32_t buffer_size) const;
+
+ private:
+  UpstreamTls() = default;
+  std::unique_ptr<TlsClientContext> context_;
+  std::string server_name_;
+  TlsRecordPolicy record_policy_;
+};
+
+}  // namespace ringway
