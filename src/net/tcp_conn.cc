@@ -23,6 +23,8 @@ constexpr size_t kTlsCipherQueueMax = 262144;
 // and record overhead) during warm-up, the protocol maximum for bulk.
 constexpr size_t kTlsSmallRecord = 1300;
 constexpr size_t kTlsFullRecord = 16384;
+// Plaintext pieces at least this large are encrypted from where they are.
+constexpr size_t kTlsInPlaceMin = 4096;
 
 void set_nodelay(int fd) {
   int one = 1;
@@ -550,9 +552,12 @@ void TcpConn::tls_encrypt() {
       src = reinterpret_cast<const uint8_t*>(front.slice.data());
       n = std::min<size_t>(front.slice.size(), target);
     } else {
-      // Small pieces (frame headers, heads): gather them into one record.
+      // Small pieces (frame headers, heads): gather them into one record. A large
+      // piece (a relayed payload) is not copied in: it starts the next record and is
+      // encrypted in place, at the price of one short record before it.
       n = 0;
       for (const Piece& p : plain_queue_) {
+        if (n > 0 && p.slice.size() >= kTlsInPlaceMin) break;
         size_t take = std::min<size_t>(p.slice.size(), target - n);
         memcpy(staging + n, p.slice.data(), take);
         n += take;
