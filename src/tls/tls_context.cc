@@ -12,6 +12,10 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#ifndef OPENSSL_IS_BORINGSSL
+#include <openssl/core_names.h>  // OpenSSL 3: OSSL_MAC_PARAM_* for the ticket HMAC
+#include <openssl/params.h>
+#endif
 #pragma GCC diagnostic pop
 
 namespace ringway {
@@ -147,7 +151,9 @@ std::string TlsServerContext::load(TlsServerContext* self, const TlsServerConfig
   options |= SSL_OP_NO_RENEGOTIATION;  // OpenSSL; BoringSSL servers never renegotiate
 #endif
   SSL_CTX_set_options(ctx, options);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // NO_AUTO_CHAIN: send exactly the chain in cert_file. BoringSSL's default; OpenSSL
+  // would otherwise complete the chain from the verify store (client_ca_file).
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
 
   // Stateless resumption only: no server-side cache (it would be per shard anyway).
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -160,7 +166,12 @@ std::string TlsServerContext::load(TlsServerContext* self, const TlsServerConfig
   }
   if (!self->ticket_keys_.empty()) {
     SSL_CTX_set_app_data(ctx, self);
+#ifdef OPENSSL_IS_BORINGSSL
     SSL_CTX_set_tlsext_ticket_key_cb(ctx, &TlsServerContext::ticket_key_callback);
+#else
+    // OpenSSL 3: same callback contract, EVP_MAC_CTX instead of HMAC_CTX.
+    SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &TlsServerContext::ticket_key_callback);
+#endif
   } else if (config.ticket_keys_disabled) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
   }
@@ -245,8 +256,23 @@ int TlsServerContext::alpn_select(SSL*, const uint8_t** out, uint8_t* out_len,
   return SSL_TLSEXT_ERR_NOACK;
 }
 
+// Keys the ticket MAC: HMAC-SHA256 with |secret|, in either library (TicketHmacCtx).
+bool TlsServerContext::init_ticket_hmac(TicketHmacCtx* hmac_ctx, const std::string& secret) {
+#ifdef OPENSSL_IS_BORINGSSL
+  return HMAC_Init_ex(hmac_ctx, secret.data(), secret.size(), EVP_sha256(), nullptr) == 1;
+#else
+  // OSSL_PARAM takes non-const pointers but only reads through them here.
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<char*>(secret.data()),
+                                        secret.size()),
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+      OSSL_PARAM_construct_end()};
+  return EVP_MAC_CTX_set_params(hmac_ctx, params) == 1;
+#endif
+}
+
 int TlsServerContext::ticket_key_callback(SSL* ssl, uint8_t* key_name, uint8_t* iv,
-                                          EVP_CIPHER_CTX* cipher_ctx, HMAC_CTX* hmac_ctx,
+                                          EVP_CIPHER_CTX* cipher_ctx, TicketHmacCtx* hmac_ctx,
                                           int encrypt) {
   auto* self = static_cast<TlsServerContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
   if (encrypt) {
@@ -257,19 +283,13 @@ int TlsServerContext::ticket_key_callback(SSL* ssl, uint8_t* key_name, uint8_t* 
                            reinterpret_cast<const uint8_t*>(k.aes_key.data()), iv) != 1) {
       return -1;
     }
-    if (HMAC_Init_ex(hmac_ctx, k.hmac_secret.data(), k.hmac_secret.size(), EVP_sha256(),
-                     nullptr) != 1) {
-      return -1;
-    }
+    if (!init_ticket_hmac(hmac_ctx, k.hmac_secret)) return -1;
     return 1;
   }
   for (size_t i = 0; i < self->ticket_keys_.size(); ++i) {
     const TicketKey& k = self->ticket_keys_[i];
     if (std::memcmp(key_name, k.name, 16) != 0) continue;
-    if (HMAC_Init_ex(hmac_ctx, k.hmac_secret.data(), k.hmac_secret.size(), EVP_sha256(),
-                     nullptr) != 1) {
-      return -1;
-    }
+    if (!init_ticket_hmac(hmac_ctx, k.hmac_secret)) return -1;
     if (EVP_DecryptInit_ex(cipher_ctx, k.cipher, nullptr,
                            reinterpret_cast<const uint8_t*>(k.aes_key.data()), iv) != 1) {
       return -1;
@@ -292,7 +312,8 @@ TlsClientContextResult TlsClientContext::create(const TlsClientConfig& config) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // Client certificate chain exactly as in cert_file (see the server context).
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
 
   self->verify_ = !config.insecure_skip_verify;
   if (self->verify_) {

@@ -106,8 +106,18 @@ class TlsServerContext {
   static int select_server_name(SSL* ssl, int* alert, void* arg);
   static int alpn_select(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* in,
                          unsigned in_len, void* arg);
+  // The ticket HMAC context: BoringSSL hands the callback an HMAC_CTX; OpenSSL 3
+  // deprecates HMAC_CTX and SSL_CTX_set_tlsext_ticket_key_cb, so there the callback is
+  // installed with SSL_CTX_set_tlsext_ticket_key_evp_cb and gets an EVP_MAC_CTX.
+#ifdef OPENSSL_IS_BORINGSSL
+  using TicketHmacCtx = HMAC_CTX;
+#else
+  using TicketHmacCtx = EVP_MAC_CTX;
+#endif
+  static bool init_ticket_hmac(TicketHmacCtx* hmac_ctx, const std::string& secret);
   static int ticket_key_callback(SSL* ssl, uint8_t* key_name, uint8_t* iv,
-                                 EVP_CIPHER_CTX* cipher_ctx, HMAC_CTX* hmac_ctx, int encrypt);
+                                 EVP_CIPHER_CTX* cipher_ctx, TicketHmacCtx* hmac_ctx,
+                                 int encrypt);
 
   SSL_CTX* ctx_ = nullptr;
   bool enable_http2_ = true;

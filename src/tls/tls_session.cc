@@ -104,7 +104,12 @@ void TlsSession::drive_handshake() {
 
 void TlsSession::record_peer() {
   if (client_) return;  // an upstream's certificate was checked during the handshake
-  X509* cert = SSL_get_peer_certificate(ssl_);
+#ifdef OPENSSL_IS_BORINGSSL
+  X509* cert = SSL_get_peer_certificate(ssl_);  // a new reference
+#else
+  // OpenSSL 3's name for the same call (the old one is a deprecated alias).
+  X509* cert = SSL_get1_peer_certificate(ssl_);
+#endif
   if (cert == nullptr) {
     peer_cert_state_ = TlsPeerCertState::kNone;
     verify_result_ = X509_V_OK;
