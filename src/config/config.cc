@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -904,15 +905,34 @@ class Validator {
   };
 
   // Loads the files once so unreadable or mismatched ones are --check errors.
+  // The certificate and key are checked first, the CA bundle then on its own, so a
+  // problem in one does not hide a problem in the other.
   void check_server_context(const TlsServerConfig& server, const SectionLines& lines,
                             const std::string& prefix, int section_line) {
+    TlsServerConfig cert_only = server;
+    cert_only.client_ca_file.clear();
+    bool cert_ok = check_one_server_context(cert_only, lines, prefix, section_line);
+    if (server.client_ca_file.empty()) return;
+    if (cert_ok) {
+      check_one_server_context(server, lines, prefix, section_line);
+    } else if (FILE* f = std::fopen(server.client_ca_file.c_str(), "rb")) {
+      std::fclose(f);
+    } else {
+      error(lines.ca ? lines.ca : section_line,
+            prefix + "client_ca_file " + server.client_ca_file + ": " + std::strerror(errno));
+    }
+  }
+
+  bool check_one_server_context(const TlsServerConfig& server, const SectionLines& lines,
+                                const std::string& prefix, int section_line) {
     TlsServerContextResult r = TlsServerContext::create(server);
-    if (r.context) return;
+    if (r.context) return true;
     int line = section_line;
     if (r.error.rfind("cert_file", 0) == 0) line = lines.cert;
     if (r.error.rfind("key_file", 0) == 0) line = lines.key;
     if (r.error.rfind("client_ca_file", 0) == 0) line = lines.ca;
     error(line ? line : section_line, prefix + r.error);
+    return false;
   }
 
   void check_tls(const Config& config) {

@@ -209,6 +209,7 @@ int TlsServerContext::select_server_name(SSL* ssl, int*, void* arg) {
   if (name == nullptr) return SSL_TLSEXT_ERR_OK;
   std::string lower(name);
   for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (!lower.empty() && lower.back() == '.') lower.pop_back();  // "host." is "host"
   std::string_view parent;
   if (size_t dot = lower.find('.'); dot != std::string::npos) {
     parent = std::string_view(lower).substr(dot);  // ".example.com"
@@ -349,8 +350,18 @@ TlsClientContextResult TlsClientContext::create(const TlsClientConfig& config) {
       result.error = "upstream_cert_file " + config.cert_file + ": " + tls_take_error_text();
       return result;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+      unsigned long code = ERR_peek_error();
+      bool mismatch = ERR_GET_LIB(code) == ERR_LIB_X509 &&
+                      (ERR_GET_REASON(code) == X509_R_KEY_TYPE_MISMATCH ||
+                       ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH);
+      result.error = "upstream_key_file " + config.key_file +
+                     (mismatch ? " does not match upstream_cert_file " + config.cert_file
+                               : std::string()) +
+                     ": " + tls_take_error_text();
+      return result;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
       result.error = "upstream_key_file " + config.key_file + " does not match upstream_cert_file " +
                      config.cert_file + ": " + tls_take_error_text();
       return result;

@@ -12,12 +12,11 @@
 //   48 bytes = 16 key name | 16 HMAC-SHA256 secret | 16 AES-128-CBC key, or
 //   80 bytes = 16 key name | 32 HMAC-SHA256 secret | 32 AES-256-CBC key.
 // ticket_keys[0] encrypts new tickets; every listed key decrypts. A ticket sealed with
-// a key other than [0] is accepted and re-issued under [0]. Rotation: the control
-// thread prepends a fresh key (generate_ticket_key()), keeps the previous ones for a
-// ticket lifetime, drops the oldest, and hands the new list to every shard, which
-// builds a new context for new connections (old connections keep their context).
-// An empty list leaves the library's own random per-context key: resumption then
-// only works on the shard that issued the ticket.
+// a key other than [0] is accepted and re-issued under [0]. Rotation: each shard
+// installs a new list with set_ticket_keys() on its own thread (the keys come from
+// tls/ticket_key_schedule.h, identical on every shard). An empty list leaves the
+// library's own random per-context key: resumption then only works on the shard
+// that issued the ticket.
 //
 // Codec module: no I/O, no sockets (STYLE.md §9).
 

@@ -76,6 +76,16 @@ void TlsSession::fail(const char* where, int ssl_error) {
     error_ += "SSL_get_error " + std::to_string(ssl_error);
     ERR_clear_error();
   }
+  if (client_) {
+    // Say why the upstream's certificate was rejected (wrong CA, name mismatch, ...).
+    long verify = SSL_get_verify_result(ssl_);
+    if (verify != X509_V_OK) {
+      verify_result_ = verify;
+      error_ += " (certificate: ";
+      error_ += X509_verify_cert_error_string(verify);
+      error_ += ")";
+    }
+  }
 }
 
 size_t TlsSession::feed_ciphertext(const uint8_t* data, size_t len) {
