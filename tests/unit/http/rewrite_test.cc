@@ -206,5 +206,45 @@ TEST(RewriteResponse, RemovesHopByHopHeaders) {
   EXPECT_EQ(lines(response.headers), (Lines{"content-type: text/plain", "content-length: 5"}));
 }
 
+TEST(RewriteRequest, ClientCertificateHeadersAreStrippedAndSetOnlyWhenVerified) {
+  ApiConfig api = make_api();
+  RequestHead spoofed = make_request();
+  spoofed.headers.push_back({"x-client-cert-sha256", "00ff"});
+  spoofed.headers.push_back({"accept", "*/*"});
+  spoofed.headers.push_back({"x-client-cert-subject", "CN=admin"});
+
+  // Cleartext connection: the spoofed values vanish and nothing replaces them.
+  RequestHead plain = make_request();
+  plain.headers = spoofed.headers;
+  rewrite_request_for_upstream(plain, api, kContext);
+  EXPECT_EQ(find_header(plain.headers, "x-client-cert-sha256"), nullptr);
+  EXPECT_EQ(find_header(plain.headers, "x-client-cert-subject"), nullptr);
+  EXPECT_NE(find_header(plain.headers, "accept"), nullptr);
+
+  // An unverified certificate is not an identity either.
+  ClientCert untrusted;
+  untrusted.state = ClientCertState::kUnverified;
+  untrusted.sha256 = std::string(64, 'c');
+  untrusted.subject = "CN=mallory";
+  RequestHead unverified = make_request();
+  unverified.headers = spoofed.headers;
+  rewrite_request_for_upstream(unverified, api, ForwardContext{"192.0.2.7", "https", &untrusted});
+  EXPECT_EQ(find_header(unverified.headers, "x-client-cert-sha256"), nullptr);
+  EXPECT_EQ(find_header(unverified.headers, "x-client-cert-subject"), nullptr);
+
+  // A verified one: exactly one of each, with the connection's values.
+  ClientCert verified;
+  verified.state = ClientCertState::kVerified;
+  verified.sha256 = std::string(64, 'd');
+  verified.subject = "CN=client,O=Example";
+  RequestHead ok = make_request();
+  ok.headers = spoofed.headers;
+  rewrite_request_for_upstream(ok, api, ForwardContext{"192.0.2.7", "https", &verified});
+  EXPECT_EQ(lines(ok.headers), (Lines{"accept: */*",
+                                      "x-client-cert-sha256: " + std::string(64, 'd'),
+                                      "x-client-cert-subject: CN=client,O=Example",
+                                      "x-forwarded-for: 192.0.2.7", "x-forwarded-proto: https"}));
+}
+
 }  // namespace
 }  // namespace ringway

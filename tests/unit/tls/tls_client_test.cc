@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #pragma GCC diagnostic pop
 
+#include "tls/ticket_key_schedule.h"
 #include "tls/tls_context.h"
 #include "tls/tls_session.h"
 
@@ -809,6 +810,72 @@ TEST(TlsServerContextTicketKeys, BadKeySizeIsRefusedAndTheOldKeysStay) {
   EXPECT_EQ(ticket_key_name(second.session), key_name(kKeyA));  // still sealing with A
   SSL_SESSION_free(first.session);
   SSL_SESSION_free(second.session);
+}
+
+// --- Ticket keys: the per-period schedule every shard derives on its own ---
+
+TEST(TicketKeySchedule, SameMasterSameKeysOnEveryShard) {
+  const std::string master(32, 'm');
+  TicketKeySchedule shard0(master, 3600), shard1(master, 3600);
+  EXPECT_EQ(shard0.keys_for_period(7), shard1.keys_for_period(7));
+  std::vector<std::string> keys = shard0.keys_for_period(7);
+  ASSERT_EQ(keys.size(), 3u);  // current, previous, next
+  EXPECT_EQ(keys[0], shard0.key(7));
+  EXPECT_EQ(keys[1], shard0.key(6));
+  EXPECT_EQ(keys[2], shard0.key(8));
+  for (const std::string& k : keys) EXPECT_EQ(k.size(), 80u);
+  EXPECT_NE(shard0.key(7).substr(0, 16), shard0.key(8).substr(0, 16));  // distinct names
+  EXPECT_EQ(shard0.keys_for_period(0).size(), 2u);  // no period before the first
+  TicketKeySchedule other(std::string(32, 'n'), 3600);
+  EXPECT_NE(other.key(7), shard0.key(7));
+  EXPECT_NE(TicketKeySchedule::random_master(), TicketKeySchedule::random_master());
+}
+
+TEST(TicketKeySchedule, PeriodsAndBoundaries) {
+  TicketKeySchedule s(std::string(32, 'm'), 60);
+  EXPECT_EQ(s.period_at(0), 0u);
+  EXPECT_EQ(s.period_at(59999), 0u);
+  EXPECT_EQ(s.period_at(60000), 1u);
+  EXPECT_EQ(s.ms_until_next_period(0), 60000u);
+  EXPECT_EQ(s.ms_until_next_period(59999), 1u);
+  EXPECT_EQ(s.ms_until_next_period(60000), 60000u);
+}
+
+// A ticket lives one to two periods, and a shard that has not rolled over yet still
+// resumes a ticket from one that has.
+TEST(TicketKeySchedule, TicketsResumeAcrossOnePeriodAndAcrossShardsAtTheBoundary) {
+  TicketKeySchedule schedule(TicketKeySchedule::random_master(), 3600);
+  TlsServerConfig c = server_config();
+  c.ticket_keys = schedule.keys_for_period(10);
+  auto shard0 = make_server(c);
+  auto shard1 = make_server(c);
+  auto client = make_client(client_config());
+  capture_sessions(*client);
+
+  Connection issued = connect_once(*client, *shard0, nullptr, TLS1_3_VERSION);
+  ASSERT_NE(issued.session, nullptr);
+  EXPECT_EQ(ticket_key_name(issued.session), schedule.key(10).substr(0, 16));
+  Connection other_shard = connect_once(*client, *shard1, issued.session, TLS1_3_VERSION);
+  EXPECT_TRUE(other_shard.resumed);
+
+  // shard1 rolls over to period 11: the period-10 ticket still resumes there.
+  ASSERT_TRUE(shard1->set_ticket_keys(schedule.keys_for_period(11)));
+  Connection next_period = connect_once(*client, *shard1, issued.session, TLS1_3_VERSION);
+  EXPECT_TRUE(next_period.resumed);
+  // A ticket issued by shard1 in period 11 resumes on shard0, still in period 10.
+  ASSERT_NE(next_period.session, nullptr);
+  EXPECT_EQ(ticket_key_name(next_period.session), schedule.key(11).substr(0, 16));
+  Connection early = connect_once(*client, *shard0, next_period.session, TLS1_3_VERSION);
+  EXPECT_TRUE(early.resumed);
+
+  // Two periods later the period-10 key is gone: full handshake.
+  ASSERT_TRUE(shard1->set_ticket_keys(schedule.keys_for_period(12)));
+  Connection expired = connect_once(*client, *shard1, issued.session, TLS1_3_VERSION);
+  EXPECT_FALSE(expired.resumed);
+
+  for (Connection* x : {&issued, &other_shard, &next_period, &early, &expired}) {
+    if (x->session != nullptr) SSL_SESSION_free(x->session);
+  }
 }
 
 TEST(TlsServerContextTicketKeys, RefusedWhenTheContextHasNoKeys) {
