@@ -22,6 +22,12 @@ namespace ringway {
 namespace {
 
 constexpr unsigned char kSessionIdContext[] = "ringway";
+// TLS 1.2 suites: forward-secret key exchange with an AEAD only (RFC 9113 §9.2.2 and
+// Mozilla "intermediate"); TLS 1.3 suites are all AEAD and keep the library default.
+constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 constexpr uint8_t kAlpnH2[] = {'h', '2'};
 constexpr uint8_t kAlpnHttp11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
 
@@ -146,6 +152,9 @@ std::string TlsServerContext::load(TlsServerContext* self, const TlsServerConfig
   SSL_CTX_set_min_proto_version(ctx, min);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
 
+  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
+    return "cipher list: " + tls_take_error_text();
+  }
   long options = SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE;
 #ifdef SSL_OP_NO_RENEGOTIATION
   options |= SSL_OP_NO_RENEGOTIATION;  // OpenSSL; BoringSSL servers never renegotiate
@@ -313,6 +322,10 @@ TlsClientContextResult TlsClientContext::create(const TlsClientConfig& config) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+  if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
+    result.error = "cipher list: " + tls_take_error_text();
+    return result;
+  }
   // Client certificate chain exactly as in cert_file (see the server context).
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
 

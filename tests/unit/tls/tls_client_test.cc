@@ -358,6 +358,29 @@ TEST(TlsClientSession, VerifiesServerOverTls12) {
   EXPECT_EQ(client_verify_result(p), X509_V_OK);
 }
 
+// TLS 1.2 is limited to ECDHE key exchange with AEAD suites (SECURITY.md §5).
+TEST(TlsServerContextCiphers, Tls12OffersOnlyForwardSecretAeadSuites) {
+  auto server = make_server(server_config());
+  auto client = make_client(client_config());
+  {
+    Pipe p(*client, "localhost", *server);
+    SSL_set_max_proto_version(p.client.native_for_test(), TLS1_2_VERSION);
+    ASSERT_TRUE(p.handshake()) << p.client.error() << " / " << p.server.error();
+    const SSL_CIPHER* c = SSL_get_current_cipher(p.server.native_for_test());
+    ASSERT_NE(c, nullptr);
+    EXPECT_NE(std::string(SSL_CIPHER_get_name(c)).find("ECDHE"), std::string::npos);
+    EXPECT_NE(std::string(SSL_CIPHER_get_name(c)).find("GCM"), std::string::npos);
+  }
+  // A client offering only static-RSA or CBC suites gets no handshake.
+  for (const char* only : {"AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA"}) {
+    Pipe p(*client, "localhost", *server);
+    SSL_set_max_proto_version(p.client.native_for_test(), TLS1_2_VERSION);
+    ASSERT_EQ(SSL_set_cipher_list(p.client.native_for_test(), only), 1) << only;
+    EXPECT_FALSE(p.handshake()) << only;
+    EXPECT_EQ(p.server.handshake_state(), TlsHandshakeState::kFailed) << only;
+  }
+}
+
 TEST(TlsClientSession, FailsAgainstServerFromAnotherCaWithVerifyError) {
   auto server = make_server(server_config());
   TlsClientConfig c = client_config();
