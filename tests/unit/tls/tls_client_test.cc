@@ -875,34 +875,36 @@ TEST(TicketKeySchedule, TicketsResumeAcrossOnePeriodAndAcrossShardsAtTheBoundary
   auto client = make_client(client_config());
   capture_sessions(*client);
 
-  // Each resumption offers a ticket that was never offered before (OpenSSL clients
-  // use a TLS 1.3 ticket once).
+  // Each resumption offers a ticket from a full handshake that was never offered
+  // before (OpenSSL clients use a TLS 1.3 ticket once).
   Connection issued = connect_once(*client, *shard0, nullptr, TLS1_3_VERSION);
   Connection spare = connect_once(*client, *shard0, nullptr, TLS1_3_VERSION);
-  ASSERT_NE(issued.session, nullptr);
-  ASSERT_NE(spare.session, nullptr);
-  EXPECT_EQ(ticket_key_name(issued.session), schedule.key(10).substr(0, 16));
+  Connection spare2 = connect_once(*client, *shard0, nullptr, TLS1_3_VERSION);
+  for (Connection* x : {&issued, &spare, &spare2}) {
+    ASSERT_NE(x->session, nullptr);
+    EXPECT_EQ(ticket_key_name(x->session), schedule.key(10).substr(0, 16));
+  }
   Connection other_shard = connect_once(*client, *shard1, issued.session, TLS1_3_VERSION);
   EXPECT_TRUE(other_shard.resumed);
-  ASSERT_NE(other_shard.session, nullptr);
-  EXPECT_EQ(ticket_key_name(other_shard.session), schedule.key(10).substr(0, 16));
 
   // shard1 rolls over to period 11: a period-10 ticket still resumes there.
   ASSERT_TRUE(shard1->set_ticket_keys(schedule.keys_for_period(11)));
-  Connection next_period = connect_once(*client, *shard1, other_shard.session, TLS1_3_VERSION);
+  Connection next_period = connect_once(*client, *shard1, spare.session, TLS1_3_VERSION);
   EXPECT_TRUE(next_period.resumed);
   // A ticket issued by shard1 in period 11 resumes on shard0, still in period 10.
-  ASSERT_NE(next_period.session, nullptr);
-  EXPECT_EQ(ticket_key_name(next_period.session), schedule.key(11).substr(0, 16));
-  Connection early = connect_once(*client, *shard0, next_period.session, TLS1_3_VERSION);
+  Connection fresh = connect_once(*client, *shard1, nullptr, TLS1_3_VERSION);
+  ASSERT_NE(fresh.session, nullptr);
+  EXPECT_EQ(ticket_key_name(fresh.session), schedule.key(11).substr(0, 16));
+  Connection early = connect_once(*client, *shard0, fresh.session, TLS1_3_VERSION);
   EXPECT_TRUE(early.resumed);
 
   // Two periods later the period-10 key is gone: full handshake.
   ASSERT_TRUE(shard1->set_ticket_keys(schedule.keys_for_period(12)));
-  Connection expired = connect_once(*client, *shard1, spare.session, TLS1_3_VERSION);
+  Connection expired = connect_once(*client, *shard1, spare2.session, TLS1_3_VERSION);
   EXPECT_FALSE(expired.resumed);
 
-  for (Connection* x : {&issued, &spare, &other_shard, &next_period, &early, &expired}) {
+  for (Connection* x : {&issued, &spare, &spare2, &other_shard, &next_period, &fresh, &early,
+                        &expired}) {
     if (x->session != nullptr) SSL_SESSION_free(x->session);
   }
 }
