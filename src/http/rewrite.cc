@@ -80,14 +80,31 @@ void strip_hop_by_hop(HeaderList& headers, bool keep_te_trailers) {
   headers.resize(out);
 }
 
+bool is_client_identity_header(std::string_view name) {
+  for (std::string_view identity : {kClientCertSha256Header, kClientCertSubjectHeader}) {
+    if (name.size() != identity.size()) continue;
+    bool same = true;
+    for (size_t i = 0; same && i < name.size(); ++i) {
+      char c = name[i] == '_' ? '-' : name[i];
+      same = c == identity[i];
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
+bool strip_client_identity_headers(HeaderList& headers) {
+  size_t before = headers.size();
+  std::erase_if(headers, [](const Header& h) { return is_client_identity_header(h.name); });
+  return headers.size() != before;
+}
+
 void rewrite_request_for_upstream(RequestHead& request, const ApiConfig& api,
                                   const ForwardContext& context) {
   request.path = upstream_path(api, request.path);
   strip_hop_by_hop(request.headers, api.target.protocol == UpstreamProtocol::Http2);
   // Identity headers are the gateway's to set: drop whatever the client sent.
-  std::erase_if(request.headers, [](const Header& h) {
-    return h.name == kClientCertSha256Header || h.name == kClientCertSubjectHeader;
-  });
+  strip_client_identity_headers(request.headers);
   if (context.client_cert && context.client_cert->state == ClientCertState::kVerified) {
     request.headers.push_back({kClientCertSha256Header, context.client_cert->sha256});
     request.headers.push_back({kClientCertSubjectHeader, context.client_cert->subject});

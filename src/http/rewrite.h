@@ -21,6 +21,12 @@ struct ForwardContext {
 inline constexpr std::string_view kClientCertSha256Header = "x-client-cert-sha256";
 inline constexpr std::string_view kClientCertSubjectHeader = "x-client-cert-subject";
 
+// True for the headers above, also spelled with '_' for '-' (CGI-style upstreams map
+// both spellings to the same variable). Names are lower-case here.
+bool is_client_identity_header(std::string_view name);
+// Removes them; returns true when there was one (used for request trailers too).
+bool strip_client_identity_headers(HeaderList& headers);
+
 // Removes connection-specific headers: connection, keep-alive, proxy-connection,
 // transfer-encoding, upgrade, te, http2-settings, and any header named by a
 // Connection header's tokens. When |keep_te_trailers| is true (HTTP/2 upstream), a

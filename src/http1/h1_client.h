@@ -46,6 +46,8 @@ class Http1ClientConn final : public TcpConn::Handler,
   }
   // Closes now (pool shutdown or idle timeout).
   void close();
+  // Reports |cause| to the exchange (if any) and closes the connection.
+  void fail(LocalReplyCause cause, const char* message);
   bool idle() const { return state_ == State::Idle; }
 
   // Intrusive links for the pool's idle list.
@@ -84,8 +86,6 @@ class Http1ClientConn final : public TcpConn::Handler,
 
   int headers_complete();
   int message_complete();
-  // Reports |cause| to the exchange (if any) and closes the connection.
-  void fail(LocalReplyCause cause, const char* message);
   void maybe_release();
 
   ProxyContext* ctx_;

@@ -1,5 +1,6 @@
 #include "http2/h2_client.h"
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -7,6 +8,7 @@
 #include "base/log.h"
 #include "proxy/exchange.h"
 #include "upstream/h2_pool.h"
+#include "tls/tls_session.h"
 #include "upstream/upstream_tls.h"
 
 namespace ringway {
@@ -145,6 +147,13 @@ bool Http2ClientConn::forget_pending(Exchange* ex) {
 
 void Http2ClientConn::on_connected(int error) {
   ctx_->loop->disarm_timer(&timer_);
+  if (error == 0 && tcp_.tls() && tcp_.tls()->alpn() != "h2") {
+    // Only "h2" was offered; a server that ignores ALPN would read our HTTP/2
+    // preface as garbage.
+    RW_LOG(Warn, "upstream TLS: the server did not select ALPN h2 (proxy_enable_http2)");
+    tcp_.abort();
+    error = -EPROTO;
+  }
   if (error < 0) {
     ++ctx_->counters.upstream_connect_failures;
     RW_LOG(Debug, "upstream h2c connect failed: %s", strerror(-error));

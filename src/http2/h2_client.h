@@ -66,6 +66,8 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   bool forget_pending(Exchange* ex);
   // Drain: no new streams; close once the open ones finish.
   void shutdown();
+  // Fails every exchange (pending and streaming) and closes the connection.
+  void fail_all(LocalReplyCause cause, const char* message);
 
   nghttp2_session* session() { return session_; }
   TcpConn& tcp() { return tcp_; }
@@ -101,8 +103,6 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   // beyond its limit go back to the pool).
   void open_pending();
   void remove_stream(Http2ClientStream* stream);
-  // Fails every exchange (pending and streaming) and closes the connection.
-  void fail_all(LocalReplyCause cause, const char* message);
   void close();
   void update_timer();
 

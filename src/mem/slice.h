@@ -75,8 +75,9 @@ class Slice {
     data_ += n;
     len_ -= n;
   }
-  // Grows a heap slice over bytes just written after it in its block. Only for the
-  // sole owner of the block's tail (the send queue's append path).
+  // Grows a heap slice over bytes right after it in its block: bytes just written by
+  // the sole owner of the block's tail (the send queue's append path), or the range
+  // of another reference to the same block that is merged in (and then dropped).
   void extend(uint32_t n) { len_ += n; }
   // Copies receive-buffer bytes to the heap so the buffer can go back to the kernel
   // (used when a slice would be held for long while buffers are scarce).

@@ -47,6 +47,7 @@ TcpConn::~TcpConn() {
   // The owner frees us only after on_closed(); anything else is a lifetime bug.
   RW_CHECK(fd_ < 0 && ops_in_flight_ == 0);
   loop_->disarm_timer(&linger_timer_);
+  if (tls_rx_block_) heap_block_unref(tls_rx_block_);
 }
 
 void TcpConn::attach(int fd) {
@@ -74,7 +75,11 @@ void TcpConn::on_connect_complete(Op* op, int32_t res, uint32_t) {
       // on_connected() waits for the end of the handshake.
       c->tls_->start();
       c->pull_ciphertext();
-      c->start_recv();
+      if (c->tls_->handshake_state() == TlsHandshakeState::kFailed) {
+        c->tls_fail("handshake start");
+      } else {
+        c->start_recv();
+      }
     } else {
       c->handler_->on_connected(res);
     }
@@ -157,6 +162,12 @@ void TcpConn::on_recv_complete(Op* op, int32_t res, uint32_t flags) {
       if (c->tls_ && c->tls_->is_client() && !c->tls_handshake_reported_) {
         c->tls_fail(res == 0 ? "the upstream closed the connection during the handshake"
                              : "receive failed during the handshake");
+      } else if (c->tls_ && c->tls_input_closed_) {
+        // close_notify already reported the end of input.
+      } else if (res == 0 && c->tls_ && c->tls_->is_client() && c->tls_handshake_reported_) {
+        // An upstream's TLS stream must end with close_notify: a bare FIN may be a
+        // truncation (it would complete a close-delimited HTTP/1.1 body).
+        c->handler_->on_recv_end(-ECONNRESET);
       } else if (res == 0 && !c->stash_.empty()) {
         // A clean end of input comes after the bytes still waiting (pipelined
         // requests are answered before the half-close is acted on).
@@ -223,7 +234,23 @@ void TcpConn::write(Slice slice, uint32_t credit_id) {
   if (slice.in_recv_buffer() && loop_->buffers().scarce()) slice.detach();
   queued_bytes_ += slice.size();
   uint32_t size = slice.size();
-  (tls_ ? plain_queue_ : queue_).push_back(Piece{std::move(slice), credit_id, size});
+  std::deque<Piece>& input = tls_ ? plain_queue_ : queue_;
+  size_t busy = tls_ ? 0 : pieces_in_flight_;  // pieces the kernel is reading
+  if (input.size() > busy) {
+    // The bytes right after the last piece in the same heap block (TLS plaintext
+    // arrives that way): grow the piece instead of queueing one per record.
+    Piece& last = input.back();
+    HeapBlock* block = last.slice.block();
+    if (block && block == slice.block() && last.credit_id == credit_id &&
+        last.slice.data() + last.slice.size() == slice.data()) {
+      last.slice.extend(size);
+      last.credit_bytes += size;
+      slice.reset();
+      loop_->queue_flush(this);
+      return;
+    }
+  }
+  input.push_back(Piece{std::move(slice), credit_id, size});
   loop_->queue_flush(this);
 }
 
@@ -298,7 +325,7 @@ void TcpConn::on_send_complete(Op* op, int32_t res, uint32_t) {
   }
   size_t sent = static_cast<size_t>(res);
   c->queued_bytes_ -= sent;
-  if (c->tls_) c->tls_credit_sent(sent);
+  size_t cipher_sent = sent;
   while (sent > 0 && !c->queue_.empty()) {
     Piece& front = c->queue_.front();
     if (sent < front.slice.size()) {
@@ -311,6 +338,8 @@ void TcpConn::on_send_complete(Op* op, int32_t res, uint32_t) {
     c->queue_.pop_front();
     if (credit != 0 && c->closing_ < CloseState::Closing) c->handler_->on_credit(credit, bytes);
   }
+  // TLS credits fire after the sent pieces are gone (a handler may close us).
+  if (c->tls_) c->tls_credit_sent(cipher_sent);
   if (c->closing_ >= CloseState::Closing) {
     c->maybe_finish_close();
     return;
@@ -400,6 +429,10 @@ void TcpConn::maybe_finish_close() {
   plain_queue_.clear();
   queued_bytes_ = 0;
   stash_.clear();
+  if (tls_rx_block_) {
+    heap_block_unref(tls_rx_block_);
+    tls_rx_block_ = nullptr;
+  }
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -412,6 +445,8 @@ void TcpConn::maybe_finish_close() {
 // TLS
 
 void TcpConn::tls_receive(const char* data, size_t len) {
+  // After a failure (the alert is being flushed) or close_notify, input is ignored.
+  if (tls_->handshake_state() == TlsHandshakeState::kFailed || tls_input_closed_) return;
   auto* bytes = reinterpret_cast<const uint8_t*>(data);
   while (len > 0 && closing_ < CloseState::Lingering) {
     size_t fed = tls_->feed_ciphertext(bytes, len);
@@ -437,23 +472,30 @@ void TcpConn::tls_receive(const char* data, size_t len) {
     }
     // Decrypt every complete record now; the plaintext is delivered or stashed.
     while (!tls_input_closed_) {
-      HeapBlock* block = heap_block_new(1);
-      TlsReadResult r = tls_->read(reinterpret_cast<uint8_t*>(block->bytes), block->capacity);
+      // Plaintext fills the current block from where the last record ended, so a
+      // peer sending tiny records cannot make each byte pin a whole block.
+      HeapBlock* block = tls_rx_block();
+      uint32_t offset = block->used;
+      TlsReadResult r = tls_->read(reinterpret_cast<uint8_t*>(block->bytes) + offset,
+                                   block->capacity - offset);
       if (r.status == TlsReadStatus::kOk) {
-        block->used = static_cast<uint32_t>(r.bytes);
-        Slice plain = Slice::from_block(block, 0, static_cast<uint32_t>(r.bytes));
-        heap_block_unref(block);
-        deliver_plaintext(std::move(plain));
+        block->used += static_cast<uint32_t>(r.bytes);
+        deliver_plaintext(Slice::from_block(block, offset, static_cast<uint32_t>(r.bytes)));
         if (closing_ >= CloseState::Lingering) return;
         continue;
       }
-      heap_block_unref(block);
       if (r.status == TlsReadStatus::kWantMore) break;
       if (r.status == TlsReadStatus::kClosed) {
-        // close_notify: nothing more will come; the TCP end of input that follows
-        // reports the end to the handler.
+        // close_notify: the end of input, after whatever is still waiting. Bytes
+        // after it (and the TCP end that follows) are ignored.
         tls_input_closed_ = true;
-        break;
+        recv_wanted_ = false;
+        if (!stash_.empty() || paused_) {
+          stash_.push_back(Slice());
+        } else {
+          handler_->on_recv_end(0);
+        }
+        return;
       }
       pull_ciphertext();
       tls_fail("read");
@@ -468,9 +510,29 @@ void TcpConn::tls_receive(const char* data, size_t len) {
   pull_ciphertext();  // post-handshake messages (session tickets, key updates)
 }
 
+HeapBlock* TcpConn::tls_rx_block() {
+  constexpr uint32_t kMinRoom = 2048;  // less left: start a fresh block
+  if (tls_rx_block_ && tls_rx_block_->refs == 1) {
+    tls_rx_block_->used = 0;  // nobody else holds its bytes: reuse from the start
+  }
+  if (!tls_rx_block_ || tls_rx_block_->capacity - tls_rx_block_->used < kMinRoom) {
+    if (tls_rx_block_) heap_block_unref(tls_rx_block_);
+    tls_rx_block_ = heap_block_new(1);  // a default-size (recycled) block
+  }
+  return tls_rx_block_;
+}
+
 void TcpConn::deliver_plaintext(Slice plain) {
   if (paused_ || !stash_.empty()) {
-    stash_.push_back(std::move(plain));
+    Slice* last = stash_.empty() ? nullptr : &stash_.back();
+    if (last && last->block() && last->block() == plain.block() &&
+        last->data() + last->size() == plain.data()) {
+      // Adjacent bytes of the same block: one stash entry, one reference.
+      last->extend(plain.size());
+      plain.reset();
+    } else {
+      stash_.push_back(std::move(plain));
+    }
     size_t stashed = 0;
     for (const Slice& s : stash_) stashed += s.size();
     if (stashed > kStashLimitBytes && recv_armed_) loop_->ring().cancel(&recv_op_);
@@ -501,7 +563,11 @@ void TcpConn::tls_fail(const char* what) {
   bool in_handshake = !tls_handshake_reported_;
   tls_handshake_reported_ = true;
   if (tls_->is_client()) {
-    RW_LOG(Warn, "upstream TLS %s failed: %s", what, tls_->error().c_str());
+    if (tls_->error().empty()) {
+      RW_LOG(Warn, "upstream TLS: %s", what);
+    } else {
+      RW_LOG(Warn, "upstream TLS %s failed: %s", what, tls_->error().c_str());
+    }
   }
   // Send the alert the library queued (if any), then close.
   close_after_flush(0);

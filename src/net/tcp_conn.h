@@ -122,6 +122,7 @@ class TcpConn : private Flushable, private Deferred {
   // TLS, both directions.
   void tls_receive(const char* data, size_t len);
   void deliver_plaintext(Slice plain);
+  HeapBlock* tls_rx_block();
   void tls_encrypt();
   void pull_ciphertext();
   void tls_handshake_finished();
@@ -177,6 +178,7 @@ class TcpConn : private Flushable, private Deferred {
   bool tls_handshake_reported_ = false;
   bool tls_close_notify_queued_ = false;
   bool tls_input_closed_ = false;  // close_notify received
+  HeapBlock* tls_rx_block_ = nullptr;  // plaintext is decrypted into its free tail
   msghdr msg_{};
   static constexpr int kMaxIov = 64;
   iovec iov_[kMaxIov];

@@ -159,9 +159,14 @@ size_t DownstreamConn::on_recv(const char* data, size_t len) {
 void DownstreamConn::on_recv_end(int error) {
   if (codec_) {
     codec_->on_recv_end(error);
-  } else {
-    tcp_.abort();
+    return;
   }
+  if (tls_ && tcp_.tls()->handshake_state() == TlsHandshakeState::kInProgress) {
+    ++ctx_->counters.tls_handshake_failures;
+    RW_LOG(Debug, "tls handshake failed: client %s: connection closed during the handshake",
+           client_address_.c_str());
+  }
+  tcp_.abort();
 }
 
 void DownstreamConn::on_credit(uint32_t credit_id, uint32_t bytes) {

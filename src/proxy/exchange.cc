@@ -1,5 +1,7 @@
 #include "proxy/exchange.h"
 
+#include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "base/clock.h"
@@ -114,12 +116,7 @@ void Exchange::on_request_data(Slice data) {
   if (up_) {
     up_->send_request_data(std::move(data));
   } else if (api_ && (pool_ || !response_started_)) {
-    // Waiting for a connection: hold the bytes (bounded by the pause below). Copied
-    // when receive buffers run low: the connection we wait for needs them to come up.
-    if (data.in_recv_buffer() && thread_buffer_ring() && thread_buffer_ring()->scarce()) {
-      data.detach();
-    }
-    pending_body_.push_back(std::move(data));
+    hold_request_data(std::move(data));
   } else {
     request_bytes_pending_ -= data.size();
     if (down_) down_->consume_request_bytes(data.size());
@@ -131,8 +128,43 @@ void Exchange::on_request_data(Slice data) {
   }
 }
 
+// Waiting for a connection: the bytes are held (bounded by the pause in
+// on_request_data). Many small runs must not each pin a buffer or a block.
+void Exchange::hold_request_data(Slice data) {
+  bool scarce = data.in_recv_buffer() && thread_buffer_ring() && thread_buffer_ring()->scarce();
+  if (!pending_body_.empty()) {
+    Slice& last = pending_body_.back();
+    HeapBlock* block = last.block();
+    if (block && block == data.block() && last.data() + last.size() == data.data()) {
+      last.extend(data.size());  // adjacent bytes of one block (TLS plaintext)
+      return;
+    }
+    if (scarce && block && block->refs == 1 &&
+        last.data() + last.size() == block->bytes + block->used &&
+        block->capacity - block->used >= data.size()) {
+      // A copy is due anyway: append it to the previous copy.
+      memcpy(block->bytes + block->used, data.data(), data.size());
+      block->used += data.size();
+      last.extend(data.size());
+      return;
+    }
+  }
+  // Copied when receive buffers run low: the connection we wait for needs them.
+  if (scarce) data.detach();
+  pending_body_.push_back(std::move(data));
+}
+
 void Exchange::on_request_end(const HeaderList* trailers) {
   request_ended_ = true;
+  HeaderList filtered;
+  if (trailers && std::any_of(trailers->begin(), trailers->end(), [](const Header& h) {
+        return is_client_identity_header(h.name);
+      })) {
+    // Identity headers are never the client's to send, not even as trailers.
+    filtered = *trailers;
+    strip_client_identity_headers(filtered);
+    trailers = &filtered;
+  }
   if (up_) {
     up_->send_request_end(trailers);
   } else if (trailers) {

@@ -71,6 +71,7 @@ class Exchange : public PoolAllocated<Exchange> {
   static void on_timeout(Timer* timer);
   static void on_deadline(Timer* timer);
   void reply_locally(LocalReplyCause cause, const char* message);
+  void hold_request_data(Slice data);
   void maybe_destroy();
   void write_access_log();
 

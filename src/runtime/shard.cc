@@ -151,6 +151,8 @@ struct ShardRuntime {
     RW_LOG(Warn, "drain timeout: closing %u connection(s) with work in progress",
            rt->downstream.size());
     rt->downstream.for_each([](DownstreamConn* c) { c->abort(); });
+    // Exchanges still waiting on an upstream (a connect that hangs) end too.
+    rt->pools->abort_all();
   }
 
   void start_drain() {

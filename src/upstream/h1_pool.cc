@@ -110,6 +110,19 @@ void Http1Pool::on_conn_closed(Http1ClientConn* conn) {
   }
 }
 
+void Http1Pool::abort_all() {
+  shutting_down_ = true;
+  std::deque<Exchange*> waiting;
+  waiting.swap(waiting_);
+  for (Exchange* ex : waiting) {
+    ex->on_upstream_failed(LocalReplyCause::ServiceUnavailable, "the gateway is shutting down");
+  }
+  std::vector<Http1ClientConn*> conns = conns_;  // fail() may remove from conns_
+  for (Http1ClientConn* conn : conns) {
+    conn->fail(LocalReplyCause::ServiceUnavailable, "the gateway is shutting down");
+  }
+}
+
 void Http1Pool::shutdown() {
   shutting_down_ = true;
   while (idle_head_) {

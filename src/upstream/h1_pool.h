@@ -26,6 +26,7 @@ class Http1Pool : public UpstreamPool {
   void request_stream(Exchange* ex) override;
   void cancel_request(Exchange* ex) override;
   void shutdown() override;
+  void abort_all() override;
   // A connection attempt finished: failures delay the next attempt (backoff).
   void on_connect_result(bool ok);
   uint32_t connection_count() const override { return static_cast<uint32_t>(conns_.size()); }

@@ -97,6 +97,19 @@ void Http2Pool::on_conn_closed(Http2ClientConn* conn) {
   }
 }
 
+void Http2Pool::abort_all() {
+  shutting_down_ = true;
+  std::deque<Exchange*> waiting;
+  waiting.swap(waiting_);
+  for (Exchange* ex : waiting) {
+    ex->on_upstream_failed(LocalReplyCause::ServiceUnavailable, "the gateway is shutting down");
+  }
+  std::vector<Http2ClientConn*> conns = conns_;
+  for (Http2ClientConn* conn : conns) {
+    conn->fail_all(LocalReplyCause::ServiceUnavailable, "the gateway is shutting down");
+  }
+}
+
 void Http2Pool::shutdown() {
   shutting_down_ = true;
   std::vector<Http2ClientConn*> conns = conns_;

@@ -25,6 +25,7 @@ class Http2Pool : public UpstreamPool {
   void request_stream(Exchange* ex) override;
   void cancel_request(Exchange* ex) override;
   void shutdown() override;
+  void abort_all() override;
   // A connection attempt finished: failures delay the next attempt (backoff).
   void on_connect_result(bool ok);
   uint32_t connection_count() const override {

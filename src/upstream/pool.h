@@ -26,6 +26,9 @@ class UpstreamPool {
   virtual void cancel_request(Exchange* ex) = 0;
   // Drain: close idle connections now, the rest when their streams finish.
   virtual void shutdown() = 0;
+  // Drain deadline passed: close every connection (connecting ones too) and fail
+  // every exchange still waiting or streaming, so the shard can stop.
+  virtual void abort_all() = 0;
   virtual uint32_t connection_count() const = 0;
 };
 
@@ -37,6 +40,7 @@ class UpstreamPools {
   ~UpstreamPools();
   UpstreamPool* for_api(const ApiConfig* api);
   void shutdown();
+  void abort_all();
   uint32_t connection_count() const;
 
  private:

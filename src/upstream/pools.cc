@@ -1,3 +1,6 @@
+#include <map>
+#include <string>
+
 #include "upstream/h1_pool.h"
 #include "upstream/h2_pool.h"
 #include "upstream/pool.h"
@@ -8,11 +11,14 @@ namespace ringway {
 UpstreamPools::UpstreamPools(ProxyContext* ctx, const Config& config, std::string* error)
     : config_(config) {
   pools_.reserve(config.apis.size());
+  std::map<std::string, std::shared_ptr<TlsClientContext>> contexts;
   for (const ApiConfig& api : config.apis) {
     const UpstreamTls* tls = nullptr;
     if (api.target.tls) {
-      tls_.push_back(UpstreamTls::create(api, config.tls, error));
+      std::shared_ptr<TlsClientContext>& shared = contexts[UpstreamTls::context_key(api)];
+      tls_.push_back(UpstreamTls::create(api, config.tls, shared, error));
       if (!tls_.back()) return;
+      shared = tls_.back()->context();
       tls = tls_.back().get();
     } else {
       tls_.push_back(nullptr);
@@ -33,6 +39,10 @@ UpstreamPool* UpstreamPools::for_api(const ApiConfig* api) {
 
 void UpstreamPools::shutdown() {
   for (auto& pool : pools_) pool->shutdown();
+}
+
+void UpstreamPools::abort_all() {
+  for (auto& pool : pools_) pool->abort_all();
 }
 
 uint32_t UpstreamPools::connection_count() const {

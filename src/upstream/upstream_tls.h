@@ -15,16 +15,22 @@ namespace ringway {
 
 class UpstreamTls {
  public:
-  // Null (with |error| set) when the files cannot be loaded.
+  // The client-context settings of |api|: APIs with equal keys share one context
+  // (one parsed CA bundle per shard, not one per API).
+  static std::string context_key(const ApiConfig& api);
+  // Null (with |error| set) when the files cannot be loaded. |shared| is used when
+  // non-null (an equal context_key), else a context is made.
   static std::unique_ptr<UpstreamTls> create(const ApiConfig& api, const TlsConfig& tls,
+                                             std::shared_ptr<TlsClientContext> shared,
                                              std::string* error);
+  const std::shared_ptr<TlsClientContext>& context() const { return context_; }
 
   // Makes |tcp| (not yet connected) speak TLS to the target.
   void attach(TcpConn& tcp, uint32_t buffer_size) const;
 
  private:
   UpstreamTls() = default;
-  std::unique_ptr<TlsClientContext> context_;
+  std::shared_ptr<TlsClientContext> context_;
   std::string server_name_;
   TlsRecordPolicy record_policy_;
 };

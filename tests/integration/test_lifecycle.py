@@ -211,6 +211,33 @@ def test_sigterm_drain_timeout(ctx):
     check(h2_eof or st.reset is not None, "the h2 connection was neither reset nor closed")
 
 
+def test_sigterm_drain_timeout_ends_hung_upstream_connects(ctx):
+    """Past drain_timeout_ms, requests still waiting on an upstream connect that hangs
+    (h1 and h2c pools) end too: the exit does not wait for upstream_connect_timeout_ms."""
+    hole = ctx.blackhole_upstream()
+    apis = {"h1": {"listen_path": "/h1/", "target_url": "http://127.0.0.1:%d" % hole.port},
+            "h2c": {"listen_path": "/h2c/", "target_url": "h2c://127.0.0.1:%d" % hole.port}}
+    g = ctx.gateway(apis, drain_timeout_ms=500, upstream_connect_timeout_ms=30000,
+                    upstream_timeout_ms=30000)
+    conns = []
+    try:
+        for path in ("/h1/a", "/h2c/b"):
+            c = RawConn(g.port, timeout=15)
+            c.send(b"GET %s HTTP/1.1\r\nHost: gw.test\r\n\r\n" % path.encode())
+            conns.append(c)
+        time.sleep(0.3)
+        g.send_signal(signal.SIGTERM)
+        start = time.monotonic()
+        status = g.wait(10)
+        elapsed = time.monotonic() - start
+    finally:
+        for c in conns:
+            c.close()
+    ctx.note("exit %.2fs after SIGTERM with two upstream connects hanging" % elapsed)
+    check_eq(status, 0, "exit status")
+    check(elapsed < 5.0, "exit %.2fs after SIGTERM, want about 0.5s" % elapsed)
+
+
 def test_sigint_exits_0(ctx):
     b, g = proxy_setup(ctx)
     check_eq(curl_ok("--http1.1", g.url("/h1/hello")).status, 200, "served")

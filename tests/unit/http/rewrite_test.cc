@@ -246,5 +246,19 @@ TEST(RewriteRequest, ClientCertificateHeadersAreStrippedAndSetOnlyWhenVerified) 
                                       "x-forwarded-for: 192.0.2.7", "x-forwarded-proto: https"}));
 }
 
+TEST(RewriteRequest, IdentityHeadersWithUnderscoresAreStrippedToo) {
+  EXPECT_TRUE(is_client_identity_header("x-client-cert-sha256"));
+  EXPECT_TRUE(is_client_identity_header("x_client_cert_sha256"));
+  EXPECT_TRUE(is_client_identity_header("x-client_cert-subject"));
+  EXPECT_FALSE(is_client_identity_header("x-client-cert-sha2566"));
+  EXPECT_FALSE(is_client_identity_header("x-client-cert"));
+  HeaderList trailers;
+  trailers.push_back({"grpc-status", "0"});
+  trailers.push_back({"x_client_cert_subject", "CN=admin"});
+  EXPECT_TRUE(strip_client_identity_headers(trailers));
+  EXPECT_EQ(lines(trailers), (Lines{"grpc-status: 0"}));
+  EXPECT_FALSE(strip_client_identity_headers(trailers));
+}
+
 }  // namespace
 }  // namespace ringway
