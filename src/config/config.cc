@@ -385,15 +385,17 @@ std::vector<std::string_view> split_list(std::string_view text) {
 // ---------------------------------------------------------------------------------
 // Pass 2: validation into typed structs.
 
+// A numeric key of section struct |Section| and its allowed range.
+template <typename Section>
 struct UintKey {
   const char* name;
-  uint32_t GatewayConfig::*field;
+  uint32_t Section::*field;
   uint32_t min;
   uint32_t max;
 };
 
 // Ranges are documented next to each key in conf/ringway.ini; keep the two in step.
-constexpr UintKey kGatewayUintKeys[] = {
+constexpr UintKey<GatewayConfig> kGatewayUintKeys[] = {
     {"ring_entries", &GatewayConfig::ring_entries, 64, 32768},
     {"buffer_size", &GatewayConfig::buffer_size, 1024, 1048576},
     {"buffer_count", &GatewayConfig::buffer_count, 16, 32768},
@@ -435,15 +437,7 @@ constexpr const char* kUnsupportedApiBoolKeys[] = {
 constexpr const char* kUnsupportedApiStringKeys[] = {
     "auth_header", "pre", "post_key_auth", "post", "response", "auth_check", "config_data"};
 
-struct TlsUintKey {
-  const char* name;
-  uint32_t TlsConfig::*field;
-  uint32_t min;
-  uint32_t max;
-};
-
-// Ranges are documented in conf/ringway.ini.
-constexpr TlsUintKey kTlsUintKeys[] = {
+constexpr UintKey<TlsConfig> kTlsUintKeys[] = {
     {"session_ticket_rotation_s", &TlsConfig::session_ticket_rotation_s, 60, 604800},
     {"handshake_timeout_ms", &TlsConfig::handshake_timeout_ms, 10, 600000},
     {"record_warmup_bytes", &TlsConfig::record_warmup_bytes, 0, 1073741824},
@@ -539,25 +533,33 @@ class Validator {
     return false;
   }
 
+  // Sets |entry| if it is one of |specs| (reporting a bad value); false otherwise.
+  template <typename Section, size_t N>
+  bool uint_key(const RawEntry& entry, const UintKey<Section> (&specs)[N],
+                const std::string& prefix, Section& section) {
+    for (const UintKey<Section>& spec : specs) {
+      if (entry.key != spec.name) continue;
+      uint64_t value = 0;
+      std::string why;
+      if (!parse_uint(entry.key, entry.value, spec.min, spec.max, value, why)) {
+        error(entry.line, prefix + why);
+      } else if (entry.key == "buffer_count" && (value & (value - 1)) != 0) {
+        // The provided-buffer ring indexes with a mask.
+        error(entry.line, "buffer_count must be a power of two, got " + entry.value);
+      } else {
+        section.*spec.field = static_cast<uint32_t>(value);
+      }
+      return true;
+    }
+    return false;
+  }
+
   void gateway_section(const RawSection& section, GatewayConfig& gateway) {
     for (const RawEntry* entry_ptr : unique_entries(section, "")) {
       const RawEntry& entry = *entry_ptr;
       const std::string& key = entry.key;
       std::string why;
-      bool handled = false;
-      for (const UintKey& spec : kGatewayUintKeys) {
-        if (key != spec.name) continue;
-        handled = true;
-        uint64_t value = 0;
-        if (!parse_uint(key, entry.value, spec.min, spec.max, value, why)) {
-          error(entry.line, why);
-        } else if (key == "buffer_count" && (value & (value - 1)) != 0) {
-          // The provided-buffer ring indexes with a mask.
-          error(entry.line, "buffer_count must be a power of two, got " + entry.value);
-        } else {
-          gateway.*spec.field = static_cast<uint32_t>(value);
-        }
-      }
+      bool handled = uint_key(entry, kGatewayUintKeys, "", gateway);
       for (const BoolKey& spec : kGatewayBoolKeys) {
         if (key != spec.name) continue;
         handled = true;
@@ -817,19 +819,7 @@ class Validator {
     for (const RawEntry* entry_ptr : unique_entries(section, prefix)) {
       const RawEntry& entry = *entry_ptr;
       const std::string& key = entry.key;
-      std::string why;
-      bool handled = false;
-      for (const TlsUintKey& spec : kTlsUintKeys) {
-        if (key != spec.name) continue;
-        handled = true;
-        uint64_t value = 0;
-        if (parse_uint(key, entry.value, spec.min, spec.max, value, why)) {
-          tls.*spec.field = static_cast<uint32_t>(value);
-        } else {
-          error(entry.line, prefix + why);
-        }
-      }
-      if (handled) continue;
+      if (uint_key(entry, kTlsUintKeys, prefix, tls)) continue;
       if (key == "cert_file") {
         tls.cert_file = path_value(entry.value);
         tls_lines_.cert = entry.line;
