@@ -1273,3 +1273,118 @@ def test_tls_tiny_records_do_not_pin_memory(ctx):
 
 
 test_tls_tiny_records_do_not_pin_memory.timeout = 90
+
+
+# ---------------------------------------------------------------------------
+# Dynamic record sizing: small records while a connection warms up and after it
+# idles, full-size records for bulk. The client below parses the TLS record headers
+# of what it receives (its TLS runs over memory BIOs, so the raw stream is visible).
+
+
+class RecordWatchingClient:
+    """An HTTP/1.1-over-TLS client that notes (type, length) of every record it gets."""
+
+    def __init__(self, ctx, port):
+        c = ssl.create_default_context(cafile=pki(ctx).cert("ca"))
+        c.set_alpn_protocols(["http/1.1"])
+        self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = c.wrap_bio(self.inc, self.out, server_hostname="gw.test")
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.settimeout(10)
+        self.raw = bytearray()
+        self.records = []  # (content type, length) as received
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                self._feed(self.sock.recv(65536))
+        self._flush()
+
+    def _flush(self):
+        data = self.out.read()
+        if data:
+            self.sock.sendall(data)
+
+    def _feed(self, data):
+        if not data:
+            fail("the gateway closed the connection")
+        self.raw.extend(data)
+        pos = 0
+        while len(self.raw) - pos >= 5:
+            n = int.from_bytes(self.raw[pos + 3:pos + 5], "big")
+            if len(self.raw) - pos < 5 + n:
+                break
+            self.records.append((self.raw[pos], n))
+            pos += 5 + n
+        del self.raw[:pos]
+        self.inc.write(data)
+
+    def get(self, path):
+        """Sends GET |path| and reads the whole response (content-length); returns the
+        lengths of the application-data records that carried it."""
+        first = len(self.records)
+        self.tls.write(b"GET %s HTTP/1.1\r\nHost: gw.test\r\n\r\n" % path.encode())
+        self._flush()
+        buf = b""
+        need = None
+        while need is None or len(buf) < need:
+            try:
+                while True:
+                    chunk = self.tls.read(1 << 20)
+                    if not chunk:
+                        fail("TLS stream ended before the response did")
+                    buf += chunk
+            except ssl.SSLWantReadError:
+                pass
+            if need is None and b"\r\n\r\n" in buf:
+                head = buf[:buf.index(b"\r\n\r\n")].decode("latin-1").lower()
+                m = re.search(r"content-length: *(\d+)", head)
+                check(m is not None, "response has a content-length: %r" % head)
+                need = len(head) + 4 + int(m.group(1))
+            if need is None or len(buf) < need:
+                self._feed(self.sock.recv(1 << 20))
+        # Application data is type 23 under TLS 1.3 (handshake messages such as new
+        # session tickets travel inside it too, but are small and come first).
+        return [n for t, n in self.records[first:] if t == 23]
+
+    def close(self):
+        self.sock.close()
+
+
+def test_tls_record_sizes(ctx):
+    b = ctx.backend()
+    warmup = 65536
+    g = tls_gateway(ctx, proxy_apis(b), tls={"record_warmup_bytes": warmup,
+                                             "record_idle_ms": 200})
+    small_max = 1300 + 17  # payload + TLS 1.3 content type and AEAD tag
+    full = 16384 + 17
+    c = RecordWatchingClient(ctx, g.tls_port)
+    try:
+        sizes = c.get("/h1/bytes?n=400000")
+        # Warm-up: every record up to about |warmup| bytes fits in one TCP segment.
+        plain = 0
+        i = 0
+        while i < len(sizes) and plain < warmup - 2 * 1300:
+            check(sizes[i] <= small_max, "record %d is %d bytes during warm-up (after %d bytes)"
+                  % (i, sizes[i], plain))
+            plain += sizes[i] - 17
+            i += 1
+        bulk = sizes[i + 2:]
+        check(len(bulk) > 10, "too few records after warm-up: %r" % sizes[-20:])
+        full_count = sum(1 for n in bulk if n == full)
+        check(full_count >= len(bulk) - 3, "bulk records are not full size: %r" % bulk[:20])
+        # Busy connection: the next response goes out in full records at once.
+        again = c.get("/h1/bytes?n=100000")
+        check(max(again) == full and sum(1 for n in again if n == full) >= 4,
+              "a warm connection went back to small records: %r" % again[:10])
+        # Idle longer than record_idle_ms: small records again.
+        time.sleep(0.5)
+        after_idle = c.get("/h1/bytes?n=100000")
+        check(all(n <= small_max for n in after_idle[:10]),
+              "after idling, the first records are not small: %r" % after_idle[:10])
+        ctx.note("warm-up: %d small records, then %d of %d full-size; after idle: %r..."
+                 % (i, full_count, len(bulk), after_idle[:4]))
+    finally:
+        c.close()
