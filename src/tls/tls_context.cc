@@ -304,7 +304,14 @@ int TlsServerContext::ticket_key_callback(SSL* ssl, uint8_t* key_name, uint8_t* 
                            reinterpret_cast<const uint8_t*>(k.aes_key.data()), iv) != 1) {
       return -1;
     }
+#ifdef OPENSSL_IS_BORINGSSL
     return i == 0 ? 1 : 2;  // 2: valid but old key, issue a fresh ticket
+#else
+    // OpenSSL sends no new TLS 1.3 ticket after a resumption unless asked to renew;
+    // BoringSSL always does. Renewing keeps the two builds alike (clients that use a
+    // ticket once can resume again).
+    return 2;
+#endif
   }
   return 0;  // unknown key: full handshake
 }

@@ -879,6 +879,25 @@ def test_tls_session_resumption_across_shards(ctx):
     ctx.note("; ".join(notes))
 
 
+def test_tls_resumed_sessions_get_fresh_tickets(ctx):
+    """A resumed TLS 1.3 connection hands out a new ticket, so a client that uses
+    each ticket once (OpenSSL's s_client -sess_out after -sess_in) resumes again and
+    again, in both TLS library builds."""
+    b = ctx.backend()
+    g = tls_gateway(ctx, proxy_apis(b))
+    ca = pki(ctx).cert("ca")
+    request = b"GET /h1/hello HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n"
+    sess = [ctx.tmp("chain-%d.pem" % i) for i in range(4)]
+    _, out = s_client(g.tls_port, "-CAfile", ca, "-tls1_3", "-sess_out", sess[0], send=request)
+    check_eq(s_protocol(out)[0], "New", "first connection")
+    for i in range(1, 4):
+        _, out = s_client(g.tls_port, "-CAfile", ca, "-tls1_3", "-sess_in", sess[i - 1],
+                          "-sess_out", sess[i], send=request)
+        check_eq(s_protocol(out)[0], "Reused", "connection %d (ticket from connection %d)"
+                 % (i, i - 1))
+        check(os.path.exists(sess[i]), "connection %d got no new ticket" % i)
+
+
 # ---------------------------------------------------------------------------
 # 9. SNI
 
