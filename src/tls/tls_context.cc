@@ -396,8 +396,26 @@ TlsClientContextResult TlsClientContext::create(const TlsClientConfig& config) {
   } else {
     SSL_CTX_set_alpn_protos(ctx, kOfferHttp11, sizeof(kOfferHttp11));
   }
+  // Client-side resumption: new sessions go to the connection's TlsClientSessionCache
+  // (the SSL's app data), not to a library-wide store.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx, [](SSL* ssl, SSL_SESSION* session) {
+    auto* cache = static_cast<TlsClientSessionCache*>(SSL_get_app_data(ssl));
+    if (cache == nullptr) return 0;
+    cache->store(session);
+    return 1;  // the cache keeps the reference
+  });
   result.context = std::move(self);
   return result;
+}
+
+TlsClientSessionCache::~TlsClientSessionCache() {
+  if (latest_ != nullptr) SSL_SESSION_free(latest_);
+}
+
+void TlsClientSessionCache::store(SSL_SESSION* session) {
+  if (latest_ != nullptr) SSL_SESSION_free(latest_);
+  latest_ = session;
 }
 
 TlsClientContext::~TlsClientContext() {

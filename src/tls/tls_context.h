@@ -137,6 +137,24 @@ struct TlsClientConfig {
 
 class TlsClientContext;
 
+// The newest session (ticket) an upstream gave us, offered by the next connection to
+// the same upstream so it can skip the full handshake. One per upstream and shard,
+// never shared across threads; a resumed connection's new ticket replaces it.
+class TlsClientSessionCache {
+ public:
+  TlsClientSessionCache() = default;
+  ~TlsClientSessionCache();
+  TlsClientSessionCache(const TlsClientSessionCache&) = delete;
+  TlsClientSessionCache& operator=(const TlsClientSessionCache&) = delete;
+
+  SSL_SESSION* latest() const { return latest_; }
+  // Takes ownership of |session| (one reference).
+  void store(SSL_SESSION* session);
+
+ private:
+  SSL_SESSION* latest_ = nullptr;
+};
+
 struct TlsClientContextResult {
   std::unique_ptr<TlsClientContext> context;
   std::string error;  // names the key's file and the reason

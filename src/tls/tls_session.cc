@@ -26,11 +26,15 @@ TlsSession::TlsSession(const TlsServerContext& context, TlsLimits limits) : limi
 }
 
 TlsSession::TlsSession(const TlsClientContext& context, TlsLimits limits,
-                       const std::string& server_name)
+                       const std::string& server_name, TlsClientSessionCache* cache)
     : limits_(limits), client_(true) {
   ssl_ = SSL_new(context.native());
   init_bios();
   SSL_set_connect_state(ssl_);
+  if (cache != nullptr) {
+    SSL_set_app_data(ssl_, cache);
+    if (cache->latest() != nullptr) SSL_set_session(ssl_, cache->latest());
+  }
   in6_addr ip6;
   in_addr ip4;
   bool is_ip = inet_pton(AF_INET, server_name.c_str(), &ip4) == 1 ||
@@ -64,7 +68,15 @@ void TlsSession::init_bios() {
   SSL_set_bio(ssl_, rbio_, wbio_);
 }
 
-TlsSession::~TlsSession() { SSL_free(ssl_); }
+TlsSession::~TlsSession() {
+  // Upstream connections usually end without a close_notify exchange (pool closes,
+  // idle timeouts); OpenSSL would then mark the session unresumable, which would
+  // spoil the TlsClientSessionCache. A connection that failed keeps that effect.
+  if (client_ && state_ == TlsHandshakeState::kDone) {
+    SSL_set_shutdown(ssl_, SSL_get_shutdown(ssl_) | SSL_SENT_SHUTDOWN);
+  }
+  SSL_free(ssl_);
+}
 
 void TlsSession::fail(const char* where, int ssl_error) {
   state_ = TlsHandshakeState::kFailed;
@@ -105,6 +117,13 @@ void TlsSession::drive_handshake() {
   if (rc == 1) {
     state_ = TlsHandshakeState::kDone;
     record_peer();
+    auto* cache = static_cast<TlsClientSessionCache*>(SSL_get_app_data(ssl_));
+    if (client_ && cache != nullptr && SSL_version(ssl_) <= TLS1_2_VERSION) {
+      // TLS 1.2: the session is complete now, and OpenSSL renews a resumed session's
+      // ticket in place without the new-session callback. (TLS 1.3 tickets arrive
+      // after the handshake, through the callback.)
+      cache->store(SSL_get1_session(ssl_));
+    }
     return;
   }
   int err = SSL_get_error(ssl_, rc);

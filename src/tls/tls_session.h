@@ -30,6 +30,7 @@ namespace ringway {
 
 class TlsServerContext;
 class TlsClientContext;
+class TlsClientSessionCache;
 
 struct TlsLimits {
   size_t ciphertext_in_bytes_max = 64 * 1024;
@@ -68,7 +69,10 @@ class TlsSession {
   // Client side: |server_name| is sent as SNI (unless it is an IP literal) and the
   // peer certificate must match it (DNS name or IP SAN) when the context verifies.
   // Call start() to produce the ClientHello.
-  TlsSession(const TlsClientContext& context, TlsLimits limits, const std::string& server_name);
+  // |cache| (optional) offers its latest session for resumption and receives the
+  // sessions this connection is given; it must outlive the TlsSession.
+  TlsSession(const TlsClientContext& context, TlsLimits limits, const std::string& server_name,
+             TlsClientSessionCache* cache = nullptr);
   ~TlsSession();
 
   // Client side: begins the handshake (output in take_ciphertext()).

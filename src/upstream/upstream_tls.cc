@@ -41,7 +41,8 @@ std::unique_ptr<UpstreamTls> UpstreamTls::create(const ApiConfig& api, const Tls
 void UpstreamTls::attach(TcpConn& tcp, uint32_t buffer_size) const {
   TlsLimits limits;
   limits.ciphertext_in_bytes_max = buffer_size + 32768;
-  tcp.use_tls(std::make_unique<TlsSession>(*context_, limits, server_name_), record_policy_);
+  tcp.use_tls(std::make_unique<TlsSession>(*context_, limits, server_name_, &session_cache_),
+              record_policy_);
 }
 
 }  // namespace ringway

@@ -1,7 +1,9 @@
 #pragma once
 // TLS towards one API's https:// target: the shard's client context (trust anchors,
 // optional client certificate, ALPN h2 or http/1.1) and a session per connection,
-// with SNI and certificate-name checks against the target's host.
+// with SNI and certificate-name checks against the target's host. New connections
+// resume the newest session the upstream issued (session tickets), so a pool that
+// opens connections often does not pay a full handshake each time.
 
 #include <memory>
 #include <string>
@@ -32,6 +34,10 @@ class UpstreamTls {
   UpstreamTls() = default;
   std::shared_ptr<TlsClientContext> context_;
   std::string server_name_;
+  // The newest ticket from this upstream: new connections resume with it. Written
+  // from connections' TLS callbacks on this shard only (hence mutable behind the
+  // const pointer the pools hold).
+  mutable TlsClientSessionCache session_cache_;
   TlsRecordPolicy record_policy_;
 };
 

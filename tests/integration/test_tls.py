@@ -287,7 +287,8 @@ def grpc_call_shapes(ctx, s, target, tls):
 
 NGHTTPX = "/usr/sbin/nghttpx"
 NGHTTPX_LOG_FORMAT = ("$alpn|$tls_sni|$tls_protocol|$tls_client_fingerprint_sha256|"
-                      "$tls_client_subject_name|$protocol_version|$method|$path")
+                      "$tls_client_subject_name|$protocol_version|$method|$tls_session_reused|"
+                      "$path")
 
 
 class Nghttpx:
@@ -335,10 +336,10 @@ class Nghttpx:
         out = []
         for line in read_file(self.access_log).splitlines():
             parts = line.split("|")
-            if len(parts) != 8:
+            if len(parts) != 9:
                 continue
             keys = ("alpn", "sni", "tls", "client_fp", "client_subject", "version", "method",
-                    "path")
+                    "reused", "path")
             out.append(dict(zip(keys, parts)))
         return out
 
@@ -896,6 +897,40 @@ def test_tls_resumed_sessions_get_fresh_tickets(ctx):
         check_eq(s_protocol(out)[0], "Reused", "connection %d (ticket from connection %d)"
                  % (i, i - 1))
         check(os.path.exists(sess[i]), "connection %d got no new ticket" % i)
+
+
+def test_tls_upstream_sessions_resume(ctx):
+    """New connections to a TLS upstream resume the newest session it issued: with no
+    idle connections kept, every request after the first opens a connection that
+    nghttpx logs as resumed (HTTP/1.1 and HTTP/2 upstreams)."""
+    p = pki(ctx)
+    b = ctx.backend()
+    nx = Nghttpx(ctx, b.port, "upstream")
+    apis = {"tls-h1": {"listen_path": "/tls-h1/", "strip_listen_path": True,
+                       "target_url": nx.url(), "upstream_ca_file": p.cert("ca")}}
+    g = ctx.gateway(apis, upstream_max_idle_connections=0)
+    seen = []
+    for i in range(4):
+        marker = "resume-%d-%d" % (i, time.monotonic_ns())
+        r = curl(g.url("/tls-h1/inspect?m=%s" % marker))
+        check_eq(r.status, 200, "request %d" % i)
+        seen.append(nx.entry(marker)["reused"])
+    check_eq(seen[0], ".", "the first connection is a full handshake")
+    check_eq(seen[1:], ["r", "r", "r"], "later connections resume (nghttpx's view)")
+    # HTTP/2: a connection that closes when idle; the next one resumes.
+    g.stop()
+    apis = {"tls-h2": {"listen_path": "/tls-h2/", "strip_listen_path": True,
+                       "target_url": nx.url(), "proxy_enable_http2": True,
+                       "upstream_ca_file": p.cert("ca")}}
+    g2 = ctx.gateway(apis, idle_timeout_ms=200)
+    seen = []
+    for i in range(2):
+        marker = "resume-h2-%d-%d" % (i, time.monotonic_ns())
+        r = curl(g2.url("/tls-h2/inspect?m=%s" % marker))
+        check_eq(r.status, 200, "h2 request %d" % i)
+        seen.append(nx.entry(marker)["reused"])
+        time.sleep(0.6)  # the idle upstream connection closes
+    check_eq(seen, [".", "r"], "h2 upstream: (first, second connection) resumed")
 
 
 # ---------------------------------------------------------------------------
