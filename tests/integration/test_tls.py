@@ -929,7 +929,7 @@ def test_tls_upstream_sessions_resume(ctx):
         r = curl(g2.url("/tls-h2/inspect?m=%s" % marker))
         check_eq(r.status, 200, "h2 request %d" % i)
         seen.append(nx.entry(marker)["reused"])
-        time.sleep(0.6)  # the idle upstream connection closes
+        time.sleep(1.2)  # the idle upstream connection closes (idle_timeout_ms = 200)
     check_eq(seen, [".", "r"], "h2 upstream: (first, second connection) resumed")
 
 
@@ -1411,7 +1411,7 @@ def test_tls_record_sizes(ctx):
     b = ctx.backend()
     warmup = 65536
     g = tls_gateway(ctx, proxy_apis(b), tls={"record_warmup_bytes": warmup,
-                                             "record_idle_ms": 200})
+                                             "record_idle_ms": 1000})
     small_max = 1300 + 17  # payload + TLS 1.3 content type and AEAD tag
     full = 16384 + 17
     c = RecordWatchingClient(ctx, g.tls_port)
@@ -1434,7 +1434,7 @@ def test_tls_record_sizes(ctx):
         check(max(again) == full and sum(1 for n in again if n == full) >= 4,
               "a warm connection went back to small records: %r" % again[:10])
         # Idle longer than record_idle_ms: small records again.
-        time.sleep(0.5)
+        time.sleep(1.5)
         after_idle = c.get("/h1/bytes?n=100000")
         check(all(n <= small_max for n in after_idle[:10]),
               "after idling, the first records are not small: %r" % after_idle[:10])
