@@ -5,12 +5,10 @@
 
 #include "config/config.h"
 
-#include "tls/tls_context.h"
-
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -19,8 +17,9 @@
 #include <string_view>
 
 #include <ini.h>
-#include <cctype>
 #include <netdb.h>
+
+#include "tls/tls_context.h"
 
 namespace ringway {
 namespace {
@@ -905,11 +904,9 @@ class Validator {
     if (server.client_ca_file.empty()) return;
     if (cert_ok) {
       check_one_server_context(server, lines, prefix, section_line);
-    } else if (FILE* f = std::fopen(server.client_ca_file.c_str(), "rb")) {
-      std::fclose(f);
-    } else {
-      error(lines.ca ? lines.ca : section_line,
-            prefix + "client_ca_file " + server.client_ca_file + ": " + std::strerror(errno));
+    } else if (std::string e = tls_file_error("client_ca_file", server.client_ca_file);
+               !e.empty()) {
+      error(lines.ca ? lines.ca : section_line, prefix + e);
     }
   }
 

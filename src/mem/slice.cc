@@ -127,6 +127,24 @@ Slice Slice::prefix(uint32_t n) const {
   return s;
 }
 
+bool Slice::absorb(Slice& next) {
+  if (kind_ != Kind::Heap || next.block() != block_ || data_ + len_ != next.data_) return false;
+  len_ += next.len_;
+  next.reset();
+  return true;
+}
+
+bool Slice::append_copy(const char* data, uint32_t len) {
+  if (kind_ != Kind::Heap || block_->refs != 1 || data_ + len_ != block_->bytes + block_->used ||
+      block_->capacity - block_->used < len) {
+    return false;
+  }
+  memcpy(block_->bytes + block_->used, data, len);
+  block_->used += len;
+  len_ += len;
+  return true;
+}
+
 void Slice::detach() {
   if (kind_ != Kind::Recv) return;
   Slice copy = copy_of(data_, len_);

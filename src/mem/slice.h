@@ -75,10 +75,14 @@ class Slice {
     data_ += n;
     len_ -= n;
   }
-  // Grows a heap slice over bytes right after it in its block: bytes just written by
-  // the sole owner of the block's tail (the send queue's append path), or the range
-  // of another reference to the same block that is merged in (and then dropped).
-  void extend(uint32_t n) { len_ += n; }
+  // When |next| starts right where this heap slice ends, in the same block (runs of
+  // TLS plaintext arrive that way), takes its bytes and empties it: one reference
+  // instead of two. Returns false (nothing changed) otherwise.
+  bool absorb(Slice& next);
+  // When this heap slice is the sole owner of its block and ends at the block's
+  // tail, copies |data| after it (into the block's free room) and grows over it.
+  // Returns false (nothing changed) when that is not possible.
+  bool append_copy(const char* data, uint32_t len);
   // Copies receive-buffer bytes to the heap so the buffer can go back to the kernel
   // (used when a slice would be held for long while buffers are scarce).
   void detach();

@@ -129,13 +129,8 @@ void TcpConn::on_recv_complete(Op* op, int32_t res, uint32_t flags) {
     if (c->closing_ == CloseState::Open || c->closing_ == CloseState::Flushing) {
       if (c->tls_) {
         c->tls_receive(data, static_cast<size_t>(res));
-      } else if (c->paused_ || !c->stash_.empty()) {
-        c->stash_.push_back(Slice::from_recv(data, static_cast<uint32_t>(res)));
-        size_t stashed = 0;
-        for (const Slice& s : c->stash_) stashed += s.size();
-        if (stashed > kStashLimitBytes && c->recv_armed_) c->loop_->ring().cancel(&c->recv_op_);
       } else {
-        c->deliver(data, static_cast<size_t>(res));
+        c->deliver(data, static_cast<size_t>(res), nullptr);
       }
     }
     buffers.unref(bid);  // the completion's own reference
@@ -164,7 +159,7 @@ void TcpConn::on_recv_complete(Op* op, int32_t res, uint32_t flags) {
                              : "receive failed during the handshake");
       } else if (c->tls_ && c->tls_input_closed_) {
         // close_notify already reported the end of input.
-      } else if (res == 0 && c->tls_ && c->tls_->is_client() && c->tls_handshake_reported_) {
+      } else if (res == 0 && c->tls_ && c->tls_->is_client()) {
         // An upstream's TLS stream must end with close_notify: a bare FIN may be a
         // truncation (it would complete a close-delimited HTTP/1.1 body).
         c->handler_->on_recv_end(-ECONNRESET);
@@ -182,11 +177,26 @@ void TcpConn::on_recv_complete(Op* op, int32_t res, uint32_t flags) {
   c->maybe_finish_close();
 }
 
-void TcpConn::deliver(const char* data, size_t len) {
-  size_t consumed = handler_->on_recv(data, len);
-  if (consumed < len && closing_ < CloseState::Lingering) {
-    stash_.push_back(Slice::from_recv(data + consumed, static_cast<uint32_t>(len - consumed)));
+void TcpConn::deliver(const char* data, size_t len, HeapBlock* block) {
+  // Slice::from_recv (here and in the handler) shares TLS plaintext's block.
+  set_thread_delivery_block(block);
+  if (paused_ || !stash_.empty()) {
+    stash(Slice::from_recv(data, static_cast<uint32_t>(len)));
+  } else {
+    size_t consumed = handler_->on_recv(data, len);
+    if (consumed < len && closing_ < CloseState::Lingering) {
+      stash(Slice::from_recv(data + consumed, static_cast<uint32_t>(len - consumed)));
+    }
   }
+  set_thread_delivery_block(nullptr);
+}
+
+void TcpConn::stash(Slice bytes) {
+  // Adjacent runs of one block (TLS records) share an entry and a reference.
+  if (stash_.empty() || !stash_.back().absorb(bytes)) stash_.push_back(std::move(bytes));
+  size_t stashed = 0;
+  for (const Slice& s : stash_) stashed += s.size();
+  if (stashed > kStashLimitBytes && recv_armed_) loop_->ring().cancel(&recv_op_);
 }
 
 void TcpConn::deliver_stash() {
@@ -236,21 +246,12 @@ void TcpConn::write(Slice slice, uint32_t credit_id) {
   uint32_t size = slice.size();
   std::deque<Piece>& input = tls_ ? plain_queue_ : queue_;
   size_t busy = tls_ ? 0 : pieces_in_flight_;  // pieces the kernel is reading
-  if (input.size() > busy) {
-    // The bytes right after the last piece in the same heap block (TLS plaintext
-    // arrives that way): grow the piece instead of queueing one per record.
-    Piece& last = input.back();
-    HeapBlock* block = last.slice.block();
-    if (block && block == slice.block() && last.credit_id == credit_id &&
-        last.slice.data() + last.slice.size() == slice.data()) {
-      last.slice.extend(size);
-      last.credit_bytes += size;
-      slice.reset();
-      loop_->queue_flush(this);
-      return;
-    }
+  if (input.size() > busy && input.back().credit_id == credit_id &&
+      input.back().slice.absorb(slice)) {
+    input.back().credit_bytes += size;  // one piece instead of one per TLS record
+  } else {
+    input.push_back(Piece{std::move(slice), credit_id, size});
   }
-  input.push_back(Piece{std::move(slice), credit_id, size});
   loop_->queue_flush(this);
 }
 
@@ -258,20 +259,12 @@ void TcpConn::write_copy(const char* data, size_t len) {
   if (closing_ >= CloseState::Lingering || len == 0) return;
   std::deque<Piece>& input = tls_ ? plain_queue_ : queue_;
   size_t busy = tls_ ? 0 : pieces_in_flight_;  // pieces the kernel is reading
-  if (input.size() > busy) {
-    Piece& last = input.back();
-    HeapBlock* block = last.slice.block();
-    if (block && block->refs == 1 && last.credit_id == 0 &&
-        last.slice.data() + last.slice.size() == block->bytes + block->used &&
-        block->capacity - block->used >= len) {
-      memcpy(block->bytes + block->used, data, len);
-      block->used += static_cast<uint32_t>(len);
-      last.slice.extend(static_cast<uint32_t>(len));
-      last.credit_bytes += static_cast<uint32_t>(len);
-      queued_bytes_ += len;
-      loop_->queue_flush(this);
-      return;
-    }
+  if (input.size() > busy && input.back().credit_id == 0 &&
+      input.back().slice.append_copy(data, static_cast<uint32_t>(len))) {
+    input.back().credit_bytes += static_cast<uint32_t>(len);
+    queued_bytes_ += len;
+    loop_->queue_flush(this);
+    return;
   }
   HeapBlock* block = heap_block_new(static_cast<uint32_t>(len));
   memcpy(block->bytes, data, len);
@@ -480,7 +473,7 @@ void TcpConn::tls_receive(const char* data, size_t len) {
                                    block->capacity - offset);
       if (r.status == TlsReadStatus::kOk) {
         block->used += static_cast<uint32_t>(r.bytes);
-        deliver_plaintext(Slice::from_block(block, offset, static_cast<uint32_t>(r.bytes)));
+        deliver(block->bytes + offset, r.bytes, block);
         if (closing_ >= CloseState::Lingering) return;
         continue;
       }
@@ -520,31 +513,6 @@ HeapBlock* TcpConn::tls_rx_block() {
     tls_rx_block_ = heap_block_new(1);  // a default-size (recycled) block
   }
   return tls_rx_block_;
-}
-
-void TcpConn::deliver_plaintext(Slice plain) {
-  if (paused_ || !stash_.empty()) {
-    Slice* last = stash_.empty() ? nullptr : &stash_.back();
-    if (last && last->block() && last->block() == plain.block() &&
-        last->data() + last->size() == plain.data()) {
-      // Adjacent bytes of the same block: one stash entry, one reference.
-      last->extend(plain.size());
-      plain.reset();
-    } else {
-      stash_.push_back(std::move(plain));
-    }
-    size_t stashed = 0;
-    for (const Slice& s : stash_) stashed += s.size();
-    if (stashed > kStashLimitBytes && recv_armed_) loop_->ring().cancel(&recv_op_);
-    return;
-  }
-  set_thread_delivery_block(plain.block());
-  size_t consumed = handler_->on_recv(plain.data(), plain.size());
-  set_thread_delivery_block(nullptr);
-  if (consumed < plain.size() && closing_ < CloseState::Lingering) {
-    plain.advance(static_cast<uint32_t>(consumed));
-    stash_.push_back(std::move(plain));
-  }
 }
 
 void TcpConn::tls_handshake_finished() {

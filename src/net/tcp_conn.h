@@ -121,7 +121,6 @@ class TcpConn : private Flushable, private Deferred {
 
   // TLS, both directions.
   void tls_receive(const char* data, size_t len);
-  void deliver_plaintext(Slice plain);
   HeapBlock* tls_rx_block();
   void tls_encrypt();
   void pull_ciphertext();
@@ -132,7 +131,10 @@ class TcpConn : private Flushable, private Deferred {
   void flush() override;
   void run_deferred() override;
   void arm_recv();
-  void deliver(const char* data, size_t len);
+  // Hands received bytes (cleartext in a receive buffer, or TLS plaintext in
+  // |block|) to the handler, or stashes them while input is paused.
+  void deliver(const char* data, size_t len, HeapBlock* block);
+  void stash(Slice bytes);
   void deliver_stash();
   void submit_send();
   void begin_close();

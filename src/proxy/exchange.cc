@@ -134,20 +134,9 @@ void Exchange::hold_request_data(Slice data) {
   bool scarce = data.in_recv_buffer() && thread_buffer_ring() && thread_buffer_ring()->scarce();
   if (!pending_body_.empty()) {
     Slice& last = pending_body_.back();
-    HeapBlock* block = last.block();
-    if (block && block == data.block() && last.data() + last.size() == data.data()) {
-      last.extend(data.size());  // adjacent bytes of one block (TLS plaintext)
-      return;
-    }
-    if (scarce && block && block->refs == 1 &&
-        last.data() + last.size() == block->bytes + block->used &&
-        block->capacity - block->used >= data.size()) {
-      // A copy is due anyway: append it to the previous copy.
-      memcpy(block->bytes + block->used, data.data(), data.size());
-      block->used += data.size();
-      last.extend(data.size());
-      return;
-    }
+    if (last.absorb(data)) return;  // adjacent bytes of one block (TLS plaintext)
+    // A copy is due anyway: append it to the previous copy.
+    if (scarce && last.append_copy(data.data(), data.size())) return;
   }
   // Copied when receive buffers run low: the connection we wait for needs them.
   if (scarce) data.detach();

@@ -179,7 +179,7 @@ struct ShardRuntime {
   // Installs the ticket keys of the current period and arms the next rotation.
   static void on_ticket_rotation(Timer* t) {
     auto* rt = static_cast<ShardRuntime*>(t->owner);
-    uint64_t now = monotonic_ms();
+    uint64_t now = rt->loop.now_ms();  // the same monotonic clock, read once per turn
     uint64_t period = rt->ticket_schedule->period_at(now);
     rt->tls_server->set_ticket_keys(rt->ticket_schedule->keys_for_period(period));
     RW_LOG(Debug, "session ticket keys rotated (period %llu)",

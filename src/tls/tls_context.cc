@@ -31,16 +31,6 @@ constexpr char kTls12Ciphers[] =
 constexpr uint8_t kAlpnH2[] = {'h', '2'};
 constexpr uint8_t kAlpnHttp11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
 
-// Checks readability first so a bad path gets errno's words, not a PEM error.
-std::string check_readable(const char* what, const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    return std::string(what) + " " + path + ": " + std::strerror(errno);
-  }
-  std::fclose(f);
-  return {};
-}
-
 const uint8_t* find_alpn(const uint8_t* in, unsigned in_len, const uint8_t* want,
                          size_t want_len) {
   unsigned i = 0;
@@ -54,6 +44,13 @@ const uint8_t* find_alpn(const uint8_t* in, unsigned in_len, const uint8_t* want
 }
 
 }  // namespace
+
+std::string tls_file_error(const char* what, const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return std::string(what) + " " + path + ": " + std::strerror(errno);
+  std::fclose(f);
+  return {};
+}
 
 std::string tls_take_error_text() {
   unsigned long code = ERR_get_error();
@@ -117,10 +114,10 @@ std::string TlsServerContext::parse_ticket_keys(const std::vector<std::string>& 
 std::string TlsServerContext::load(TlsServerContext* self, const TlsServerConfig& config,
                                    const std::string& cert_file, const std::string& key_file) {
   ERR_clear_error();
-  if (std::string e = check_readable("cert_file", cert_file); !e.empty()) return e;
-  if (std::string e = check_readable("key_file", key_file); !e.empty()) return e;
+  if (std::string e = tls_file_error("cert_file", cert_file); !e.empty()) return e;
+  if (std::string e = tls_file_error("key_file", key_file); !e.empty()) return e;
   if (!config.client_ca_file.empty()) {
-    if (std::string e = check_readable("client_ca_file", config.client_ca_file); !e.empty()) {
+    if (std::string e = tls_file_error("client_ca_file", config.client_ca_file); !e.empty()) {
       return e;
     }
   }
@@ -340,7 +337,7 @@ TlsClientContextResult TlsClientContext::create(const TlsClientConfig& config) {
   if (self->verify_) {
     const std::string& ca = config.ca_file.empty() ? std::string(kSystemCaFile) : config.ca_file;
     const char* what = config.ca_file.empty() ? "system trust store" : "upstream_ca_file";
-    if (std::string e = check_readable(what, ca); !e.empty()) {
+    if (std::string e = tls_file_error(what, ca); !e.empty()) {
       result.error = e;
       return result;
     }
@@ -358,11 +355,11 @@ TlsClientContextResult TlsClientContext::create(const TlsClientConfig& config) {
       result.error = "upstream_cert_file and upstream_key_file go together";
       return result;
     }
-    if (std::string e = check_readable("upstream_cert_file", config.cert_file); !e.empty()) {
+    if (std::string e = tls_file_error("upstream_cert_file", config.cert_file); !e.empty()) {
       result.error = e;
       return result;
     }
-    if (std::string e = check_readable("upstream_key_file", config.key_file); !e.empty()) {
+    if (std::string e = tls_file_error("upstream_key_file", config.key_file); !e.empty()) {
       result.error = e;
       return result;
     }

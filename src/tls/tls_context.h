@@ -179,6 +179,10 @@ class TlsClientContext {
   bool verify_ = true;
 };
 
+// "WHAT PATH: reason" when |path| cannot be opened for reading, else empty. Checked
+// before the library reads a file, so a bad path gets errno's words, not a PEM error.
+std::string tls_file_error(const char* what, const std::string& path);
+
 // Text of the oldest queued library error (and clears the queue); "unknown" if none.
 std::string tls_take_error_text();
 

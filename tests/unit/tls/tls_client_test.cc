@@ -864,7 +864,9 @@ TEST(TlsClientSessionCache, NextConnectionResumesWithTheNewestTicket) {
     SSL_SESSION* first = cache.latest();
     EXPECT_TRUE(cached_connection(*client, *server, &cache)) << max_version;
     EXPECT_TRUE(cached_connection(*client, *server, &cache)) << max_version;
-    if (max_version == TLS1_3_VERSION) EXPECT_NE(cache.latest(), first);  // fresh ticket kept
+    if (max_version == TLS1_3_VERSION) {
+      EXPECT_NE(cache.latest(), first);  // the fresh ticket is kept
+    }
   }
   // Without a cache nothing is offered.
   EXPECT_FALSE(cached_connection(*client, *server, nullptr));
