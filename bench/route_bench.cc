@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "http/rewrite.h"
+#include "pipeline/rewrite.h"
 #include "route/router.h"
 
 namespace ringway {

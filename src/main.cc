@@ -1,16 +1,23 @@
 // ringway: the gateway binary. Parses the command line, loads and validates the
-// config, starts one shard per core and turns signals into shard commands.
+// config, starts one shard per core and runs the control thread: signals (SIGTERM /
+// SIGINT drain, SIGHUP reloads) and reload requests from the shards (/tyk/reload)
+// become messages in the shards' mailboxes.
 
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #ifdef RINGWAY_HAVE_MIMALLOC
@@ -19,8 +26,10 @@
 
 #include "base/log.h"
 #include "config/config.h"
+#include "runtime/mailboxes.h"
 #include "runtime/shard.h"
 #include "tls/ticket_key_schedule.h"
+#include "tls/tls_context.h"
 
 #ifndef RINGWAY_VERSION
 #define RINGWAY_VERSION "dev"
@@ -28,6 +37,9 @@
 
 namespace ringway {
 namespace {
+
+// How long the control thread keeps re-posting a message to a full mailbox.
+constexpr int kPostRetryLimitMs = 10000;
 
 void usage(FILE* out) {
   fprintf(out,
@@ -73,6 +85,106 @@ std::vector<int> usable_cpus() {
   return cpus;
 }
 
+// The control thread: owns the running configuration and the reload procedure.
+class Control {
+ public:
+  Control(std::string path, std::shared_ptr<const Config> config, Mailboxes* mailboxes)
+      : path_(std::move(path)), running_(std::move(config)), mailboxes_(mailboxes),
+        requested_(mailboxes->shard_count(), 0) {}
+
+  // Posts |body| to every shard, retrying (bounded) while a mailbox is full.
+  // |per_shard| adjusts the body for each shard before it is sent.
+  template <class Body, class PerShard>
+  void broadcast(const Body& body, PerShard per_shard) {
+    for (uint32_t shard = 0; shard < mailboxes_->shard_count(); ++shard) {
+      Body copy = body;
+      per_shard(shard, copy);
+      for (int waited_ms = 0;; ++waited_ms) {
+        ShardMessage m;
+        m.body = copy;
+        if (mailboxes_->post(mailboxes_->control(), shard, std::move(m), nullptr)) break;
+        if (waited_ms >= kPostRetryLimitMs) {
+          RW_LOG(Error, "shard %u's mailbox stayed full for %d ms; message dropped", shard,
+                 kPostRetryLimitMs);
+          break;
+        }
+        usleep(1000);
+      }
+    }
+  }
+
+  void drain() {
+    broadcast(DrainMessage{}, [](uint32_t, DrainMessage&) {});
+  }
+
+  // Reload requests from the shards (GET /tyk/reload) wait in the control mailbox.
+  // Returns true when at least one asked.
+  bool take_requests() {
+    bool any = false;
+    mailboxes_->clear_wake(mailboxes_->control());
+    mailboxes_->drain(mailboxes_->control(), [&](ShardMessage&& m) {
+      if (auto* r = std::get_if<ReloadRequestMessage>(&m.body)) {
+        if (m.from < requested_.size() && r->request > requested_[m.from]) {
+          requested_[m.from] = r->request;
+        }
+        any = true;
+      }
+    });
+    return any;
+  }
+
+  void reload(const char* why) {
+    RW_LOG(Info, "%s: reloading %s", why, path_.c_str());
+    // Everything asked for so far is answered by this reload.
+    std::vector<uint64_t> covers = requested_;
+    ConfigLoadResult loaded = load_config(path_);
+    if (!loaded.errors.empty()) {
+      std::string summary;
+      for (const ConfigError& e : loaded.errors) {
+        std::string line = format_config_error(path_, e);
+        RW_LOG(Error, "reload rejected: %s", line.c_str());
+        if (summary.size() < 2000) summary += (summary.empty() ? "" : "; ") + line;
+      }
+      RW_LOG(Error, "reload rejected: %zu problem(s); the running configuration (generation "
+                    "%llu) stays", loaded.errors.size(),
+             static_cast<unsigned long long>(generation_));
+      broadcast(ReloadFailedMessage{summary, 0},
+                [&](uint32_t shard, ReloadFailedMessage& m) { m.covers = covers[shard]; });
+      return;
+    }
+    // What only a restart can change keeps its running value (every shard must go on
+    // agreeing on ring sizes, buffers and the access log).
+    auto next = std::make_shared<Config>(*loaded.config);
+    for (const std::string& key : restart_only_changes(*running_, *next)) {
+      RW_LOG(Warn, "reload: %s changed; the new value applies after a restart", key.c_str());
+    }
+    const GatewayConfig& old_gw = running_->gateway;
+    GatewayConfig& gw = next->gateway;
+    gw.shards = old_gw.shards;
+    gw.pin_shards = old_gw.pin_shards;
+    gw.ring_entries = old_gw.ring_entries;
+    gw.buffer_size = old_gw.buffer_size;
+    gw.buffer_count = old_gw.buffer_count;
+    gw.mailbox_capacity = old_gw.mailbox_capacity;
+    gw.access_log = old_gw.access_log;
+    gw.access_log_buffer_bytes = old_gw.access_log_buffer_bytes;
+    set_log_severity(to_severity(gw.log_level));
+    running_ = next;
+    ++generation_;
+    broadcast(ReloadMessage{running_, generation_, 0},
+              [&](uint32_t shard, ReloadMessage& m) { m.covers = covers[shard]; });
+    RW_LOG(Info, "configuration generation %llu applied: %zu API(s)",
+           static_cast<unsigned long long>(generation_), running_->apis.size());
+  }
+
+ private:
+  std::string path_;
+  std::shared_ptr<const Config> running_;
+  Mailboxes* mailboxes_;
+  uint64_t generation_ = 1;
+  std::vector<uint64_t> requested_;  // highest reload request seen per shard
+};
+
 int run(const std::string& config_path, bool check_only) {
   ConfigLoadResult loaded = load_config(config_path);
   if (!loaded.errors.empty()) {
@@ -90,7 +202,7 @@ int run(const std::string& config_path, bool check_only) {
   set_log_severity(to_severity(gw.log_level));
   report_allocator();
 
-  // Signals are handled by this thread only (sigwait); shard threads inherit the
+  // Signals are taken by this thread only (signalfd); shard threads inherit the
   // blocked mask. SIGPIPE never matters: sends use MSG_NOSIGNAL.
   signal(SIGPIPE, SIG_IGN);
   sigset_t signals;
@@ -99,6 +211,12 @@ int run(const std::string& config_path, bool check_only) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
+  int control_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (signal_fd < 0 || control_fd < 0) {
+    RW_LOG(Error, "signalfd/eventfd: %s", strerror(errno));
+    return 1;
+  }
 
   int access_log_fd = -1;
   if (gw.access_log == "stdout") {
@@ -113,50 +231,99 @@ int run(const std::string& config_path, bool check_only) {
 
   std::vector<int> cpus = usable_cpus();
   uint32_t shard_count = gw.shards == 0 ? static_cast<uint32_t>(cpus.size()) : gw.shards;
+  Mailboxes mailboxes(shard_count, gw.mailbox_capacity);
+  mailboxes.set_receiver(mailboxes.control(), control_fd, -1, nullptr);
+  Control control(config_path, config, &mailboxes);
   std::vector<std::unique_ptr<Shard>> shards;
+  ShardOptions options;
   // One secret for the whole process: every shard derives the same ticket keys.
-  std::string ticket_master = TicketKeySchedule::random_master();
+  options.ticket_master = TicketKeySchedule::random_master();
+  options.access_log_fd = access_log_fd;
+  options.version = RINGWAY_VERSION;
+  options.started_unix_s = static_cast<uint64_t>(time(nullptr));
+  bool started = true;
   for (uint32_t i = 0; i < shard_count; ++i) {
-    int cpu = gw.pin_shards ? cpus[i % cpus.size()] : -1;
-    auto shard =
-        std::make_unique<Shard>(static_cast<int>(i), config, cpu, access_log_fd, ticket_master);
+    options.index = static_cast<int>(i);
+    options.cpu = gw.pin_shards ? cpus[i % cpus.size()] : -1;
+    auto shard = std::make_unique<Shard>(options, config, &mailboxes);
     std::string error;
     if (!shard->start(&error)) {
       RW_LOG(Error, "cannot start: %s", error.c_str());
-      for (auto& s : shards) s->post(Shard::kDrain);
-      for (auto& s : shards) s->join();
-      return 1;
+      started = false;
+      break;
     }
     shards.push_back(std::move(shard));
+  }
+  if (!started) {
+    control.drain();
+    for (auto& s : shards) s->join();
+    return 1;
   }
   std::string addresses;
   for (const SockAddr& a : gw.listen) addresses += (addresses.empty() ? "" : ", ") + a.text;
   for (const SockAddr& a : gw.tls_listen) {
     addresses += (addresses.empty() ? "" : ", ") + a.text + " (tls)";
   }
+  if (config->admin.enabled) {
+    for (const SockAddr& a : config->admin.listen) {
+      addresses += (addresses.empty() ? "" : ", ") + a.text + " (admin)";
+    }
+    if (config->admin.secret.empty()) {
+      RW_LOG(Warn, "[admin] secret is empty: everything under /tyk/ answers 403");
+    }
+  }
   RW_LOG(Info, "ringway %s serving on %s with %u shard(s), %zu API(s)", RINGWAY_VERSION,
          addresses.c_str(), shard_count, config->apis.size());
+  config.reset();
 
-  for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      RW_LOG(Warn, "SIGHUP: configuration reload is not supported by this build yet; "
-                   "restart to apply changes");
-      continue;
+  int stop_signal = 0;
+  while (stop_signal == 0) {
+    pollfd fds[2] = {{signal_fd, POLLIN, 0}, {control_fd, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      RW_LOG(Error, "poll: %s", strerror(errno));
+      break;
     }
-    RW_LOG(Info, "%s: draining (up to %u ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-           gw.drain_timeout_ms);
-    break;
+    bool reload = false;
+    const char* why = "";
+    if (fds[1].revents & POLLIN) {
+      uint64_t value;
+      ssize_t rc = read(control_fd, &value, sizeof(value));
+      (void)rc;
+    }
+    // Requests from the shards are looked at on every wake (their eventfd writes may
+    // be coalesced with a signal).
+    if (control.take_requests()) {
+      reload = true;
+      why = "/tyk/reload";
+    }
+    if (fds[0].revents & POLLIN) {
+      signalfd_siginfo info;
+      while (read(signal_fd, &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+        if (info.ssi_signo == SIGHUP) {
+          reload = true;
+          why = "SIGHUP";
+        } else {
+          stop_signal = static_cast<int>(info.ssi_signo);
+        }
+        break;  // one at a time: poll again for the rest
+      }
+    }
+    if (stop_signal != 0) break;
+    if (reload) control.reload(why);
   }
-  for (auto& s : shards) s->post(Shard::kDrain);
+  RW_LOG(Info, "%s: draining (up to %u ms)", stop_signal == SIGINT ? "SIGINT" : "SIGTERM",
+         gw.drain_timeout_ms);
+  control.drain();
   uint64_t requests = 0;
   for (auto& s : shards) {
     s->join();
-    requests += s->counters().requests;
+    requests += s->requests_served();
   }
   RW_LOG(Info, "stopped after %llu request(s)", static_cast<unsigned long long>(requests));
   if (access_log_fd > STDOUT_FILENO) close(access_log_fd);
+  close(signal_fd);
+  close(control_fd);
   return 0;
 }
 
@@ -169,7 +336,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--version") {
-      printf("ringway %s\n", RINGWAY_VERSION);
+      printf("ringway %s (TLS: %s)\n", RINGWAY_VERSION, ringway::tls_library_name().c_str());
       return 0;
     }
     if (arg == "--help" || arg == "-h") {

@@ -1,11 +1,13 @@
 #include "base/log.h"
 
+#include <atomic>
 #include <cstdio>
 #include <ctime>
 
 namespace ringway {
 namespace {
-LogSeverity g_min_severity = LogSeverity::Info;  // written once at start-up
+// Written by the control thread (start-up, reloads), read by every shard.
+std::atomic<LogSeverity> g_min_severity{LogSeverity::Info};
 thread_local int t_shard_index = -1;
 const char* severity_name(LogSeverity s) {
   switch (s) {
@@ -18,8 +20,12 @@ const char* severity_name(LogSeverity s) {
 }
 }  // namespace
 
-void set_log_severity(LogSeverity min_severity) { g_min_severity = min_severity; }
-bool log_enabled(LogSeverity severity) { return severity >= g_min_severity; }
+void set_log_severity(LogSeverity min_severity) {
+  g_min_severity.store(min_severity, std::memory_order_relaxed);
+}
+bool log_enabled(LogSeverity severity) {
+  return severity >= g_min_severity.load(std::memory_order_relaxed);
+}
 void set_log_thread_shard(int shard_index) { t_shard_index = shard_index; }
 
 void log_message(LogSeverity severity, const char* format, ...) {

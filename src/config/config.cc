@@ -16,370 +16,13 @@
 #include <sstream>
 #include <string_view>
 
-#include <ini.h>
-#include <netdb.h>
-
+#include "config/ini.h"
+#include "config/sections.h"
+#include "config/values.h"
 #include "tls/tls_context.h"
 
 namespace ringway {
 namespace {
-
-// ---------------------------------------------------------------------------------
-// Pass 1: raw sections and entries with line numbers.
-
-struct RawEntry {
-  std::string key;
-  std::string value;
-  int line = 0;
-};
-
-struct RawSection {
-  std::string name;
-  int line = 0;
-  std::vector<RawEntry> entries;
-};
-
-struct RawIni {
-  std::vector<RawSection> sections;
-  std::vector<ConfigError> errors;
-};
-
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && to_lower(a) == to_lower(b);
-}
-
-// Mirrors inih's find_chars_or_comment(): the position of the first of |chars|, or of
-// a ';' that follows whitespace (an inline comment), whichever comes first.
-size_t find_chars_or_comment(std::string_view s, std::string_view chars) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (chars.find(s[i]) != std::string_view::npos) return i;
-    if (s[i] == ';' && i > 0 && is_blank(s[i - 1])) return i;
-  }
-  return s.size();
-}
-
-// State shared by the inih reader and handler callbacks.
-struct IniLexer {
-  std::string_view text;
-  size_t pos = 0;
-  int line = 0;  // number of the line last handed to inih; the handler runs on it
-  RawIni* raw = nullptr;
-
-  void error(int at, std::string message) { raw->errors.push_back({at, std::move(message)}); }
-
-  void add_entry(std::string_view key, std::string_view value) {
-    if (raw->sections.empty()) {
-      error(line, "key '" + std::string(key) + "' appears before any [section]");
-      return;
-    }
-    if (key.empty()) {
-      error(line, "missing key name before '='");
-      return;
-    }
-    raw->sections.back().entries.push_back({std::string(key), std::string(value), line});
-  }
-
-  // Classifies one physical line and returns what inih should see: comments, section
-  // headers and syntax errors are handled here (so they carry line numbers and every
-  // section is known, even an empty one); key/value lines go through inih unchanged
-  // except for leading whitespace, which inih would read as a continuation line.
-  std::string_view next_line(int buffer_size) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view physical = text.substr(pos, end - pos);
-    pos = end < text.size() ? end + 1 : end;
-    ++line;
-    if (line == 1 && physical.substr(0, 3) == "\xEF\xBB\xBF") physical.remove_prefix(3);
-    std::string_view s = trim(physical);
-
-    if (s.find('\0') != std::string_view::npos) {
-      error(line, "line contains a NUL byte");
-      return {};
-    }
-    if (s.empty() || s.front() == ';' || s.front() == '#') return {};
-    if (s.front() == '[') {
-      size_t close = s.find(']');
-      if (close == std::string_view::npos) {
-        error(line, "section header is missing its closing ']'");
-        return {};
-      }
-      std::string_view after = trim(s.substr(close + 1));
-      if (!after.empty() && after.front() != ';' && after.front() != '#') {
-        error(line, "unexpected text after section header: '" + std::string(after) + "'");
-      }
-      std::string_view name = trim(s.substr(1, close - 1));
-      raw->sections.push_back({std::string(name), line, {}});
-      return {};
-    }
-    size_t sep = find_chars_or_comment(s, "=:");
-    if (sep == s.size() || s[sep] == ';') {
-      error(line, "expected 'key = value', a [section] header or a comment");
-      return {};
-    }
-    // Debian's inih reads lines into a fixed 200-byte buffer and would cut a long
-    // `hosts` or `listen` list; such lines are split here with inih's own rules.
-    if (s.size() + 2 > static_cast<size_t>(buffer_size)) {
-      std::string_view value = trim(s.substr(sep + 1));
-      add_entry(trim(s.substr(0, sep)), trim(value.substr(0, find_chars_or_comment(value, ""))));
-      return {};
-    }
-    return s;
-  }
-};
-
-char* ini_reader(char* buffer, int size, void* stream) {
-  auto* lexer = static_cast<IniLexer*>(stream);
-  if (lexer->pos >= lexer->text.size() || size < 2) return nullptr;
-  std::string_view line = lexer->next_line(size);
-  if (!line.empty()) std::memcpy(buffer, line.data(), line.size());
-  buffer[line.size()] = '\n';
-  buffer[line.size() + 1] = '\0';
-  return buffer;
-}
-
-int ini_handler(void* user, const char* /*section*/, const char* name, const char* value) {
-  auto* lexer = static_cast<IniLexer*>(user);
-  lexer->add_entry(name, value);
-  return 1;  // keep going: errors are collected, not fatal
-}
-
-RawIni lex_ini(const std::string& text) {
-  RawIni raw;
-  IniLexer lexer;
-  lexer.text = text;
-  lexer.raw = &raw;
-  int rc = ini_parse_stream(ini_reader, &lexer, ini_handler, &lexer);
-  if (rc > 0) {
-    // Lines are pre-checked above, so inih should never reject one; keep its verdict.
-    raw.errors.push_back({rc, "syntax error"});
-  } else if (rc < 0) {
-    raw.errors.push_back({0, "INI parser failed (error " + std::to_string(rc) + ")"});
-  }
-  return raw;
-}
-
-// ---------------------------------------------------------------------------------
-// Value parsers. Each returns false and fills |why| with a message naming the key.
-
-bool parse_bool(std::string_view value, bool& out) {
-  std::string v = to_lower(value);
-  if (v == "true" || v == "yes" || v == "on" || v == "1") {
-    out = true;
-    return true;
-  }
-  if (v == "false" || v == "no" || v == "off" || v == "0") {
-    out = false;
-    return true;
-  }
-  return false;
-}
-
-// Whole decimal numbers only: no sign, no suffix, no hex.
-bool parse_uint(std::string_view key, std::string_view value, uint64_t min, uint64_t max,
-                uint64_t& out, std::string& why) {
-  std::string range = std::to_string(min) + " and " + std::to_string(max);
-  bool negative = !value.empty() && value.front() == '-';
-  std::string_view digits = negative ? value.substr(1) : value;
-  bool all_digits = !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) {
-    return c >= '0' && c <= '9';
-  });
-  if (!all_digits) {
-    why = std::string(key) + ": '" + std::string(value) + "' is not a whole number (expected " +
-          range + ")";
-    return false;
-  }
-  uint64_t parsed = 0;
-  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), parsed);
-  (void)ptr;
-  if (negative || ec == std::errc::result_out_of_range || parsed < min || parsed > max) {
-    why = std::string(key) + " must be between " + range + ", got " + std::string(value);
-    return false;
-  }
-  out = parsed;
-  return true;
-}
-
-bool is_host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '.' || c == '_';
-}
-
-// "host:port", "[v6]:port"; the port is optional when |default_port| is non-zero.
-// |host| comes back without brackets.
-bool split_host_port(std::string_view text, uint16_t default_port, std::string& host,
-                     uint16_t& port, bool& is_ipv6, std::string& why) {
-  std::string_view port_text;
-  is_ipv6 = false;
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string_view::npos) {
-      why = "'" + std::string(text) + "' is missing the ']' that closes the IPv6 address";
-      return false;
-    }
-    host = std::string(text.substr(1, close - 1));
-    is_ipv6 = true;
-    std::string_view rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') {
-        why = "unexpected text after ']' in '" + std::string(text) + "'";
-        return false;
-      }
-      port_text = rest.substr(1);
-      if (port_text.empty()) {
-        why = "'" + std::string(text) + "' has an empty port";
-        return false;
-      }
-    }
-    if (host.find(':') == std::string::npos) {
-      why = "'" + host + "' in brackets is not an IPv6 address";
-      return false;
-    }
-  } else {
-    size_t colon = text.find(':');
-    if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
-      why = "'" + std::string(text) + "': write IPv6 addresses in brackets, e.g. [::1]:8080";
-      return false;
-    }
-    host = std::string(text.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port_text = text.substr(colon + 1);
-      if (port_text.empty()) {
-        why = "'" + std::string(text) + "' has an empty port";
-        return false;
-      }
-    }
-    if (!std::all_of(host.begin(), host.end(), is_host_char)) {
-      why = "'" + host + "' is not a valid host name or address";
-      return false;
-    }
-  }
-  if (host.empty()) {
-    why = "'" + std::string(text) + "' has no host";
-    return false;
-  }
-  if (port_text.empty()) {
-    if (default_port == 0) {
-      why = "'" + std::string(text) + "' has no port (expected host:port)";
-      return false;
-    }
-    port = default_port;
-    return true;
-  }
-  uint64_t value = 0;
-  std::string port_why;
-  if (!parse_uint("port", port_text, 1, 65535, value, port_why)) {
-    why = "'" + std::string(text) + "': port must be between 1 and 65535";
-    return false;
-  }
-  port = static_cast<uint16_t>(value);
-  return true;
-}
-
-// Numeric addresses first (no DNS traffic for the common case), then names.
-bool resolve(const std::string& host, uint16_t port, bool passive, SockAddr& out,
-             std::string& why) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-  std::string service = std::to_string(port);
-  addrinfo* result = nullptr;
-  int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &result);
-  if (rc == EAI_NONAME) {
-    hints.ai_flags &= ~AI_NUMERICHOST;
-    rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &result);
-  }
-  if (rc != 0 || result == nullptr) {
-    why = "cannot resolve '" + host + "': " + (rc == EAI_SYSTEM ? std::strerror(errno)
-                                                                 : gai_strerror(rc));
-    if (result != nullptr) freeaddrinfo(result);
-    return false;
-  }
-  std::memcpy(&out.storage, result->ai_addr, result->ai_addrlen);
-  out.len = static_cast<socklen_t>(result->ai_addrlen);
-  freeaddrinfo(result);
-  return true;
-}
-
-bool parse_target_url(std::string_view text, TargetUrl& target, std::string& why) {
-  size_t scheme_end = text.find("://");
-  std::string scheme = scheme_end == std::string_view::npos
-                           ? std::string()
-                           : to_lower(text.substr(0, scheme_end));
-  // https:// becomes HTTP/2 later if the API sets proxy_enable_http2.
-  if (scheme == "http" || scheme == "https") {
-    target.protocol = UpstreamProtocol::Http1;
-    target.tls = scheme == "https";
-  } else if (scheme == "h2c") {
-    target.protocol = UpstreamProtocol::Http2;
-  } else {
-    why = "target_url '" + std::string(text) + "' must start with http://, https:// or h2c://";
-    return false;
-  }
-  std::string_view rest = text.substr(scheme_end + 3);
-  if (rest.find_first_of("?#") != std::string_view::npos) {
-    why = "target_url must not carry a query or fragment";
-    return false;
-  }
-  if (std::any_of(rest.begin(), rest.end(),
-                  [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
-    why = "target_url must not contain spaces or control characters";
-    return false;
-  }
-  size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-  if (authority.find('@') != std::string_view::npos) {
-    why = "target_url must not contain user information ('@')";
-    return false;
-  }
-  const uint16_t kDefaultPort = target.tls ? 443 : 80;
-  bool is_ipv6 = false;
-  std::string host_why;
-  if (!split_host_port(authority, kDefaultPort, target.host, target.port, is_ipv6, host_why)) {
-    why = "target_url: " + host_why;
-    return false;
-  }
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  target.base_path = std::string(path);
-  std::string bracketed = is_ipv6 ? "[" + target.host + "]" : target.host;
-  target.authority = bracketed;
-  if (target.port != kDefaultPort) target.authority += ":" + std::to_string(target.port);
-  target.address.text = bracketed + ":" + std::to_string(target.port);
-  if (!resolve(target.host, target.port, false, target.address, host_why)) {
-    why = "target_url: " + host_why;
-    return false;
-  }
-  return true;
-}
-
-std::vector<std::string_view> split_list(std::string_view text) {
-  std::vector<std::string_view> items;
-  size_t start = 0;
-  while (true) {
-    size_t comma = text.find(',', start);
-    items.push_back(trim(text.substr(start, comma - start)));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  return items;
-}
 
 // ---------------------------------------------------------------------------------
 // Pass 2: validation into typed structs.
@@ -412,6 +55,9 @@ constexpr UintKey<GatewayConfig> kGatewayUintKeys[] = {
     {"upstream_reconnect_backoff_ms", &GatewayConfig::upstream_reconnect_backoff_ms, 0, 600000},
     {"upstream_reconnect_backoff_max_ms", &GatewayConfig::upstream_reconnect_backoff_max_ms, 0,
      3600000},
+    {"upstream_max_retries", &GatewayConfig::upstream_max_retries, 0, 16},
+    {"upstream_retry_buffer_bytes", &GatewayConfig::upstream_retry_buffer_bytes, 0, 16777216},
+    {"mailbox_capacity", &GatewayConfig::mailbox_capacity, 16, 65536},
     {"drain_timeout_ms", &GatewayConfig::drain_timeout_ms, 0, 3600000},
     {"access_log_buffer_bytes", &GatewayConfig::access_log_buffer_bytes, 4096, 67108864},
 };
@@ -430,7 +76,7 @@ constexpr uint32_t kShardsMax = 1024;
 
 // DESIGN.md §4 keys and sections this build recognises but cannot honour yet; setting
 // them is an error rather than a silent no-op (auth must fail closed).
-constexpr const char* kUnsupportedSections[] = {"admin", "store", "coprocess"};
+constexpr const char* kUnsupportedSections[] = {"store", "coprocess"};
 constexpr const char* kUnsupportedApiBoolKeys[] = {
     "use_basic_auth", "use_standard_auth", "enable_coprocess_auth"};
 constexpr const char* kUnsupportedApiStringKeys[] = {
@@ -487,6 +133,8 @@ class Validator {
         api_section(section, config);
       } else if (section.name == "tls") {
         tls_section(section, config.tls);
+      } else if (section.name == "admin") {
+        parse_admin_section(section, config.admin, errors_);
       } else if (section.name.rfind("tls.", 0) == 0) {
         tls_sni_section(section, config.tls);
       } else if (contains_name(kUnsupportedSections, section.name)) {
@@ -500,6 +148,7 @@ class Validator {
     }
     if (config.gateway.tls_listen.empty()) default_listen(config.gateway);
     check_tls(config);
+    check_listeners(config);
     if (api_sections_ == 0) {
       error(0, "no [api.NAME] section: there is nothing to route");
     }
@@ -542,9 +191,10 @@ class Validator {
       std::string why;
       if (!parse_uint(entry.key, entry.value, spec.min, spec.max, value, why)) {
         error(entry.line, prefix + why);
-      } else if (entry.key == "buffer_count" && (value & (value - 1)) != 0) {
-        // The provided-buffer ring indexes with a mask.
-        error(entry.line, "buffer_count must be a power of two, got " + entry.value);
+      } else if ((entry.key == "buffer_count" || entry.key == "mailbox_capacity") &&
+                 (value & (value - 1)) != 0) {
+        // The provided-buffer ring and the mailboxes index with a mask.
+        error(entry.line, entry.key + " must be a power of two, got " + entry.value);
       } else {
         section.*spec.field = static_cast<uint32_t>(value);
       }
@@ -567,6 +217,7 @@ class Validator {
       }
       if (handled) continue;
       if (key == "listen") {
+        listen_line_ = entry.line;
         listen_value(entry, gateway.listen);
       } else if (key == "tls_listen") {
         tls_listen_line_ = entry.line;
@@ -612,29 +263,11 @@ class Validator {
   }
 
   void listen_value(const RawEntry& entry, std::vector<SockAddr>& listen) {
-    std::set<std::string> seen;
-    for (std::string_view item : split_list(entry.value)) {
-      if (item.empty()) {
-        error(entry.line, entry.key + ": empty address in '" + entry.value + "'");
-        continue;
-      }
-      SockAddr address;
-      address.text = std::string(item);
-      std::string host, why;
-      uint16_t port = 0;
-      bool is_ipv6 = false;
-      if (!split_host_port(item, 0, host, port, is_ipv6, why) ||
-          !resolve(host, port, true, address, why)) {
-        error(entry.line, entry.key + ": " + why);
-        continue;
-      }
-      if (!seen.insert(address.text).second) {
-        error(entry.line, entry.key + ": " + address.text + " is listed twice");
-        continue;
-      }
-      listen.push_back(std::move(address));
-    }
+    std::vector<std::string> whys;
+    listen = parse_listen_list(entry.key, entry.value, whys);
+    for (std::string& why : whys) error(entry.line, std::move(why));
   }
+
 
   void default_listen(GatewayConfig& gateway) {
     if (!gateway.listen.empty()) return;
@@ -1006,6 +639,23 @@ class Validator {
     return ok;
   }
 
+  // An address may be listened on once: by listen, tls_listen or [admin] listen.
+  void check_listeners(const Config& config) {
+    std::map<std::string, std::string> owner;  // address text -> key
+    auto claim = [&](const std::vector<SockAddr>& addresses, const std::string& key, int line) {
+      for (const SockAddr& a : addresses) {
+        std::string bytes(reinterpret_cast<const char*>(&a.storage), a.len);
+        auto [it, inserted] = owner.emplace(bytes, key);
+        if (!inserted) {
+          error(line, key + ": " + a.text + " is already used by " + it->second);
+        }
+      }
+    };
+    claim(config.gateway.listen, "[gateway] listen", listen_line_);
+    claim(config.gateway.tls_listen, "[gateway] tls_listen", tls_listen_line_);
+    if (config.admin.enabled) claim(config.admin.listen, "[admin] listen", config.admin.line);
+  }
+
   // Two APIs with the same listen_path must not both claim a host (or both claim any
   // host): the router could not choose between them.
   void check_route_overlap(const Config& config) {
@@ -1044,6 +694,7 @@ class Validator {
   std::string base_dir_;
   std::vector<ApiConfig> rejected_apis_;
   int api_sections_ = 0;
+  int listen_line_ = 0;
   int tls_listen_line_ = 0;
   SectionLines tls_lines_;
   std::vector<std::pair<int, std::string>> mtls_lines_;  // line, "api NAME: "
@@ -1082,6 +733,28 @@ ConfigLoadResult load_config(const std::string& path) {
     return result;
   }
   return load_config_text(text.str(), path);
+}
+
+std::vector<std::string> restart_only_changes(const Config& running, const Config& loaded) {
+  const GatewayConfig& a = running.gateway;
+  const GatewayConfig& b = loaded.gateway;
+  std::vector<std::string> changed;
+  auto check = [&](bool differs, const char* key) {
+    if (differs) changed.push_back(std::string("[gateway] ") + key);
+  };
+  check(a.shards != b.shards, "shards");
+  check(a.pin_shards != b.pin_shards, "pin_shards");
+  check(a.ring_entries != b.ring_entries, "ring_entries");
+  check(a.buffer_size != b.buffer_size, "buffer_size");
+  check(a.buffer_count != b.buffer_count, "buffer_count");
+  check(a.mailbox_capacity != b.mailbox_capacity, "mailbox_capacity");
+  check(a.access_log != b.access_log, "access_log");
+  check(a.access_log_buffer_bytes != b.access_log_buffer_bytes, "access_log_buffer_bytes");
+  if (running.tls.session_ticket_rotation_s != loaded.tls.session_ticket_rotation_s &&
+      running.tls.present && loaded.tls.present) {
+    changed.push_back("[tls] session_ticket_rotation_s");
+  }
+  return changed;
 }
 
 std::string format_config_error(const std::string& path, const ConfigError& error) {

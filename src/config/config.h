@@ -115,16 +115,39 @@ struct GatewayConfig {
   // per consecutive failure up to the max; requests meanwhile fail fast (502).
   uint32_t upstream_reconnect_backoff_ms = 100;
   uint32_t upstream_reconnect_backoff_max_ms = 5000;
+  // A request the upstream did not process (REFUSED_STREAM, above a GOAWAY's
+  // last-stream-id, a keep-alive connection closed as it was reused) is sent again on
+  // another connection up to this many times.
+  uint32_t upstream_max_retries = 3;
+  // Request body bytes kept after sending them so such a request can be sent again;
+  // a longer body makes the request not retryable.
+  uint32_t upstream_retry_buffer_bytes = 65536;
+  // Messages each shard-to-shard (and control-to-shard) mailbox holds (power of two).
+  uint32_t mailbox_capacity = 1024;
   uint32_t drain_timeout_ms = 30000;
   std::string access_log = "off";  // off | stdout | PATH
   uint32_t access_log_buffer_bytes = 262144;  // per shard; lines beyond it are dropped
   LogLevel log_level = LogLevel::Info;
 };
 
+// [admin]: the admin listener (/hello, /metrics, Tyk's /tyk/ API). Off unless the
+// section is present.
+struct AdminConfig {
+  bool enabled = false;  // the section exists
+  int line = 0;
+  std::vector<SockAddr> listen;  // default 127.0.0.1:8081
+  // Required in x-tyk-authorization for everything under /tyk/; empty = /tyk/ is
+  // refused (403) altogether.
+  std::string secret;
+  // How long /metrics waits for the other shards' counters.
+  uint32_t collect_timeout_ms = 1000;
+};
+
 struct Config {
   std::string path;  // the file it was loaded from
   GatewayConfig gateway;
   TlsConfig tls;
+  AdminConfig admin;
   std::vector<ApiConfig> apis;
 };
 
@@ -145,6 +168,10 @@ ConfigLoadResult load_config(const std::string& path);
 
 // Same, from text in memory (used by tests); |path| is only used in messages.
 ConfigLoadResult load_config_text(const std::string& text, const std::string& path);
+
+// Keys whose new values only a restart applies (shard count, ring and buffer sizes,
+// the access log): "[gateway] shards", ... — empty when none changed.
+std::vector<std::string> restart_only_changes(const Config& running, const Config& loaded);
 
 // "FILE:LINE: message" (or "FILE: message" for line 0).
 std::string format_config_error(const std::string& path, const ConfigError& error);

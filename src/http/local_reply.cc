@@ -40,6 +40,8 @@ size_t utf8_sequence_length(std::string_view s) {
   return length;
 }
 
+}  // namespace
+
 // Messages may quote request bytes (a path), so the body must stay valid JSON for any
 // input: control characters are escaped and invalid UTF-8 becomes U+FFFD.
 void append_json_string(std::string& out, std::string_view text) {
@@ -77,43 +79,44 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
+namespace {
+struct CauseInfo {
+  int http;
+  int grpc;
+  const char* flag;
+  const char* label;
+};
+// Indexed by LocalReplyCause.
+constexpr CauseInfo kCauses[] = {
+    {404, 12, "NR", "no_route"},                   // UNIMPLEMENTED
+    {401, 16, "UA", "unauthenticated"},            // UNAUTHENTICATED
+    {403, 7, "PD", "forbidden"},                   // PERMISSION_DENIED
+    {500, 13, "PF", "plugin_failed"},              // INTERNAL
+    {502, 14, "UF", "upstream_connect_failure"},   // UNAVAILABLE
+    {502, 14, "UR", "upstream_reset"},
+    {502, 14, "UPE", "upstream_protocol_error"},
+    {503, 14, "UO", "upstream_overloaded"},
+    {504, 4, "UT", "upstream_timeout"},            // DEADLINE_EXCEEDED
+    {504, 4, "DE", "deadline_exceeded"},
+    {400, 13, "DPE", "bad_request"},
+    {413, 13, "TL", "payload_too_large"},
+    {431, 13, "TL", "headers_too_large"},
+    {408, 4, "RT", "request_timeout"},
+    {503, 14, "SD", "service_unavailable"},
+};
+static_assert(sizeof(kCauses) / sizeof(kCauses[0]) == kLocalReplyCauseCount,
+              "one entry per LocalReplyCause");
+
+const CauseInfo& info(LocalReplyCause cause) {
+  size_t i = static_cast<size_t>(cause);
+  return kCauses[i < kLocalReplyCauseCount ? i : static_cast<size_t>(LocalReplyCause::BadRequest)];
+}
 }  // namespace
 
-int local_reply_http_status(LocalReplyCause cause) {
-  switch (cause) {
-    case LocalReplyCause::NoRoute: return 404;
-    case LocalReplyCause::Unauthenticated: return 401;
-    case LocalReplyCause::Forbidden: return 403;
-    case LocalReplyCause::PluginFailed: return 500;
-    case LocalReplyCause::UpstreamUnavailable: return 502;
-    case LocalReplyCause::UpstreamOverloaded: return 503;
-    case LocalReplyCause::UpstreamTimeout: return 504;
-    case LocalReplyCause::BadRequest: return 400;
-    case LocalReplyCause::PayloadTooLarge: return 413;
-    case LocalReplyCause::HeadersTooLarge: return 431;
-    case LocalReplyCause::RequestTimeout: return 408;
-    case LocalReplyCause::ServiceUnavailable: return 503;
-  }
-  return 500;
-}
-
-int local_reply_grpc_status(LocalReplyCause cause) {
-  switch (cause) {
-    case LocalReplyCause::NoRoute: return 12;          // UNIMPLEMENTED
-    case LocalReplyCause::Unauthenticated: return 16;  // UNAUTHENTICATED
-    case LocalReplyCause::Forbidden: return 7;         // PERMISSION_DENIED
-    case LocalReplyCause::PluginFailed: return 13;     // INTERNAL
-    case LocalReplyCause::UpstreamUnavailable: return 14;  // UNAVAILABLE
-    case LocalReplyCause::UpstreamOverloaded: return 14;
-    case LocalReplyCause::UpstreamTimeout: return 4;   // DEADLINE_EXCEEDED
-    case LocalReplyCause::BadRequest: return 13;
-    case LocalReplyCause::PayloadTooLarge: return 13;
-    case LocalReplyCause::HeadersTooLarge: return 13;
-    case LocalReplyCause::RequestTimeout: return 4;
-    case LocalReplyCause::ServiceUnavailable: return 14;
-  }
-  return 13;
-}
+int local_reply_http_status(LocalReplyCause cause) { return info(cause).http; }
+int local_reply_grpc_status(LocalReplyCause cause) { return info(cause).grpc; }
+const char* local_reply_flag(LocalReplyCause cause) { return info(cause).flag; }
+const char* local_reply_label(LocalReplyCause cause) { return info(cause).label; }
 
 std::string grpc_percent_encode(std::string_view message) {
   std::string out;

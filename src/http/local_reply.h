@@ -3,7 +3,13 @@
 // trailers-only response (HTTP 200, content-type application/grpc, grpc-status,
 // grpc-message in the one HEADERS block); anything else gets the HTTP status with a
 // small JSON body {"error": "..."}.
+//
+// Each cause also has a short flag for the access log (modelled on Envoy's response
+// flags: NR, UF, UT, DC, ...) and a label for /metrics.
 
+#include <array>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -12,19 +18,24 @@
 namespace ringway {
 
 enum class LocalReplyCause : uint8_t {
-  NoRoute,              // 404 / 12 UNIMPLEMENTED
-  Unauthenticated,      // 401 / 16
-  Forbidden,            // 403 / 7
-  PluginFailed,         // 500 / 13
-  UpstreamUnavailable,  // 502 / 14  (refused, reset, unreachable)
-  UpstreamOverloaded,   // 503 / 14  (no capacity: pool or stream limit reached)
-  UpstreamTimeout,      // 504 / 4
-  BadRequest,           // 400 / 13
-  PayloadTooLarge,      // 413 / 13
-  HeadersTooLarge,      // 431 / 13
-  RequestTimeout,       // 408 / 4  (client too slow sending its request head)
-  ServiceUnavailable,   // 503 / 14 (gateway draining or at its connection limit)
+  NoRoute,                // 404 / 12 UNIMPLEMENTED                     NR
+  Unauthenticated,        // 401 / 16 UNAUTHENTICATED                   UA
+  Forbidden,              // 403 / 7 PERMISSION_DENIED                  PD
+  PluginFailed,           // 500 / 13 INTERNAL                          PF
+  UpstreamConnectFailure, // 502 / 14 UNAVAILABLE: refused, unreachable UF
+  UpstreamReset,          // 502 / 14: closed or reset before the reply UR
+  UpstreamProtocolError,  // 502 / 14: an invalid response              UPE
+  UpstreamOverloaded,     // 503 / 14: no capacity or reconnect backoff UO
+  UpstreamTimeout,        // 504 / 4 DEADLINE_EXCEEDED                  UT
+  DeadlineExceeded,       // 504 / 4: the gRPC call's grpc-timeout      DE
+  BadRequest,             // 400 / 13                                   DPE
+  PayloadTooLarge,        // 413 / 13                                   TL
+  HeadersTooLarge,        // 431 / 13                                   TL
+  RequestTimeout,         // 408 / 4: request head too slow             RT
+  ServiceUnavailable,     // 503 / 14: draining or at a gateway limit   SD
+  kCount,
 };
+inline constexpr size_t kLocalReplyCauseCount = static_cast<size_t>(LocalReplyCause::kCount);
 
 struct LocalReply {
   ResponseHead head;  // status, content-type, content-length (JSON) or grpc-* headers
@@ -33,6 +44,16 @@ struct LocalReply {
 
 int local_reply_http_status(LocalReplyCause cause);
 int local_reply_grpc_status(LocalReplyCause cause);
+// Access-log flag ("NR", "UF", ...).
+const char* local_reply_flag(LocalReplyCause cause);
+// Metric label value ("no_route", "upstream_connect_failure", ...).
+const char* local_reply_label(LocalReplyCause cause);
+
+// Local replies counted by cause.
+struct LocalReplyCounts {
+  std::array<uint64_t, kLocalReplyCauseCount> by_cause{};
+  void add(LocalReplyCause cause) { ++by_cause[static_cast<size_t>(cause)]; }
+};
 
 // |message| is a short human-readable reason ("no API matches /x"). For gRPC it is
 // percent-encoded into grpc-message as the gRPC spec requires; for JSON it is escaped.
@@ -40,5 +61,9 @@ LocalReply make_local_reply(LocalReplyCause cause, std::string_view message, boo
 
 // Percent-encodes a grpc-message value (bytes outside 0x20..0x7e and '%').
 std::string grpc_percent_encode(std::string_view message);
+
+// Appends |text| as a JSON string literal (quotes included): control characters are
+// escaped and invalid UTF-8 becomes U+FFFD, so any input yields valid JSON.
+void append_json_string(std::string& out, std::string_view text);
 
 }  // namespace ringway

@@ -3,13 +3,13 @@
 #include <cstring>
 
 #include "base/log.h"
-#include "proxy/exchange.h"
-#include "upstream/h1_pool.h"
-#include "upstream/upstream_tls.h"
+#include "io/loop.h"
 
 namespace ringway {
 namespace {
-constexpr uint32_t kCredit = 1;  // one request at a time: a constant credit id
+// One request at a time: constant credit ids for its body and its head.
+constexpr uint32_t kBodyCredit = 1;
+constexpr uint32_t kHeadCredit = 2;
 }
 
 const llhttp_settings_t* Http1ClientConn::settings() {
@@ -28,21 +28,24 @@ const llhttp_settings_t* Http1ClientConn::settings() {
   return &s;
 }
 
-Http1ClientConn::Http1ClientConn(ProxyContext* ctx, Http1Pool* pool)
-    : ctx_(ctx), pool_(pool), tcp_(ctx->loop, this) {
+Http1ClientConn::Http1ClientConn(const ClientCodecContext& context, Owner* owner)
+    : ctx_(context), owner_(owner), tcp_(context.loop, this) {
   llhttp_init(&parser_, HTTP_RESPONSE, settings());
   parser_.data = this;
   timer_.callback = on_timer;
   timer_.owner = this;
 }
 
-Http1ClientConn::~Http1ClientConn() { ctx_->loop->disarm_timer(&timer_); }
+Http1ClientConn::~Http1ClientConn() {
+  ctx_.loop->disarm_timer(&timer_);
+  if (counted_open_) --ctx_.stats->connections_open;
+}
 
-void Http1ClientConn::connect(const SockAddr& address, Exchange* waiter,
-                              const UpstreamTls* tls) {
+void Http1ClientConn::connect(const SockAddr& address, UpstreamCallbacks* waiter) {
   waiter_ = waiter;
   state_ = State::Connecting;
-  if (tls) tls->attach(tcp_, ctx_->gateway->buffer_size);
+  counted_open_ = true;
+  ++ctx_.stats->connections_open;
   int rc = tcp_.connect(reinterpret_cast<const sockaddr*>(&address.storage), address.len);
   if (rc < 0) {
     // No socket at all (fd limit): fail like a refused connect, asynchronously safe
@@ -50,51 +53,53 @@ void Http1ClientConn::connect(const SockAddr& address, Exchange* waiter,
     on_connected(rc);
     return;
   }
-  ctx_->loop->arm_timer(&timer_, ctx_->gateway->upstream_connect_timeout_ms);
+  ctx_.loop->arm_timer(&timer_, ctx_.limits->connect_timeout_ms);
 }
 
 void Http1ClientConn::on_connected(int error) {
-  ctx_->loop->disarm_timer(&timer_);
+  ctx_.loop->disarm_timer(&timer_);
   if (error < 0) {
-    ++ctx_->counters.upstream_connect_failures;
+    ++ctx_.stats->connect_failures;
     RW_LOG(Debug, "upstream connect failed: %s", strerror(-error));
-    pool_->on_connect_result(false);
-    fail(LocalReplyCause::UpstreamUnavailable, "upstream connection failed");
+    owner_->on_connect_result(false);
+    fail(UpstreamError{UpstreamFailure::kConnectFailed, "upstream connection failed"});
     return;
   }
-  pool_->on_connect_result(true);
+  ++ctx_.stats->connects;
+  owner_->on_connect_result(true);
   tcp_.start_recv();
   state_ = State::Idle;
-  Exchange* ex = waiter_;
+  UpstreamCallbacks* callbacks = waiter_;
   waiter_ = nullptr;
-  if (ex) {
-    assign(ex);
+  if (callbacks) {
+    assign(callbacks);
   } else {
-    pool_->release(this);
+    owner_->release(this);
   }
 }
 
 void Http1ClientConn::on_timer(Timer* timer) {
   auto* c = static_cast<Http1ClientConn*>(timer->owner);
   if (c->state_ == State::Connecting) {
-    ++c->ctx_->counters.upstream_connect_failures;
-    c->pool_->on_connect_result(false);
-    c->fail(LocalReplyCause::UpstreamUnavailable, "upstream connect timed out");
+    ++c->ctx_.stats->connect_failures;
+    c->owner_->on_connect_result(false);
+    c->fail(UpstreamError{UpstreamFailure::kConnectFailed, "upstream connect timed out"});
   } else if (c->state_ == State::Idle) {
     c->close();
   }
 }
 
-void Http1ClientConn::assign(Exchange* ex) {
-  ctx_->loop->disarm_timer(&timer_);
+void Http1ClientConn::assign(UpstreamCallbacks* callbacks) {
+  ctx_.loop->disarm_timer(&timer_);
   state_ = State::Busy;
-  exchange_ = ex;
+  callbacks_ = callbacks;
+  head_sent_ = false;
   request_done_ = false;
   response_started_ = false;
   response_done_ = false;
   keep_alive_ = true;
   paused_ = false;
-  ex->on_upstream_ready(this);
+  callbacks->on_upstream_ready(this);
 }
 
 void Http1ClientConn::send_request_head(const RequestHead& head, bool end_stream) {
@@ -114,7 +119,9 @@ void Http1ClientConn::send_request_head(const RequestHead& head, bool end_stream
   std::string out;
   out.reserve(512);
   append_request_head(out, head, request_framing_, length);
-  tcp_.write_copy(out.data(), out.size());
+  // Credited, so a connection lost before the head left our socket is known to
+  // have carried nothing (the request can be sent again elsewhere).
+  tcp_.write(Slice::copy_of(out.data(), static_cast<uint32_t>(out.size())), kHeadCredit);
 }
 
 void Http1ClientConn::send_request_data(Slice data) {
@@ -122,10 +129,10 @@ void Http1ClientConn::send_request_data(Slice data) {
     char line[24];
     size_t n = format_chunk_header(line, data.size());
     tcp_.write_copy(line, n);
-    tcp_.write(std::move(data), kCredit);
+    tcp_.write(std::move(data), kBodyCredit);
     tcp_.write_copy("\r\n", 2);
   } else {
-    tcp_.write(std::move(data), kCredit);
+    tcp_.write(std::move(data), kBodyCredit);
   }
 }
 
@@ -139,8 +146,12 @@ void Http1ClientConn::send_request_end(const HeaderList* trailers) {
   maybe_release();
 }
 
-void Http1ClientConn::on_credit(uint32_t, uint32_t bytes) {
-  if (exchange_) exchange_->on_request_bytes_sent(bytes);
+void Http1ClientConn::on_credit(uint32_t credit_id, uint32_t bytes) {
+  if (credit_id == kHeadCredit) {
+    head_sent_ = true;
+    return;
+  }
+  if (callbacks_) callbacks_->on_request_bytes_sent(bytes);
 }
 
 void Http1ClientConn::pause_response() { paused_ = true; }
@@ -152,25 +163,36 @@ void Http1ClientConn::resume_response() {
 }
 
 void Http1ClientConn::cancel() {
-  exchange_ = nullptr;
+  callbacks_ = nullptr;
   close();
 }
 
 void Http1ClientConn::close() {
   if (state_ == State::Closing) return;
   state_ = State::Closing;
-  exchange_ = nullptr;
+  callbacks_ = nullptr;
   waiter_ = nullptr;
-  pool_->on_conn_closing(this);
+  owner_->on_conn_closing(this);
   tcp_.abort();
 }
 
-void Http1ClientConn::fail(LocalReplyCause cause, const char* message) {
-  Exchange* ex = exchange_ ? exchange_ : waiter_;
-  exchange_ = nullptr;
+void Http1ClientConn::fail(const UpstreamError& error) {
+  UpstreamCallbacks* callbacks = callbacks_ ? callbacks_ : waiter_;
+  callbacks_ = nullptr;
   waiter_ = nullptr;
   close();
-  if (ex) ex->on_upstream_failed(cause, message);
+  if (callbacks) callbacks->on_upstream_failed(error);
+}
+
+void Http1ClientConn::fail_lost(const char* message) {
+  UpstreamError error;
+  // Nothing of the request left our socket: the upstream cannot have seen it.
+  error.kind = head_sent_ || response_started_ ? UpstreamFailure::kConnectionLost
+                                               : UpstreamFailure::kRefused;
+  error.message = message;
+  error.reused_connection = requests_done_ > 0;
+  error.response_started = response_started_;
+  fail(error);
 }
 
 size_t Http1ClientConn::on_recv(const char* data, size_t len) {
@@ -198,21 +220,23 @@ size_t Http1ClientConn::on_recv(const char* data, size_t len) {
     return len;
   }
   RW_LOG(Debug, "bad HTTP/1.1 response from upstream: %s", llhttp_get_error_reason(&parser_));
-  fail(LocalReplyCause::UpstreamUnavailable, "invalid response from upstream");
+  UpstreamError error{UpstreamFailure::kProtocolError, "invalid response from upstream"};
+  error.response_started = response_started_;
+  fail(error);
   return len;
 }
 
 void Http1ClientConn::on_recv_end(int error) {
-  if (state_ == State::Busy && exchange_ && response_started_ && !response_done_ && error == 0) {
+  if (state_ == State::Busy && callbacks_ && response_started_ && !response_done_ && error == 0) {
     // A response delimited by the connection's end completes here.
     if (llhttp_finish(&parser_) == HPE_OK && response_done_) {
       close();
       return;
     }
   }
-  if (state_ == State::Busy && (exchange_ || !response_done_)) {
-    fail(LocalReplyCause::UpstreamUnavailable,
-         response_started_ ? "upstream closed mid-response" : "upstream closed the connection");
+  if (state_ == State::Busy && (callbacks_ || !response_done_)) {
+    fail_lost(response_started_ ? "upstream closed mid-response"
+                                : "upstream closed the connection");
     return;
   }
   close();
@@ -220,11 +244,11 @@ void Http1ClientConn::on_recv_end(int error) {
 
 void Http1ClientConn::on_send_error(int error) {
   RW_LOG(Debug, "upstream send failed: %s", strerror(-error));
-  fail(LocalReplyCause::UpstreamUnavailable, "upstream connection reset");
+  fail_lost("upstream connection reset");
 }
 
 void Http1ClientConn::on_closed() {
-  pool_->on_conn_closed(this);
+  owner_->on_conn_closed(this);
   delete this;
 }
 
@@ -233,7 +257,7 @@ int Http1ClientConn::cb_message_begin(llhttp_t* p) {
   c->response_ = ResponseHead();
   c->response_.headers.reserve(kExpectedHeaderCount);
   c->trailers_.clear();
-  c->headers_.reset(c->ctx_->gateway->max_header_bytes);
+  c->headers_.reset(c->ctx_.limits->max_header_bytes);
   c->in_trailers_ = false;
   return 0;
 }
@@ -291,19 +315,22 @@ int Http1ClientConn::headers_complete() {
     } else {
       response_.content_length = 0;
     }
-    Exchange* ex = exchange_;
-    exchange_ = nullptr;
+    UpstreamCallbacks* callbacks = callbacks_;
+    callbacks_ = nullptr;
     response_done_ = true;
-    if (ex) ex->on_response_head(response_, true);
+    ++requests_done_;
+    if (callbacks) callbacks->on_response_head(response_, true);
     return 1;  // no body follows
   }
-  if (exchange_) exchange_->on_response_head(response_, false);
+  if (callbacks_) callbacks_->on_response_head(response_, false);
   return 0;
 }
 
 int Http1ClientConn::cb_body(llhttp_t* p, const char* at, size_t len) {
   auto* c = static_cast<Http1ClientConn*>(p->data);
-  if (c->exchange_) c->exchange_->on_response_data(Slice::from_recv(at, static_cast<uint32_t>(len)));
+  if (c->callbacks_) {
+    c->callbacks_->on_response_data(Slice::from_recv(at, static_cast<uint32_t>(len)));
+  }
   return 0;
 }
 
@@ -317,9 +344,10 @@ int Http1ClientConn::message_complete() {
     return 0;  // the final response follows
   }
   response_done_ = true;
-  Exchange* ex = exchange_;
-  exchange_ = nullptr;
-  if (ex) ex->on_response_end(trailers_.empty() ? nullptr : &trailers_);
+  ++requests_done_;
+  UpstreamCallbacks* callbacks = callbacks_;
+  callbacks_ = nullptr;
+  if (callbacks) callbacks->on_response_end(trailers_.empty() ? nullptr : &trailers_);
   return HPE_PAUSED;
 }
 
@@ -331,10 +359,10 @@ void Http1ClientConn::maybe_release() {
     close();
     return;
   }
-  exchange_ = nullptr;
+  callbacks_ = nullptr;
   state_ = State::Idle;
-  ctx_->loop->arm_timer(&timer_, ctx_->gateway->idle_timeout_ms);
-  pool_->release(this);
+  ctx_.loop->arm_timer(&timer_, ctx_.limits->idle_timeout_ms);
+  owner_->release(this);
 }
 
 }  // namespace ringway

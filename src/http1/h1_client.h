@@ -1,7 +1,9 @@
 #pragma once
 // HTTP/1.1 client connection to an upstream: serializes one request at a time
 // (keep-alive, no pipelining), parses the response with llhttp, and goes back to its
-// pool when both directions are complete and the server allows keep-alive.
+// owner (a pool) when both directions are complete and the server allows keep-alive.
+// The request's sender is an UpstreamCallbacks; this class knows neither the pool's
+// nor the sender's concrete type.
 
 #include <cstdint>
 #include <string>
@@ -9,45 +11,53 @@
 #include <llhttp.h>
 
 #include "config/config.h"
-#include "http/local_reply.h"
 #include "http/message.h"
+#include "http/upstream.h"
 #include "http1/h1_header_collector.h"
 #include "http1/h1_serialize.h"
 #include "io/timer_wheel.h"
 #include "mem/pool.h"
 #include "net/tcp_conn.h"
-#include "proxy/proxy_context.h"
-#include "proxy/streams.h"
 
 namespace ringway {
 
-class UpstreamTls;
-
-class Exchange;
-class Http1Pool;
-
 class Http1ClientConn final : public TcpConn::Handler,
-                        public UpstreamStream,
-                        public PoolAllocated<Http1ClientConn> {
+                              public UpstreamStream,
+                              public PoolAllocated<Http1ClientConn> {
  public:
-  Http1ClientConn(ProxyContext* ctx, Http1Pool* pool);
+  class Owner {
+   public:
+    // A connection attempt finished (failures delay the next one).
+    virtual void on_connect_result(bool ok) = 0;
+    // The connection became idle and may carry another request.
+    virtual void release(Http1ClientConn* conn) = 0;
+    // The connection is closing: no new work.
+    virtual void on_conn_closing(Http1ClientConn* conn) = 0;
+    // The connection is gone; it is freed right after this call.
+    virtual void on_conn_closed(Http1ClientConn* conn) = 0;
+
+   protected:
+    ~Owner() = default;
+  };
+
+  Http1ClientConn(const ClientCodecContext& context, Owner* owner);
   Http1ClientConn(const Http1ClientConn&) = delete;
   Http1ClientConn& operator=(const Http1ClientConn&) = delete;
 
+  // For use_tls() before connect(): the connect timeout then covers the handshake.
+  TcpConn& tcp() { return tcp_; }
   // Starts connecting; |waiter| (may be null) gets the connection when it is ready.
-  // |tls| (null for cleartext) makes the connection speak TLS; the connect timeout
-  // then covers the handshake too.
-  void connect(const SockAddr& address, Exchange* waiter, const UpstreamTls* tls);
-  // Binds an exchange to this idle connection (calls on_upstream_ready).
-  void assign(Exchange* ex);
-  // The waiting exchange gave up; keep connecting for the pool.
-  void forget_waiter_if(Exchange* ex) {
-    if (waiter_ == ex) waiter_ = nullptr;
+  void connect(const SockAddr& address, UpstreamCallbacks* waiter);
+  // Binds a request to this idle connection (calls on_upstream_ready).
+  void assign(UpstreamCallbacks* callbacks);
+  // The waiting caller gave up; keep connecting for the pool.
+  void forget_waiter_if(UpstreamCallbacks* callbacks) {
+    if (waiter_ == callbacks) waiter_ = nullptr;
   }
   // Closes now (pool shutdown or idle timeout).
   void close();
-  // Reports |cause| to the exchange (if any) and closes the connection.
-  void fail(LocalReplyCause cause, const char* message);
+  // Reports |error| to the caller (if any) and closes the connection.
+  void fail(const UpstreamError& error);
   bool idle() const { return state_ == State::Idle; }
 
   // Intrusive links for the pool's idle list.
@@ -87,18 +97,23 @@ class Http1ClientConn final : public TcpConn::Handler,
   int headers_complete();
   int message_complete();
   void maybe_release();
+  // The connection ended (closed, reset, send failed) while a request was bound.
+  void fail_lost(const char* message);
 
-  ProxyContext* ctx_;
-  Http1Pool* pool_;
+  ClientCodecContext ctx_;
+  Owner* owner_;
   TcpConn tcp_;
   State state_ = State::Connecting;
-  Exchange* waiter_ = nullptr;    // waiting for the connect
-  Exchange* exchange_ = nullptr;  // bound request
+  UpstreamCallbacks* waiter_ = nullptr;     // waiting for the connect
+  UpstreamCallbacks* callbacks_ = nullptr;  // bound request
   llhttp_t parser_;
   Timer timer_;  // connect timeout, then idle timeout while pooled
+  bool counted_open_ = false;  // included in stats->connections_open
 
   // Current request/response.
   BodyFraming request_framing_ = BodyFraming::None;
+  uint32_t requests_done_ = 0;  // responses completed on this connection
+  bool head_sent_ = false;      // the request head has fully left our socket
   bool request_done_ = false;
   bool response_started_ = false;
   bool response_done_ = false;

@@ -3,9 +3,10 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "config/config.h"
 #include "http/local_reply.h"
-#include "proxy/downstream_conn.h"
-#include "proxy/exchange.h"
+#include "io/loop.h"
+#include "net/tcp_conn.h"
 
 namespace ringway {
 namespace {
@@ -31,96 +32,96 @@ const llhttp_settings_t* Http1Server::settings() {
   return &s;
 }
 
-Http1Server::Http1Server(DownstreamConn* conn) : conn_(conn) {
+Http1Server::Http1Server(const ServerCodecContext& context) : ctx_(context) {
   llhttp_init(&parser_, HTTP_REQUEST, settings());
   parser_.data = this;
   timer_.callback = on_timer;
   timer_.owner = this;
   // The first request head must arrive within the header timeout.
   timer_is_header_ = true;
-  conn_->ctx()->loop->arm_timer(&timer_, conn_->ctx()->gateway->request_header_timeout_ms);
+  ctx_.loop->arm_timer(&timer_, ctx_.limits->request_header_timeout_ms);
 }
 
 Http1Server::~Http1Server() {
-  conn_->ctx()->loop->disarm_timer(&timer_);
-  RW_CHECK(exchange_ == nullptr);  // on_connection_closing detached it
+  ctx_.loop->disarm_timer(&timer_);
+  RW_CHECK(handler_ == nullptr);  // on_connection_closing detached it
 }
 
 void Http1Server::arm_idle() {
   timer_is_header_ = false;
-  conn_->ctx()->loop->arm_timer(&timer_, conn_->ctx()->gateway->idle_timeout_ms);
+  ctx_.loop->arm_timer(&timer_, ctx_.limits->idle_timeout_ms);
 }
 
 void Http1Server::on_timer(Timer* timer) {
   auto* s = static_cast<Http1Server*>(timer->owner);
   if (s->closing_) return;
-  if (s->timer_is_header_ && s->in_request_ && !s->exchange_ && !s->response_active_) {
+  if (s->timer_is_header_ && s->in_request_ && !s->handler_ && !s->response_active_) {
     // The client started a request but did not finish its head in time.
     s->reply_error(LocalReplyCause::RequestTimeout, "request header timeout", false);
     return;
   }
-  if (s->exchange_ || s->response_active_) {
+  if (s->handler_ || s->response_active_) {
     // A request in progress (body upload, or response streaming): the client went
     // quiet for idle_timeout_ms while sending its body; give up on it.
     if (s->in_request_ && !s->request_complete_) {
-      uint64_t now = s->conn_->ctx()->loop->now_ms();
-      uint64_t idle = s->conn_->ctx()->gateway->idle_timeout_ms;
+      uint64_t now = s->ctx_.loop->now_ms();
+      uint64_t idle = s->ctx_.limits->idle_timeout_ms;
       if (now - s->last_recv_ms_ < idle) {
         // Bytes arrived since the timer was armed: wait out the rest of the period.
-        s->conn_->ctx()->loop->arm_timer(&s->timer_, idle - (now - s->last_recv_ms_));
+        s->ctx_.loop->arm_timer(&s->timer_, idle - (now - s->last_recv_ms_));
         return;
       }
       s->on_connection_closing();
-      s->conn_->tcp().abort();
+      s->tcp().abort();
     } else {
-      s->arm_idle();  // waiting on the upstream: the exchange owns that timeout
+      s->arm_idle();  // waiting for the handler: it owns that timeout
     }
     return;
   }
   s->closing_ = true;
-  s->conn_->tcp().close_after_flush(kLingerMs);
+  s->tcp().close_after_flush(kLingerMs);
 }
 
 size_t Http1Server::on_recv(const char* data, size_t len) {
   if (closing_) return len;  // discard while lingering
-  last_recv_ms_ = conn_->ctx()->loop->now_ms();
+  last_recv_ms_ = ctx_.loop->now_ms();
   if (paused_for_response_ || paused_for_body_) {
-    conn_->tcp().pause_recv();
+    tcp().pause_recv();
     return 0;
   }
   llhttp_errno_t err = llhttp_execute(&parser_, data, len);
   if (closing_) return len;  // a reply_error() or abort inside a callback
   if (err == HPE_OK) {
-    if (paused_for_body_) conn_->tcp().pause_recv();
+    if (paused_for_body_) tcp().pause_recv();
     return len;
   }
   if (err == HPE_PAUSED) {
     size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
-    conn_->tcp().pause_recv();
+    tcp().pause_recv();
     return consumed;
   }
   if (err == HPE_PAUSED_UPGRADE) {
     // Protocol upgrades (WebSocket, h2c Upgrade) are not proxied: the request was
     // answered as a normal one; stop reading here and close after the response.
     keep_alive_ = false;
-    conn_->tcp().pause_recv();
+    tcp().pause_recv();
     return static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
   }
   // Malformed input (or a limit a callback enforced).
-  ++conn_->ctx()->counters.malformed_requests;
-  RW_LOG(Debug, "client %s: bad HTTP/1.1 request: %s", conn_->client_address().c_str(),
+  ++ctx_.stats->malformed_requests;
+  RW_LOG(Debug, "client %s: bad HTTP/1.1 request: %s", ctx_.info->client_address.c_str(),
          llhttp_get_error_reason(&parser_));
-  if (exchange_) {
-    Exchange* ex = exchange_;
+  if (handler_) {
+    RequestHandler* ex = handler_;
     keep_alive_ = false;     // the stream is unparseable: the reply closes it
     ex->on_request_error();  // replies 400 (or aborts) and detaches through our callbacks
-    if (!closing_ && !response_active_ && !exchange_) {
+    if (!closing_ && !response_active_ && !handler_) {
       closing_ = true;
-      conn_->tcp().close_after_flush(kLingerMs);
+      tcp().close_after_flush(kLingerMs);
     }
   } else if (response_active_) {
     on_connection_closing();
-    conn_->tcp().abort();
+    tcp().abort();
   } else {
     bool too_large = parse_error_cause_ == 431;
     reply_error(too_large ? LocalReplyCause::HeadersTooLarge : LocalReplyCause::BadRequest,
@@ -132,36 +133,36 @@ size_t Http1Server::on_recv(const char* data, size_t len) {
 void Http1Server::on_recv_end(int error) {
   (void)error;
   if (closing_) return;
-  if (exchange_ || response_active_) {
+  if (handler_ || response_active_) {
     // The client went away before its response was complete (mid-body, or while
     // waiting): as NGINX does, abandon the request (logged as 499) and cancel the
     // upstream work instead of finishing a response nobody will read.
     on_connection_closing();
-    conn_->tcp().abort();
+    tcp().abort();
     return;
   }
   closing_ = true;
-  conn_->tcp().abort();
+  tcp().abort();
 }
 
 void Http1Server::on_credit(uint32_t credit_id, uint32_t bytes) {
-  if (exchange_ && credit_id == request_seq_) exchange_->on_response_bytes_sent(bytes);
+  if (handler_ && credit_id == request_seq_) handler_->on_response_bytes_sent(bytes);
 }
 
 void Http1Server::drain() {
   draining_ = true;
   keep_alive_ = false;
-  if (!exchange_ && !response_active_ && !in_request_) {
+  if (!handler_ && !response_active_ && !in_request_) {
     closing_ = true;
-    conn_->tcp().close_after_flush(kLingerMs);
+    tcp().close_after_flush(kLingerMs);
   }
 }
 
 void Http1Server::on_connection_closing() {
   closing_ = true;
-  if (exchange_) {
-    Exchange* ex = exchange_;
-    exchange_ = nullptr;
+  if (handler_) {
+    RequestHandler* ex = handler_;
+    handler_ = nullptr;
     ex->on_downstream_reset();
   }
 }
@@ -173,13 +174,13 @@ int Http1Server::cb_message_begin(llhttp_t* p) {
   s->head_ = RequestHead();
   s->head_.headers.reserve(kExpectedHeaderCount);
   s->trailers_.clear();
-  s->headers_.reset(s->conn_->ctx()->gateway->max_header_bytes);
+  s->headers_.reset(s->ctx_.limits->max_header_bytes);
   s->in_trailers_ = false;
   s->in_request_ = true;
   s->request_complete_ = false;
   s->parse_error_cause_ = 0;
   s->timer_is_header_ = true;
-  s->conn_->ctx()->loop->arm_timer(&s->timer_, s->conn_->ctx()->gateway->request_header_timeout_ms);
+  s->ctx_.loop->arm_timer(&s->timer_, s->ctx_.limits->request_header_timeout_ms);
   return 0;
 }
 
@@ -217,8 +218,7 @@ int Http1Server::cb_headers_complete(llhttp_t* p) {
 
 int Http1Server::headers_complete() {
   in_trailers_ = true;  // any further header callbacks are chunked trailers
-  ProxyContext* ctx = conn_->ctx();
-  ctx->loop->arm_timer(&timer_, ctx->gateway->idle_timeout_ms);
+  ctx_.loop->arm_timer(&timer_, ctx_.limits->idle_timeout_ms);
   timer_is_header_ = false;
 
   head_.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(&parser_)));
@@ -282,19 +282,20 @@ int Http1Server::headers_complete() {
   if (expect_continue && !end_stream) {
     // Answer 100 Continue ourselves (as NGINX does) so the body starts flowing while
     // the upstream connection is set up.
-    conn_->tcp().write_copy("HTTP/1.1 100 Continue\r\n\r\n", 25);
+    tcp().write_copy("HTTP/1.1 100 Continue\r\n\r\n", 25);
   }
   ++request_seq_;
   if (request_seq_ == 0) request_seq_ = 1;  // 0 means "no credit"
-  exchange_ = new Exchange(ctx, this, conn_->client_address(), conn_->scheme(), conn_->client_cert());
-  exchange_->on_request_head(std::move(head_), end_stream);
+  ++ctx_.stats->requests;
+  handler_ = ctx_.handlers->new_request(this, *ctx_.info);
+  handler_->on_request_head(std::move(head_), end_stream);
   return 0;
 }
 
 int Http1Server::cb_body(llhttp_t* p, const char* at, size_t len) {
   auto* s = static_cast<Http1Server*>(p->data);
-  if (s->exchange_) {
-    s->exchange_->on_request_data(Slice::from_recv(at, static_cast<uint32_t>(len)));
+  if (s->handler_) {
+    s->handler_->on_request_data(Slice::from_recv(at, static_cast<uint32_t>(len)));
   }
   return 0;
 }
@@ -306,16 +307,16 @@ int Http1Server::cb_message_complete(llhttp_t* p) {
 int Http1Server::message_complete() {
   in_request_ = false;
   request_complete_ = true;
-  if (exchange_) exchange_->on_request_end(trailers_.empty() ? nullptr : &trailers_);
+  if (handler_) handler_->on_request_end(trailers_.empty() ? nullptr : &trailers_);
   if (closing_) return HPE_PAUSED;
-  if (exchange_ || response_active_) {
+  if (handler_ || response_active_) {
     // Answer in order: read nothing more until this response is complete.
     paused_for_response_ = true;
     return HPE_PAUSED;
   }
   if (!keep_alive_) {
     closing_ = true;
-    conn_->tcp().close_after_flush(kLingerMs);
+    tcp().close_after_flush(kLingerMs);
     return HPE_PAUSED;
   }
   arm_idle();
@@ -325,7 +326,7 @@ int Http1Server::message_complete() {
 // --- responses ---
 
 void Http1Server::write_head(const std::string& head) {
-  conn_->tcp().write_copy(head.data(), head.size());
+  tcp().write_copy(head.data(), head.size());
 }
 
 void Http1Server::send_response_head(ResponseHead& head, bool end_stream) {
@@ -352,7 +353,7 @@ void Http1Server::send_response_head(ResponseHead& head, bool end_stream) {
   write_head(out);
   if (head_method_ || bodiless_status) framing_ = BodyFraming::None;  // no body bytes follow
   if (end_stream) {
-    exchange_ = nullptr;
+    handler_ = nullptr;
     response_finished();
   }
 }
@@ -360,22 +361,22 @@ void Http1Server::send_response_head(ResponseHead& head, bool end_stream) {
 void Http1Server::send_response_data(Slice data) {
   if (framing_ == BodyFraming::None) {
     // HEAD, 204, 304: any body bytes are dropped; credit them at once.
-    if (exchange_) exchange_->on_response_bytes_sent(data.size());
+    if (handler_) handler_->on_response_bytes_sent(data.size());
     return;
   }
   if (framing_ == BodyFraming::Chunked) {
     char line[24];
     size_t n = format_chunk_header(line, data.size());
-    conn_->tcp().write_copy(line, n);
-    conn_->tcp().write(std::move(data), request_seq_);
-    conn_->tcp().write_copy("\r\n", 2);
+    tcp().write_copy(line, n);
+    tcp().write(std::move(data), request_seq_);
+    tcp().write_copy("\r\n", 2);
     return;
   }
-  conn_->tcp().write(std::move(data), request_seq_);
+  tcp().write(std::move(data), request_seq_);
 }
 
 void Http1Server::send_response_end(const HeaderList* trailers) {
-  exchange_ = nullptr;
+  handler_ = nullptr;
   if (framing_ == BodyFraming::Chunked) {
     std::string out;
     append_last_chunk(out, trailers);
@@ -385,7 +386,7 @@ void Http1Server::send_response_end(const HeaderList* trailers) {
 }
 
 void Http1Server::send_local_reply(ResponseHead& head, Slice body) {
-  exchange_ = nullptr;
+  handler_ = nullptr;
   response_active_ = true;
   if (draining_) keep_alive_ = false;
   std::string out;
@@ -393,17 +394,17 @@ void Http1Server::send_local_reply(ResponseHead& head, Slice body) {
   framing_ = BodyFraming::ContentLength;
   append_response_head(out, head, framing_, body.size(), keep_alive_);
   write_head(out);
-  if (!head_method_) conn_->tcp().write(std::move(body));
+  if (!head_method_) tcp().write(std::move(body));
   response_finished();
 }
 
 void Http1Server::abort_response() {
   // The response cannot be completed: closing is the only way HTTP/1.1 can show the
   // client it is truncated.
-  exchange_ = nullptr;
+  handler_ = nullptr;
   response_active_ = false;
   closing_ = true;
-  conn_->tcp().abort();
+  tcp().abort();
 }
 
 void Http1Server::reply_error(LocalReplyCause cause, const char* message, bool grpc) {
@@ -413,9 +414,9 @@ void Http1Server::reply_error(LocalReplyCause cause, const char* message, bool g
   append_response_head(out, reply.head, BodyFraming::ContentLength, reply.body.size(), false);
   out.append(reply.body);
   write_head(out);
-  ++conn_->ctx()->counters.local_replies;
+  ctx_.stats->local_replies.add(cause);
   closing_ = true;
-  conn_->tcp().close_after_flush(kLingerMs);
+  tcp().close_after_flush(kLingerMs);
 }
 
 void Http1Server::response_finished() {
@@ -423,7 +424,7 @@ void Http1Server::response_finished() {
   if (closing_) return;
   if (framing_ == BodyFraming::UntilClose || !keep_alive_) {
     closing_ = true;
-    conn_->tcp().close_after_flush(kLingerMs);
+    tcp().close_after_flush(kLingerMs);
     return;
   }
   if (request_complete_) {
@@ -431,7 +432,7 @@ void Http1Server::response_finished() {
     maybe_unpause();
   }
   // Otherwise the rest of the request body is read and discarded, then the next
-  // request is parsed (message_complete sees no exchange and carries on).
+  // request is parsed (message_complete sees no handler and carries on).
 }
 
 void Http1Server::pause_request() {
@@ -445,11 +446,11 @@ void Http1Server::resume_request() {
 }
 
 void Http1Server::maybe_unpause() {
-  if (paused_for_response_ && !exchange_ && !response_active_) {
+  if (paused_for_response_ && !handler_ && !response_active_) {
     paused_for_response_ = false;
     llhttp_resume(&parser_);
   }
-  if (!paused_for_response_ && !paused_for_body_) conn_->tcp().resume_recv();
+  if (!paused_for_response_ && !paused_for_body_) tcp().resume_recv();
 }
 
 }  // namespace ringway

@@ -1,6 +1,7 @@
 #pragma once
 // HTTP/1.1 server side of a downstream connection: llhttp parses requests, each
-// request becomes an Exchange, responses are serialized in request order. Parsing
+// request goes to a handler from the connection's RequestHandlerFactory, responses
+// are serialized in request order. Parsing
 // pauses at the end of each request until its response is complete, which is what
 // answers pipelined requests in order. Request bodies stream to the exchange as
 // slices of the receive buffers (chunked framing removed by llhttp).
@@ -10,25 +11,22 @@
 
 #include <llhttp.h>
 
+#include "http/downstream.h"
 #include "http/local_reply.h"
 #include "http/message.h"
+#include "http/server_codec.h"
 #include "http1/h1_header_collector.h"
 #include "http1/h1_serialize.h"
 #include "io/timer_wheel.h"
 #include "mem/pool.h"
-#include "proxy/server_codec.h"
-#include "proxy/streams.h"
 
 namespace ringway {
 
-class DownstreamConn;
-class Exchange;
-
 class Http1Server final : public ServerCodec,
-                          public DownstreamStream,
+                          public ServerStream,
                           public PoolAllocated<Http1Server> {
  public:
-  explicit Http1Server(DownstreamConn* conn);
+  explicit Http1Server(const ServerCodecContext& context);
   ~Http1Server() override;
 
   // ServerCodec
@@ -37,8 +35,11 @@ class Http1Server final : public ServerCodec,
   void on_credit(uint32_t credit_id, uint32_t bytes) override;
   void drain() override;
   void on_connection_closing() override;
+  uint32_t active_requests() const override {
+    return (handler_ || response_active_ || in_request_) ? 1 : 0;
+  }
 
-  // DownstreamStream
+  // ServerStream
   void send_response_head(ResponseHead& head, bool end_stream) override;
   void send_response_data(Slice data) override;
   void send_response_end(const HeaderList* trailers) override;
@@ -70,9 +71,11 @@ class Http1Server final : public ServerCodec,
   void maybe_unpause();
   void arm_idle();
 
-  DownstreamConn* conn_;
+  TcpConn& tcp() { return *ctx_.tcp; }
+
+  ServerCodecContext ctx_;
   llhttp_t parser_;
-  Exchange* exchange_ = nullptr;  // the request being answered, if it is proxied
+  RequestHandler* handler_ = nullptr;  // the request being answered, if it has one
   uint32_t request_seq_ = 0;      // credit id of the current response's body slices
 
   // Request being parsed.

@@ -6,10 +6,8 @@
 #include <string>
 
 #include "base/log.h"
-#include "proxy/exchange.h"
-#include "upstream/h2_pool.h"
+#include "io/loop.h"
 #include "tls/tls_session.h"
-#include "upstream/upstream_tls.h"
 
 namespace ringway {
 namespace {
@@ -43,10 +41,12 @@ void Http2ClientStream::send_request_head(const RequestHead& head, bool end_stre
                                       end_stream ? nullptr : &provider, this);
   if (id < 0) {
     RW_LOG(Debug, "nghttp2_submit_request: %s", nghttp2_strerror(id));
-    Exchange* ex = exchange_;
-    exchange_ = nullptr;
+    UpstreamCallbacks* callbacks = callbacks_;
+    callbacks_ = nullptr;
     conn_->remove_stream(this);  // deletes this
-    ex->on_upstream_failed(LocalReplyCause::UpstreamUnavailable, "upstream stream refused");
+    // Nothing was sent: the request may go elsewhere.
+    callbacks->on_upstream_failed(
+        UpstreamError{UpstreamFailure::kRefused, "upstream stream could not be opened"});
     return;
   }
   id_ = id;
@@ -75,7 +75,7 @@ void Http2ClientStream::consume_response_bytes(uint32_t bytes) {
 }
 
 void Http2ClientStream::cancel() {
-  exchange_ = nullptr;
+  callbacks_ = nullptr;
   // RST_STREAM(CANCEL) goes out at the end of this turn; an END_STREAM never does,
   // so the upstream cannot mistake a cut-short upload for a complete one.
   nghttp2_submit_rst_stream(conn_->session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_CANCEL);
@@ -86,14 +86,15 @@ void Http2ClientStream::cancel() {
 
 // --- connection ---
 
-Http2ClientConn::Http2ClientConn(ProxyContext* ctx, Http2Pool* pool)
-    : ctx_(ctx), pool_(pool), tcp_(ctx->loop, this) {
+Http2ClientConn::Http2ClientConn(const ClientCodecContext& context, Owner* owner)
+    : ctx_(context), owner_(owner), tcp_(context.loop, this) {
   timer_.callback = on_timer;
   timer_.owner = this;
 }
 
 Http2ClientConn::~Http2ClientConn() {
-  ctx_->loop->disarm_timer(&timer_);
+  ctx_.loop->disarm_timer(&timer_);
+  if (counted_open_) --ctx_.stats->connections_open;
   if (session_) nghttp2_session_del(session_);
   while (streams_) {
     Http2ClientStream* s = streams_;
@@ -102,21 +103,27 @@ Http2ClientConn::~Http2ClientConn() {
   }
 }
 
-void Http2ClientConn::connect(const SockAddr& address, const UpstreamTls* tls) {
-  if (tls) tls->attach(tcp_, ctx_->gateway->buffer_size);
+void Http2ClientConn::connect(const SockAddr& address) {
+  counted_open_ = true;
+  ++ctx_.stats->connections_open;
   int rc = tcp_.connect(reinterpret_cast<const sockaddr*>(&address.storage), address.len);
   if (rc < 0) {
     on_connected(rc);
     return;
   }
-  ctx_->loop->arm_timer(&timer_, ctx_->gateway->upstream_connect_timeout_ms);
+  ctx_.loop->arm_timer(&timer_, ctx_.limits->connect_timeout_ms);
 }
 
 bool Http2ClientConn::has_capacity() const {
-  if (state_ == State::Closing || goaway_) return false;
+  if (goaway_) return false;
+  return room_for_streams(stream_count_ + pending_.size());
+}
+
+bool Http2ClientConn::room_for_streams(size_t streams) const {
+  if (state_ == State::Closing || goaway_received_) return false;
   // Until this connection's SETTINGS arrive, assume what other connections to the
   // same upstream advertised (or 100, the RFC's recommended minimum).
-  uint32_t limit = pool_->peer_stream_limit();
+  uint32_t limit = owner_->peer_stream_limit();
   if (session_) {
     if (settings_received_) {
       limit = nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
@@ -124,20 +131,20 @@ bool Http2ClientConn::has_capacity() const {
     if (nghttp2_session_get_next_stream_id(session_) > (1u << 30)) return false;
   }
   if (limit > kMaxStreamsPerConnection) limit = kMaxStreamsPerConnection;
-  return stream_count_ + pending_.size() < limit;
+  return streams < limit;
 }
 
-void Http2ClientConn::add_exchange(Exchange* ex) {
+void Http2ClientConn::add_request(UpstreamCallbacks* callbacks) {
   if (state_ == State::Ready && settings_received_) {
-    open_stream(ex);
+    open_stream(callbacks);
   } else {
-    pending_.push_back(ex);
+    pending_.push_back(callbacks);
   }
 }
 
-bool Http2ClientConn::forget_pending(Exchange* ex) {
+bool Http2ClientConn::forget_pending(UpstreamCallbacks* callbacks) {
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (*it == ex) {
+    if (*it == callbacks) {
       pending_.erase(it);
       return true;
     }
@@ -146,7 +153,7 @@ bool Http2ClientConn::forget_pending(Exchange* ex) {
 }
 
 void Http2ClientConn::on_connected(int error) {
-  ctx_->loop->disarm_timer(&timer_);
+  ctx_.loop->disarm_timer(&timer_);
   if (error == 0 && tcp_.tls() && tcp_.tls()->alpn() != "h2") {
     // Only "h2" was offered; a server that ignores ALPN would read our HTTP/2
     // preface as garbage.
@@ -155,12 +162,13 @@ void Http2ClientConn::on_connected(int error) {
     error = -EPROTO;
   }
   if (error < 0) {
-    ++ctx_->counters.upstream_connect_failures;
+    ++ctx_.stats->connect_failures;
     RW_LOG(Debug, "upstream h2c connect failed: %s", strerror(-error));
-    pool_->on_connect_result(false);
-    fail_all(LocalReplyCause::UpstreamUnavailable, "upstream connection failed");
+    owner_->on_connect_result(false);
+    fail_all(UpstreamError{UpstreamFailure::kConnectFailed, "upstream connection failed"});
     return;
   }
+  ++ctx_.stats->connects;
   static nghttp2_session_callbacks* const cb = [] {
     nghttp2_session_callbacks* c;
     nghttp2_session_callbacks_new(&c);
@@ -176,52 +184,56 @@ void Http2ClientConn::on_connected(int error) {
   nghttp2_option_set_no_auto_window_update(option, 1);
   nghttp2_session_client_new2(&session_, cb, this, option);
   nghttp2_option_del(option);
-  const GatewayConfig& gw = *ctx_->gateway;
-  uint32_t window = gw.stream_buffer_bytes > 0x7fffffffu ? 0x7fffffffu : gw.stream_buffer_bytes;
+  const UpstreamLimits& limits = *ctx_.limits;
+  uint32_t window =
+      limits.stream_buffer_bytes > 0x7fffffffu ? 0x7fffffffu : limits.stream_buffer_bytes;
   nghttp2_settings_entry settings[] = {
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, window},
-      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, gw.max_header_bytes},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_bytes},
   };
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 3);
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
-                                        static_cast<int32_t>(gw.connection_window_bytes));
+                                        static_cast<int32_t>(limits.connection_window_bytes));
   state_ = State::Ready;
-  pool_->on_connect_result(true);
+  owner_->on_connect_result(true);
   tcp_.start_recv();
   // Streams open once the peer's first SETTINGS says how many it takes: opening them
   // on an assumed limit could leave some queued inside nghttp2 behind long-lived
   // streams (or refused). The connect timeout also bounds the wait for SETTINGS.
-  ctx_->loop->arm_timer(&timer_, ctx_->gateway->upstream_connect_timeout_ms);
+  ctx_.loop->arm_timer(&timer_, ctx_.limits->connect_timeout_ms);
   request_flush();
 }
 
 void Http2ClientConn::open_pending() {
-  ctx_->loop->disarm_timer(&timer_);
-  std::deque<Exchange*> pending;
+  ctx_.loop->disarm_timer(&timer_);
+  std::deque<UpstreamCallbacks*> pending;
   pending.swap(pending_);
-  for (Exchange* ex : pending) {
+  for (UpstreamCallbacks* callbacks : pending) {
     if (state_ != State::Ready) {
-      ex->on_upstream_failed(LocalReplyCause::UpstreamUnavailable, "upstream connection lost");
-    } else if (has_capacity()) {
-      open_stream(ex);
+      // Never sent: the caller may try elsewhere.
+      callbacks->on_upstream_failed(
+          UpstreamError{UpstreamFailure::kRefused, "upstream connection lost"});
+    } else if (room_for_streams(stream_count_)) {
+      // (A local shutdown() still opens what was already waiting here.)
+      open_stream(callbacks);
     } else {
-      pool_->request_stream(ex);  // another connection, or the pool's queue
+      owner_->request_stream(callbacks);  // another connection, or the pool's queue
     }
   }
   update_timer();
   request_flush();
 }
 
-void Http2ClientConn::open_stream(Exchange* ex) {
-  auto* stream = new Http2ClientStream(this, ex);
+void Http2ClientConn::open_stream(UpstreamCallbacks* callbacks) {
+  auto* stream = new Http2ClientStream(this, callbacks);
   stream->response_.headers.reserve(kExpectedHeaderCount);
   stream->next_ = streams_;
   if (streams_) streams_->prev_ = stream;
   streams_ = stream;
   ++stream_count_;
   update_timer();
-  ex->on_upstream_ready(stream);  // submits the request through send_request_head
+  callbacks->on_upstream_ready(stream);  // submits the request through send_request_head
 }
 
 void Http2ClientConn::remove_stream(Http2ClientStream* stream) {
@@ -241,26 +253,27 @@ void Http2ClientConn::remove_stream(Http2ClientStream* stream) {
     close();
     return;
   }
-  if (state_ == State::Ready) pool_->on_capacity();
+  if (state_ == State::Ready) owner_->on_capacity();
 }
 
 void Http2ClientConn::update_timer() {
   if (state_ != State::Ready || !settings_received_) return;
   if (stream_count_ == 0) {
-    ctx_->loop->arm_timer(&timer_, ctx_->gateway->idle_timeout_ms);
+    ctx_.loop->arm_timer(&timer_, ctx_.limits->idle_timeout_ms);
   } else {
-    ctx_->loop->disarm_timer(&timer_);
+    ctx_.loop->disarm_timer(&timer_);
   }
 }
 
 void Http2ClientConn::on_timer(Timer* timer) {
   auto* c = static_cast<Http2ClientConn*>(timer->owner);
   if (c->state_ == State::Connecting) {
-    ++c->ctx_->counters.upstream_connect_failures;
-    c->pool_->on_connect_result(false);
-    c->fail_all(LocalReplyCause::UpstreamUnavailable, "upstream connect timed out");
+    ++c->ctx_.stats->connect_failures;
+    c->owner_->on_connect_result(false);
+    c->fail_all(UpstreamError{UpstreamFailure::kConnectFailed, "upstream connect timed out"});
   } else if (c->state_ == State::Ready && !c->settings_received_) {
-    c->fail_all(LocalReplyCause::UpstreamUnavailable, "upstream sent no HTTP/2 SETTINGS");
+    c->fail_all(
+        UpstreamError{UpstreamFailure::kProtocolError, "upstream sent no HTTP/2 SETTINGS"});
   } else if (c->state_ == State::Ready && c->stream_count_ == 0) {
     nghttp2_submit_goaway(c->session_, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
     pump_session_output(c->session_, c->tcp_);
@@ -272,7 +285,7 @@ void Http2ClientConn::shutdown() {
   goaway_ = true;
   if (state_ == State::Connecting && pending_.empty()) {
     close();
-  } else if (state_ == State::Ready && stream_count_ == 0) {
+  } else if (state_ == State::Ready && stream_count_ == 0 && pending_.empty()) {
     close();
   }
 }
@@ -280,25 +293,41 @@ void Http2ClientConn::shutdown() {
 void Http2ClientConn::close() {
   if (state_ == State::Closing) return;
   state_ = State::Closing;
-  pool_->on_conn_unavailable(this);
+  owner_->on_conn_unavailable(this);
   tcp_.close_after_flush(0);
 }
 
-void Http2ClientConn::fail_all(LocalReplyCause cause, const char* message) {
+void Http2ClientConn::fail_all(const UpstreamError& error) {
   bool was_closing = state_ == State::Closing;
   state_ = State::Closing;
-  if (!was_closing) pool_->on_conn_unavailable(this);
-  std::deque<Exchange*> pending;
-  pending.swap(pending_);
+  if (!was_closing) owner_->on_conn_unavailable(this);
+  struct Failed {
+    UpstreamCallbacks* callbacks;
+    UpstreamError error;
+  };
+  std::vector<Failed> failed;
+  // Requests still waiting for the connection never left: unless the connection
+  // itself failed, they may go elsewhere.
+  UpstreamError unsent = error;
+  if (error.kind != UpstreamFailure::kConnectFailed && error.kind != UpstreamFailure::kShutdown) {
+    unsent.kind = UpstreamFailure::kRefused;
+  }
+  for (UpstreamCallbacks* callbacks : pending_) failed.push_back({callbacks, unsent});
+  pending_.clear();
   for (Http2ClientStream* s = streams_; s; s = s->next_) {
-    if (s->exchange_) {
-      Exchange* ex = s->exchange_;
-      s->exchange_ = nullptr;
-      pending.push_back(ex);
+    if (!s->callbacks_) continue;
+    UpstreamError e = error;
+    e.response_started = s->head_delivered_;
+    // Above a GOAWAY's last-stream-id the upstream promised not to have acted.
+    if (goaway_received_ && s->id_ > goaway_last_stream_id_ &&
+        error.kind != UpstreamFailure::kShutdown) {
+      e.kind = UpstreamFailure::kRefused;
     }
+    failed.push_back({s->callbacks_, e});
+    s->callbacks_ = nullptr;
   }
   tcp_.abort();
-  for (Exchange* ex : pending) ex->on_upstream_failed(cause, message);
+  for (Failed& f : failed) f.callbacks->on_upstream_failed(f.error);
 }
 
 size_t Http2ClientConn::on_recv(const char* data, size_t len) {
@@ -306,7 +335,7 @@ size_t Http2ClientConn::on_recv(const char* data, size_t len) {
   ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), len);
   if (rv < 0) {
     RW_LOG(Debug, "upstream HTTP/2 error: %s", nghttp2_strerror(static_cast<int>(rv)));
-    fail_all(LocalReplyCause::UpstreamUnavailable, "upstream protocol error");
+    fail_all(UpstreamError{UpstreamFailure::kProtocolError, "upstream protocol error"});
     return len;
   }
   request_flush();
@@ -314,33 +343,33 @@ size_t Http2ClientConn::on_recv(const char* data, size_t len) {
 }
 
 void Http2ClientConn::on_recv_end(int) {
-  fail_all(LocalReplyCause::UpstreamUnavailable, "upstream closed the connection");
+  fail_all(UpstreamError{UpstreamFailure::kConnectionLost, "upstream closed the connection"});
 }
 
 void Http2ClientConn::on_send_error(int) {
-  fail_all(LocalReplyCause::UpstreamUnavailable, "upstream connection reset");
+  fail_all(UpstreamError{UpstreamFailure::kConnectionLost, "upstream connection reset"});
 }
 
 void Http2ClientConn::on_credit(uint32_t credit_id, uint32_t bytes) {
   if (!session_) return;
   auto* stream = static_cast<Http2ClientStream*>(
       nghttp2_session_get_stream_user_data(session_, static_cast<int32_t>(credit_id)));
-  if (stream && stream->exchange_) stream->exchange_->on_request_bytes_sent(bytes);
+  if (stream && stream->callbacks_) stream->callbacks_->on_request_bytes_sent(bytes);
 }
 
 void Http2ClientConn::on_before_flush() {
   if (state_ != State::Ready) return;
   if (!pump_session_output(session_, tcp_)) {
-    fail_all(LocalReplyCause::UpstreamUnavailable, "upstream session failed");
+    fail_all(UpstreamError{UpstreamFailure::kProtocolError, "upstream session failed"});
     return;
   }
   if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
-    fail_all(LocalReplyCause::UpstreamUnavailable, "upstream session ended");
+    fail_all(UpstreamError{UpstreamFailure::kConnectionLost, "upstream session ended"});
   }
 }
 
 void Http2ClientConn::on_closed() {
-  pool_->on_conn_closed(this);
+  owner_->on_conn_closed(this);
   delete this;
 }
 
@@ -353,7 +382,8 @@ int Http2ClientConn::cb_header(nghttp2_session* session, const nghttp2_frame* fr
       nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (!stream) return 0;
   stream->header_bytes_ += field.cost;
-  if (stream->header_bytes_ > conn->ctx_->gateway->max_header_bytes) {
+  if (stream->header_bytes_ > conn->ctx_.limits->max_header_bytes) {
+    stream->header_overflow_ = true;
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream; close reports it
   }
   std::string_view n = field.name;
@@ -378,21 +408,24 @@ int Http2ClientConn::cb_frame_recv(nghttp2_session* session, const nghttp2_frame
                                    void* user_data) {
   auto* conn = static_cast<Http2ClientConn*>(user_data);
   if (frame->hd.type == NGHTTP2_GOAWAY) {
-    // Streams above last_stream_id are closed by nghttp2 (REFUSED_STREAM); those below
-    // finish. No new streams here.
+    // Streams above last_stream_id are closed by nghttp2 with REFUSED_STREAM (and
+    // sent again elsewhere by their callers); those below finish. No new streams.
     conn->goaway_ = true;
-    conn->pool_->on_conn_unavailable(conn);
+    conn->goaway_received_ = true;
+    conn->goaway_last_stream_id_ = frame->goaway.last_stream_id;
+    ++conn->ctx_.stats->goaways;
+    conn->owner_->on_conn_unavailable(conn);
     return 0;
   }
   if (frame->hd.type == NGHTTP2_SETTINGS) {
     if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
       bool first = !conn->settings_received_;
       conn->settings_received_ = true;
-      conn->pool_->on_peer_stream_limit(nghttp2_session_get_remote_settings(
+      conn->owner_->on_peer_stream_limit(nghttp2_session_get_remote_settings(
           session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
       if (first) conn->open_pending();
     }
-    conn->pool_->on_capacity();
+    conn->owner_->on_capacity();
     return 0;
   }
   auto* stream = static_cast<Http2ClientStream*>(
@@ -407,22 +440,22 @@ int Http2ClientConn::cb_frame_recv(nghttp2_session* session, const nghttp2_frame
         return 0;
       }
       stream->head_delivered_ = true;
-      Exchange* ex = stream->exchange_;
-      if (end_stream) stream->exchange_ = nullptr;
-      if (ex) ex->on_response_head(stream->response_, end_stream);
+      UpstreamCallbacks* callbacks = stream->callbacks_;
+      if (end_stream) stream->callbacks_ = nullptr;
+      if (callbacks) callbacks->on_response_head(stream->response_, end_stream);
       return 0;
     }
-    if (end_stream && stream->exchange_) {
-      Exchange* ex = stream->exchange_;
-      stream->exchange_ = nullptr;
-      ex->on_response_end(stream->trailers_.empty() ? nullptr : &stream->trailers_);
+    if (end_stream && stream->callbacks_) {
+      UpstreamCallbacks* callbacks = stream->callbacks_;
+      stream->callbacks_ = nullptr;
+      callbacks->on_response_end(stream->trailers_.empty() ? nullptr : &stream->trailers_);
     }
     return 0;
   }
-  if (frame->hd.type == NGHTTP2_DATA && end_stream && stream->exchange_) {
-    Exchange* ex = stream->exchange_;
-    stream->exchange_ = nullptr;
-    ex->on_response_end(nullptr);
+  if (frame->hd.type == NGHTTP2_DATA && end_stream && stream->callbacks_) {
+    UpstreamCallbacks* callbacks = stream->callbacks_;
+    stream->callbacks_ = nullptr;
+    callbacks->on_response_end(nullptr);
   }
   return 0;
 }
@@ -432,8 +465,8 @@ int Http2ClientConn::cb_data_chunk_recv(nghttp2_session* session, uint8_t, int32
   nghttp2_session_consume_connection(session, len);
   auto* stream =
       static_cast<Http2ClientStream*>(nghttp2_session_get_stream_user_data(session, stream_id));
-  if (stream && stream->exchange_) {
-    stream->exchange_->on_response_data(
+  if (stream && stream->callbacks_) {
+    stream->callbacks_->on_response_data(
         Slice::from_recv(reinterpret_cast<const char*>(data), static_cast<uint32_t>(len)));
   } else {
     nghttp2_session_consume_stream(session, stream_id, len);
@@ -447,16 +480,19 @@ int Http2ClientConn::cb_stream_close(nghttp2_session* session, int32_t stream_id
   auto* stream =
       static_cast<Http2ClientStream*>(nghttp2_session_get_stream_user_data(session, stream_id));
   if (!stream) return 0;
-  Exchange* ex = stream->exchange_;
-  stream->exchange_ = nullptr;
-  conn->remove_stream(stream);
-  if (ex) {
-    if (error_code == NGHTTP2_REFUSED_STREAM) {
-      ex->on_upstream_refused();
-    } else {
-      ex->on_upstream_failed(LocalReplyCause::UpstreamUnavailable, "upstream reset the stream");
-    }
+  UpstreamCallbacks* callbacks = stream->callbacks_;
+  stream->callbacks_ = nullptr;
+  UpstreamError error{UpstreamFailure::kStreamReset, "upstream reset the stream"};
+  error.response_started = stream->head_delivered_;
+  if (stream->header_overflow_) {
+    error = UpstreamError{UpstreamFailure::kProtocolError, "upstream response head too large"};
+  } else if (error_code == NGHTTP2_REFUSED_STREAM && !stream->head_delivered_) {
+    // REFUSED_STREAM (from the peer, or nghttp2's own for streams above a GOAWAY's
+    // last-stream-id and requests it could not send): the upstream did nothing.
+    error = UpstreamError{UpstreamFailure::kRefused, "upstream refused the stream"};
   }
+  conn->remove_stream(stream);
+  if (callbacks) callbacks->on_upstream_failed(error);
   return 0;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // HTTP/2 cleartext (prior knowledge) client connection to an upstream, multiplexing
-// many exchanges' streams. Same flow-control policy as the server side: the
+// many requests' streams. Same flow-control policy as the server side: the
 // connection window is consumed on receipt, a stream's window only when its bytes
 // reached the client, so a slow client slows its upstream stream and nothing else.
 
@@ -10,25 +10,20 @@
 #include <nghttp2/nghttp2.h>
 
 #include "config/config.h"
-#include "http/local_reply.h"
+#include "http/upstream.h"
 #include "http2/h2_common.h"
 #include "io/timer_wheel.h"
 #include "mem/pool.h"
 #include "net/tcp_conn.h"
-#include "proxy/proxy_context.h"
-#include "proxy/streams.h"
 
 namespace ringway {
 
-class UpstreamTls;
-
-class Exchange;
-class Http2Pool;
 class Http2ClientConn;
 
 class Http2ClientStream final : public UpstreamStream, public PoolAllocated<Http2ClientStream> {
  public:
-  Http2ClientStream(Http2ClientConn* conn, Exchange* ex) : conn_(conn), exchange_(ex) {}
+  Http2ClientStream(Http2ClientConn* conn, UpstreamCallbacks* callbacks)
+      : conn_(conn), callbacks_(callbacks) {}
 
   void send_request_head(const RequestHead& head, bool end_stream) override;
   void send_request_data(Slice data) override;
@@ -39,38 +34,62 @@ class Http2ClientStream final : public UpstreamStream, public PoolAllocated<Http
   void cancel() override;
 
   Http2ClientConn* conn_;
-  Exchange* exchange_;
+  UpstreamCallbacks* callbacks_;
   int32_t id_ = -1;
   ResponseHead response_;
   HeaderList trailers_;
   bool head_delivered_ = false;
+  bool header_overflow_ = false;  // the response head was over max_header_bytes
   size_t header_bytes_ = 0;
   OutboundBody body_;
   Http2ClientStream* prev_ = nullptr;
   Http2ClientStream* next_ = nullptr;
 };
 
+// Multiplexes many requests' streams on one HTTP/2 connection (h2c, or h2 over TLS).
 class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http2ClientConn> {
  public:
-  Http2ClientConn(ProxyContext* ctx, Http2Pool* pool);
+  class Owner {
+   public:
+    // A connection attempt finished (failures delay the next one).
+    virtual void on_connect_result(bool ok) = 0;
+    // The upstream's SETTINGS_MAX_CONCURRENT_STREAMS as last seen on any connection
+    // to it (assumed by new connections until their own SETTINGS arrive).
+    virtual uint32_t peer_stream_limit() const = 0;
+    virtual void on_peer_stream_limit(uint32_t limit) = 0;
+    // A stream finished or the peer raised its limit: waiting requests may fit now.
+    virtual void on_capacity() = 0;
+    // The connection takes no new streams (GOAWAY, closing).
+    virtual void on_conn_unavailable(Http2ClientConn* conn) = 0;
+    // The connection is gone; it is freed right after this call.
+    virtual void on_conn_closed(Http2ClientConn* conn) = 0;
+    // Places a request this connection cannot take after all (its SETTINGS allowed
+    // fewer streams than assumed).
+    virtual void request_stream(UpstreamCallbacks* callbacks) = 0;
+
+   protected:
+    ~Owner() = default;
+  };
+
+  Http2ClientConn(const ClientCodecContext& context, Owner* owner);
   Http2ClientConn(const Http2ClientConn&) = delete;
   Http2ClientConn& operator=(const Http2ClientConn&) = delete;
 
-  // |tls| (null for cleartext: h2c) makes the connection speak TLS with ALPN h2; the
-  // connect timeout then covers the handshake too.
-  void connect(const SockAddr& address, const UpstreamTls* tls);
+  // For use_tls() before connect() (ALPN h2 is then required; the connect timeout
+  // covers the handshake too).
+  TcpConn& tcp() { return tcp_; }
+  void connect(const SockAddr& address);
   // True when one more stream may be opened here now or once connected.
   bool has_capacity() const;
-  // Opens a stream for |ex| now, or once the connection is up.
-  void add_exchange(Exchange* ex);
-  bool forget_pending(Exchange* ex);
+  // Opens a stream for |callbacks| now, or once the connection is up.
+  void add_request(UpstreamCallbacks* callbacks);
+  bool forget_pending(UpstreamCallbacks* callbacks);
   // Drain: no new streams; close once the open ones finish.
   void shutdown();
-  // Fails every exchange (pending and streaming) and closes the connection.
-  void fail_all(LocalReplyCause cause, const char* message);
+  // Fails every request (pending and streaming) and closes the connection.
+  void fail_all(const UpstreamError& error);
 
   nghttp2_session* session() { return session_; }
-  TcpConn& tcp() { return tcp_; }
   void request_flush() { tcp_.request_flush(); }
 
  private:
@@ -98,22 +117,27 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
                           size_t length, nghttp2_data_source* source, void* user_data);
   static void on_timer(Timer* timer);
 
-  void open_stream(Exchange* ex);
-  // The peer's first SETTINGS arrived: open the waiting exchanges' streams (those
+  void open_stream(UpstreamCallbacks* callbacks);
+  // True when |streams| open streams leave room for one more under the peer's limit.
+  bool room_for_streams(size_t streams) const;
+  // The peer's first SETTINGS arrived: open the waiting requests' streams (those
   // beyond its limit go back to the pool).
   void open_pending();
   void remove_stream(Http2ClientStream* stream);
   void close();
   void update_timer();
 
-  ProxyContext* ctx_;
-  Http2Pool* pool_;
+  ClientCodecContext ctx_;
+  Owner* owner_;
   TcpConn tcp_;
   nghttp2_session* session_ = nullptr;
   State state_ = State::Connecting;
   bool goaway_ = false;   // peer sent GOAWAY or we are draining: no new streams
+  bool goaway_received_ = false;
+  int32_t goaway_last_stream_id_ = 0;  // streams above it were not processed
   bool settings_received_ = false;  // the peer's first SETTINGS frame arrived
-  std::deque<Exchange*> pending_;  // waiting for the connection
+  bool counted_open_ = false;       // included in stats->connections_open
+  std::deque<UpstreamCallbacks*> pending_;  // waiting for the connection
   Http2ClientStream* streams_ = nullptr;
   uint32_t stream_count_ = 0;
   Timer timer_;  // connect timeout, then idle timeout with no streams

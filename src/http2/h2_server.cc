@@ -4,9 +4,9 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "config/config.h"
+#include "io/loop.h"
 #include "net/tcp_conn.h"
-#include "proxy/downstream_conn.h"
-#include "proxy/exchange.h"
 
 namespace ringway {
 namespace {
@@ -32,7 +32,7 @@ Http2ServerStream::Http2ServerStream(Http2Server* server, int32_t id) : server_(
 }
 
 Http2ServerStream::~Http2ServerStream() {
-  server_->conn()->ctx()->loop->disarm_timer(&reply_timer_);
+  server_->context().loop->disarm_timer(&reply_timer_);
 }
 
 void Http2ServerStream::submit_with_body(ResponseHead& head, bool with_body) {
@@ -64,7 +64,7 @@ void Http2ServerStream::submit_with_body(ResponseHead& head, bool with_body) {
 void Http2ServerStream::send_response_head(ResponseHead& head, bool end_stream) {
   // A HEAD response ends with its HEADERS frame; the exchange stays attached until
   // the upstream says it is done (or the stream closes and resets it).
-  if (end_stream) exchange_ = nullptr;
+  if (end_stream) handler_ = nullptr;
   submit_with_body(head, !end_stream && !head_method_);
 }
 
@@ -75,7 +75,7 @@ void Http2ServerStream::send_response_data(Slice data) {
 }
 
 void Http2ServerStream::send_response_end(const HeaderList* trailers) {
-  exchange_ = nullptr;
+  handler_ = nullptr;
   body_.end = true;
   if (trailers && !trailers->empty()) {
     body_.trailers = *trailers;
@@ -86,7 +86,7 @@ void Http2ServerStream::send_response_end(const HeaderList* trailers) {
 }
 
 void Http2ServerStream::send_local_reply(ResponseHead& head, Slice body) {
-  exchange_ = nullptr;
+  handler_ = nullptr;
   bool with_body = !body.empty() && !head_method_;
   if (with_body) body_.push(std::move(body));
   body_.end = true;
@@ -98,9 +98,9 @@ void Http2ServerStream::send_local_reply(ResponseHead& head, Slice body) {
     // streaming call may not half-close before it hears back.
     reply_deferred_ = true;
     deferred_head_ = std::move(head);
-    uint64_t wait = server_->conn()->ctx()->gateway->request_header_timeout_ms;
+    uint64_t wait = server_->context().limits->request_header_timeout_ms;
     if (grpc_ && wait > kGrpcReplyWaitMs) wait = kGrpcReplyWaitMs;
-    server_->conn()->ctx()->loop->arm_timer(&reply_timer_, wait);
+    server_->context().loop->arm_timer(&reply_timer_, wait);
     return;
   }
   submit_with_body(head, with_body);
@@ -109,12 +109,12 @@ void Http2ServerStream::send_local_reply(ResponseHead& head, Slice body) {
 void Http2ServerStream::send_deferred_reply() {
   if (!reply_deferred_) return;
   reply_deferred_ = false;
-  server_->conn()->ctx()->loop->disarm_timer(&reply_timer_);
+  server_->context().loop->disarm_timer(&reply_timer_);
   submit_with_body(deferred_head_, body_.bytes > 0);
 }
 
 void Http2ServerStream::abort_response() {
-  exchange_ = nullptr;
+  handler_ = nullptr;
   nghttp2_submit_rst_stream(server_->session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_INTERNAL_ERROR);
   server_->request_flush();
 }
@@ -126,7 +126,7 @@ void Http2ServerStream::consume_request_bytes(uint32_t bytes) {
 
 // --- server ---
 
-Http2Server::Http2Server(DownstreamConn* conn) : conn_(conn) {
+Http2Server::Http2Server(const ServerCodecContext& context) : ctx_(context) {
   // Built once (thread-safe static init), read-only afterwards, shared by all shards.
   static nghttp2_session_callbacks* const cb = [] {
     nghttp2_session_callbacks* c;
@@ -141,7 +141,7 @@ Http2Server::Http2Server(DownstreamConn* conn) : conn_(conn) {
     return c;
   }();
 
-  const GatewayConfig& gw = *conn_->ctx()->gateway;
+  const GatewayConfig& gw = *ctx_.limits;
   nghttp2_option* option;
   nghttp2_option_new(&option);
   nghttp2_option_set_no_auto_window_update(option, 1);
@@ -166,7 +166,7 @@ Http2Server::Http2Server(DownstreamConn* conn) : conn_(conn) {
 }
 
 Http2Server::~Http2Server() {
-  conn_->ctx()->loop->disarm_timer(&idle_timer_);
+  ctx_.loop->disarm_timer(&idle_timer_);
   on_connection_closing();
   nghttp2_session_del(session_);  // no callbacks run from here
   while (streams_) {
@@ -176,14 +176,14 @@ Http2Server::~Http2Server() {
   }
 }
 
-void Http2Server::request_flush() { conn_->tcp().request_flush(); }
+void Http2Server::request_flush() { tcp().request_flush(); }
 
 void Http2Server::update_idle_timer() {
   // Re-armed when the last stream closes; while streams are open the timer keeps
   // running and on_timer checks for activity instead (no re-arm per frame).
   if (stream_count_ == 0 || !idle_timer_.armed) {
-    last_activity_ms_ = conn_->ctx()->loop->now_ms();
-    conn_->ctx()->loop->arm_timer(&idle_timer_, conn_->ctx()->gateway->idle_timeout_ms);
+    last_activity_ms_ = ctx_.loop->now_ms();
+    ctx_.loop->arm_timer(&idle_timer_, ctx_.limits->idle_timeout_ms);
   }
 }
 
@@ -191,38 +191,38 @@ void Http2Server::on_timer(Timer* timer) {
   auto* s = static_cast<Http2Server*>(timer->owner);
   if (s->closing_) return;
   if (s->stream_count_ != 0) {
-    uint64_t now = s->conn_->ctx()->loop->now_ms();
-    uint64_t idle = s->conn_->ctx()->gateway->idle_timeout_ms;
+    uint64_t now = s->ctx_.loop->now_ms();
+    uint64_t idle = s->ctx_.limits->idle_timeout_ms;
     if (now - s->last_activity_ms_ < idle) {
-      s->conn_->ctx()->loop->arm_timer(&s->idle_timer_, idle - (now - s->last_activity_ms_));
+      s->ctx_.loop->arm_timer(&s->idle_timer_, idle - (now - s->last_activity_ms_));
       return;
     }
     RW_LOG(Debug, "client %s: HTTP/2 connection idle with %u open stream(s); closing",
-           s->conn_->client_address().c_str(), s->stream_count_);
+           s->ctx_.info->client_address.c_str(), s->stream_count_);
     s->on_connection_closing();
-    s->conn_->tcp().abort();
+    s->tcp().abort();
     return;
   }
   nghttp2_submit_goaway(s->session_, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(s->session_), NGHTTP2_NO_ERROR,
                         nullptr, 0);
   s->closing_ = true;
-  pump_session_output(s->session_, s->conn_->tcp());
-  s->conn_->tcp().close_after_flush(kLingerMs);
+  pump_session_output(s->session_, s->tcp());
+  s->tcp().close_after_flush(kLingerMs);
 }
 
 size_t Http2Server::on_recv(const char* data, size_t len) {
   if (closing_) return len;
-  last_activity_ms_ = conn_->ctx()->loop->now_ms();
+  last_activity_ms_ = ctx_.loop->now_ms();
   ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), len);
   if (rv < 0) {
-    RW_LOG(Debug, "client %s: HTTP/2 error: %s", conn_->client_address().c_str(),
+    RW_LOG(Debug, "client %s: HTTP/2 error: %s", ctx_.info->client_address.c_str(),
            nghttp2_strerror(static_cast<int>(rv)));
-    ++conn_->ctx()->counters.malformed_requests;
+    ++ctx_.stats->malformed_requests;
     // nghttp2 has queued a GOAWAY where the error allows: send it, then close.
-    pump_session_output(session_, conn_->tcp());
+    pump_session_output(session_, tcp());
     on_connection_closing();
-    conn_->tcp().close_after_flush(kLingerMs);
+    tcp().close_after_flush(kLingerMs);
     return len;
   }
   request_flush();
@@ -231,27 +231,27 @@ size_t Http2Server::on_recv(const char* data, size_t len) {
 
 void Http2Server::on_recv_end(int) {
   on_connection_closing();
-  conn_->tcp().abort();
+  tcp().abort();
 }
 
 void Http2Server::on_credit(uint32_t credit_id, uint32_t bytes) {
-  last_activity_ms_ = conn_->ctx()->loop->now_ms();
+  last_activity_ms_ = ctx_.loop->now_ms();
   auto* stream = static_cast<Http2ServerStream*>(
       nghttp2_session_get_stream_user_data(session_, static_cast<int32_t>(credit_id)));
-  if (stream && stream->exchange_) stream->exchange_->on_response_bytes_sent(bytes);
+  if (stream && stream->handler_) stream->handler_->on_response_bytes_sent(bytes);
 }
 
 void Http2Server::on_before_flush() {
   if (closing_) return;
-  if (!pump_session_output(session_, conn_->tcp())) {
+  if (!pump_session_output(session_, tcp())) {
     on_connection_closing();
-    conn_->tcp().abort();
+    tcp().abort();
     return;
   }
   bool finished = !nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_);
   if (finished || (draining_ && stream_count_ == 0)) {
     closing_ = true;
-    conn_->tcp().close_after_flush(kLingerMs);
+    tcp().close_after_flush(kLingerMs);
   }
 }
 
@@ -268,9 +268,9 @@ void Http2Server::drain() {
 void Http2Server::on_connection_closing() {
   closing_ = true;
   for (Http2ServerStream* s = streams_; s; s = s->next_) {
-    if (s->exchange_) {
-      Exchange* ex = s->exchange_;
-      s->exchange_ = nullptr;
+    if (s->handler_) {
+      RequestHandler* ex = s->handler_;
+      s->handler_ = nullptr;
       ex->on_downstream_reset();
     }
   }
@@ -300,7 +300,7 @@ int Http2Server::cb_header(nghttp2_session* session, const nghttp2_frame* frame,
       nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (!stream || stream->header_overflow_) return 0;
   stream->header_bytes_ += field.cost;
-  if (stream->header_bytes_ > server->conn_->ctx()->gateway->max_header_bytes) {
+  if (stream->header_bytes_ > server->ctx_.limits->max_header_bytes) {
     stream->header_overflow_ = true;
     return 0;
   }
@@ -344,12 +344,12 @@ void Http2Server::reply_error(Http2ServerStream* stream, LocalReplyCause cause,
     grpc = is_grpc_content_type(ct->value);
   }
   LocalReply reply = make_local_reply(cause, message, grpc);
-  ++conn_->ctx()->counters.local_replies;
+  ctx_.stats->local_replies.add(cause);
   stream->send_local_reply(reply.head,
                            Slice::copy_of(reply.body.data(), static_cast<uint32_t>(reply.body.size())));
 }
 
-void Http2Server::start_exchange(Http2ServerStream* stream, bool end_stream) {
+void Http2Server::start_request(Http2ServerStream* stream, bool end_stream) {
   if (stream->header_overflow_) {
     reply_error(stream, LocalReplyCause::HeadersTooLarge, "request header too large");
     return;
@@ -358,10 +358,10 @@ void Http2Server::start_exchange(Http2ServerStream* stream, bool end_stream) {
     reply_error(stream, LocalReplyCause::ServiceUnavailable, "gateway is shutting down");
     return;
   }
-  stream->exchange_ = new Exchange(conn_->ctx(), stream, conn_->client_address(), conn_->scheme(),
-                                  conn_->client_cert());
+  ++ctx_.stats->requests;
+  stream->handler_ = ctx_.handlers->new_request(stream, *ctx_.info);
   // May answer at once (no route): everything the stream needs is set before.
-  stream->exchange_->on_request_head(std::move(stream->head_), end_stream);
+  stream->handler_->on_request_head(std::move(stream->head_), end_stream);
 }
 
 int Http2Server::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* frame,
@@ -378,13 +378,13 @@ int Http2Server::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* fr
         stream->grpc_ = is_grpc_content_type(ct->value);
       }
       if (end_stream) stream->request_ended_ = true;
-      server->start_exchange(stream, end_stream);
+      server->start_request(stream, end_stream);
       return 0;
     }
     if (end_stream) {
       stream->request_ended_ = true;
-      if (stream->exchange_) {
-        stream->exchange_->on_request_end(stream->trailers_.empty() ? nullptr : &stream->trailers_);
+      if (stream->handler_) {
+        stream->handler_->on_request_end(stream->trailers_.empty() ? nullptr : &stream->trailers_);
       }
       stream->send_deferred_reply();
     }
@@ -392,7 +392,7 @@ int Http2Server::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* fr
   }
   if (frame->hd.type == NGHTTP2_DATA && end_stream) {
     stream->request_ended_ = true;
-    if (stream->exchange_) stream->exchange_->on_request_end(nullptr);
+    if (stream->handler_) stream->handler_->on_request_end(nullptr);
     stream->send_deferred_reply();
   }
   return 0;
@@ -403,8 +403,8 @@ int Http2Server::cb_data_chunk_recv(nghttp2_session* session, uint8_t, int32_t s
   nghttp2_session_consume_connection(session, len);
   auto* stream =
       static_cast<Http2ServerStream*>(nghttp2_session_get_stream_user_data(session, stream_id));
-  if (stream && stream->exchange_) {
-    stream->exchange_->on_request_data(
+  if (stream && stream->handler_) {
+    stream->handler_->on_request_data(
         Slice::from_recv(reinterpret_cast<const char*>(data), static_cast<uint32_t>(len)));
   } else {
     nghttp2_session_consume_stream(session, stream_id, len);
@@ -414,8 +414,8 @@ int Http2Server::cb_data_chunk_recv(nghttp2_session* session, uint8_t, int32_t s
       // Discarding is cheap (the window is re-opened at once), but not forever: past
       // the bound, answer now and reset the stream after the reply (NO_ERROR).
       uint64_t bound = kMaxDiscardedRequestBytes;
-      if (bound < server->conn_->ctx()->gateway->stream_buffer_bytes) {
-        bound = server->conn_->ctx()->gateway->stream_buffer_bytes;
+      if (bound < server->ctx_.limits->stream_buffer_bytes) {
+        bound = server->ctx_.limits->stream_buffer_bytes;
       }
       if (stream->discarded_bytes_ > bound) stream->send_deferred_reply();
     }
@@ -435,9 +435,9 @@ int Http2Server::cb_stream_close(nghttp2_session* session, int32_t stream_id, ui
 }
 
 void Http2Server::close_stream(Http2ServerStream* stream) {
-  if (stream->exchange_) {
-    Exchange* ex = stream->exchange_;
-    stream->exchange_ = nullptr;
+  if (stream->handler_) {
+    RequestHandler* ex = stream->handler_;
+    stream->handler_ = nullptr;
     ex->on_downstream_reset();
   }
   if (stream->prev_) {
@@ -473,7 +473,7 @@ int Http2Server::cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint
                               size_t length, nghttp2_data_source* source, void* user_data) {
   auto* server = static_cast<Http2Server*>(user_data);
   auto* body = static_cast<OutboundBody*>(source->ptr);
-  write_data_frame(server->conn_->tcp(), *body, framehd, length,
+  write_data_frame(server->tcp(), *body, framehd, length,
                    static_cast<uint32_t>(frame->hd.stream_id));
   return 0;
 }

@@ -1,7 +1,7 @@
 #pragma once
 // HTTP/2 server side of a downstream connection (cleartext, prior knowledge) on an
-// nghttp2 server session fed from the receive buffers. Each request stream becomes an
-// Exchange. Flow control is back-pressure: automatic WINDOW_UPDATEs are off; the
+// nghttp2 server session fed from the receive buffers. Each request stream goes to a
+// handler from the connection's RequestHandlerFactory. Flow control is back-pressure: automatic WINDOW_UPDATEs are off; the
 // connection window is consumed on receipt, a stream's window only when its bytes
 // reached the upstream socket, so a stream buffers at most its initial window
 // (stream_buffer_bytes).
@@ -11,21 +11,19 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "http/downstream.h"
 #include "http/local_reply.h"
 #include "http/message.h"
+#include "http/server_codec.h"
 #include "http2/h2_common.h"
 #include "io/timer_wheel.h"
 #include "mem/pool.h"
-#include "proxy/server_codec.h"
-#include "proxy/streams.h"
 
 namespace ringway {
 
-class DownstreamConn;
-class Exchange;
 class Http2Server;
 
-class Http2ServerStream final : public DownstreamStream, public PoolAllocated<Http2ServerStream> {
+class Http2ServerStream final : public ServerStream, public PoolAllocated<Http2ServerStream> {
  public:
   Http2ServerStream(Http2Server* server, int32_t id);
   ~Http2ServerStream();
@@ -49,7 +47,7 @@ class Http2ServerStream final : public DownstreamStream, public PoolAllocated<Ht
   bool request_ended_ = false;
   bool head_method_ = false;  // HEAD: responses carry no body
   bool grpc_ = false;         // content-type application/grpc*
-  Exchange* exchange_ = nullptr;
+  RequestHandler* handler_ = nullptr;
   // A local reply made while the client is still sending its body waits for the end
   // of the request, the body being discarded meanwhile (bounded: see
   // kMaxDiscardedRequestBytes in h2_server.cc).
@@ -68,7 +66,7 @@ class Http2ServerStream final : public DownstreamStream, public PoolAllocated<Ht
 
 class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> {
  public:
-  explicit Http2Server(DownstreamConn* conn);
+  explicit Http2Server(const ServerCodecContext& context);
   ~Http2Server() override;
 
   size_t on_recv(const char* data, size_t len) override;
@@ -77,9 +75,11 @@ class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> 
   void on_before_flush() override;
   void drain() override;
   void on_connection_closing() override;
+  uint32_t active_requests() const override { return stream_count_; }
 
   nghttp2_session* session() { return session_; }
-  DownstreamConn* conn() { return conn_; }
+  const ServerCodecContext& context() const { return ctx_; }
+  TcpConn& tcp() { return *ctx_.tcp; }
   void request_flush();
 
  private:
@@ -98,12 +98,12 @@ class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> 
                           size_t length, nghttp2_data_source* source, void* user_data);
   static void on_timer(Timer* timer);
 
-  void start_exchange(Http2ServerStream* stream, bool end_stream);
+  void start_request(Http2ServerStream* stream, bool end_stream);
   void reply_error(Http2ServerStream* stream, LocalReplyCause cause, const char* message);
   void close_stream(Http2ServerStream* stream);
   void update_idle_timer();
 
-  DownstreamConn* conn_;
+  ServerCodecContext ctx_;
   nghttp2_session* session_ = nullptr;
   Http2ServerStream* streams_ = nullptr;  // open streams (intrusive list)
   uint32_t stream_count_ = 0;

@@ -3,15 +3,12 @@
 #include <algorithm>
 
 #include "base/clock.h"
-#include "mem/slice.h"
 
 namespace ringway {
 
-Loop::Loop() : timers_(monotonic_ms()), now_ms_(monotonic_ms()) {}
+Loop::Loop() : timers_(monotonic_ms()), now_ms_(monotonic_ms()), now_us_(monotonic_us()) {}
 
-Loop::~Loop() {
-  if (thread_buffer_ring() == &buffers_) set_thread_buffer_ring(nullptr);
-}
+Loop::~Loop() = default;
 
 bool Loop::init(const LoopLimits& limits, std::string* error) {
   if (!ring_.init(limits.ring_entries, error)) return false;
@@ -19,7 +16,6 @@ bool Loop::init(const LoopLimits& limits, std::string* error) {
     return false;
   }
   buffers_.set_listener(this);
-  set_thread_buffer_ring(&buffers_);
   return true;
 }
 
@@ -58,9 +54,12 @@ void Loop::run_once() {
   if (!flush_list_.empty() || !deferred_list_.empty()) timeout = 0;
   ring_.submit_and_wait(timeout);
   // The clock is read right after the wait: handlers arm timers relative to it.
-  now_ms_ = monotonic_ms();
+  now_us_ = monotonic_us();
+  now_ms_ = now_us_ / 1000;
+  ++turn_;
   ring_.dispatch();
   timers_.advance(now_ms_);
+  if (turn_hook_) turn_hook_(turn_hook_arg_);
   // End-of-turn work last, so the caller's exit condition sees its effects (objects
   // freed by deferred work) before the next wait.
   run_end_of_turn();

@@ -57,7 +57,18 @@ class Loop : private BufferRing::Listener {
   Ring& ring() { return ring_; }
   BufferRing& buffers() { return buffers_; }
   TimerWheel& timers() { return timers_; }
+  // The clock, read once per turn right after the wait: every event of a turn is
+  // stamped with the time it was woken for (no clock read per request).
   uint64_t now_ms() const { return now_ms_; }
+  uint64_t now_us() const { return now_us_; }
+  // Turns run so far (mailbox delivery is measured in turns).
+  uint64_t turn() const { return turn_; }
+  // Called at the end of every turn, before the end-of-turn work (the shard drains
+  // its mailboxes here, so a message is handled within one turn even under load).
+  void set_turn_hook(void (*hook)(void* arg), void* arg) {
+    turn_hook_ = hook;
+    turn_hook_arg_ = arg;
+  }
 
   void queue_flush(Flushable* f) {
     if (!f->flush_queued_) {
@@ -92,6 +103,10 @@ class Loop : private BufferRing::Listener {
   BufferRing buffers_;
   TimerWheel timers_;
   uint64_t now_ms_;
+  uint64_t now_us_;
+  uint64_t turn_ = 0;
+  void (*turn_hook_)(void* arg) = nullptr;
+  void* turn_hook_arg_ = nullptr;
   std::vector<Flushable*> flush_list_;
   std::vector<Flushable*> flushing_;
   std::vector<Deferred*> deferred_list_;

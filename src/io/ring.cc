@@ -53,6 +53,8 @@ bool Ring::init(uint32_t entries, std::string* error) {
       return false;
     }
   }
+  // Optional: without it, shards wake each other through their eventfds.
+  msg_ring_supported_ = io_uring_opcode_supported(probe, IORING_OP_MSG_RING);
   io_uring_free_probe(probe);
   return true;
 }
@@ -115,6 +117,13 @@ void Ring::close(int fd, Op* op) {
   io_uring_sqe* sqe = next_sqe();
   io_uring_prep_close(sqe, fd);
   io_uring_sqe_set_data(sqe, op ? op : &g_ignore_op);
+}
+
+void Ring::msg_ring(int target_ring_fd, Op* target, Op* on_failure) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_msg_ring(sqe, target_ring_fd, 0, reinterpret_cast<uint64_t>(target), 0);
+  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  io_uring_sqe_set_data(sqe, on_failure);
 }
 
 void Ring::submit_and_wait(int64_t timeout_ms) {

@@ -42,6 +42,12 @@ class Ring {
   // ignored.
   void cancel(Op* target);
   void close(int fd, Op* op);
+  // Posts a completion carrying |target| (an Op of the receiving ring's owner) on the
+  // ring |target_ring_fd| (IORING_OP_MSG_RING): wakes another shard without a
+  // syscall of its own, in this ring's next submission. No completion is posted here
+  // on success; a failure completes |on_failure|.
+  void msg_ring(int target_ring_fd, Op* target, Op* on_failure);
+  bool msg_ring_supported() const { return msg_ring_supported_; }
 
   // Submits everything queued and waits for at least one completion or
   // |timeout_ms| (-1 = no timeout).
@@ -57,6 +63,7 @@ class Ring {
 
   io_uring ring_{};
   bool initialised_ = false;
+  bool msg_ring_supported_ = false;
 };
 
 }  // namespace ringway

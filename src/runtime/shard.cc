@@ -1,7 +1,10 @@
 #include "runtime/shard.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <list>
+#include <map>
 #include <vector>
 
 #include <arpa/inet.h>
@@ -12,12 +15,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admin/admin_handler.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "io/loop.h"
-#include "proxy/access_log.h"
-#include "proxy/downstream_conn.h"
-#include "route/router.h"
+#include "listener/downstream_conn.h"
+#include "mem/slice.h"
+#include "pipeline/access_log.h"
+#include "pipeline/api_stats.h"
+#include "pipeline/proxy_generation.h"
+#include "pipeline/proxy_shard.h"
+#include "runtime/mailboxes.h"
+#include "runtime/shard_mailbox.h"
+#include "runtime/shard_metrics.h"
+#include "stats/process_stats.h"
 #include "tls/ticket_key_schedule.h"
 #include "tls/tls_context.h"
 #include "upstream/pool.h"
@@ -28,6 +39,10 @@ namespace {
 constexpr int kListenBacklog = 4096;
 // Accept errors such as EMFILE are retried after this pause instead of spinning.
 constexpr uint64_t kAcceptRetryMs = 100;
+// /metrics collections in progress per shard; beyond it new ones get 503.
+constexpr size_t kMaxCollections = 16;
+// Retired upstream pools are checked this often until their last connection closed.
+constexpr uint64_t kPoolCollectMs = 1000;
 
 std::string peer_address(int fd) {
   sockaddr_storage ss{};
@@ -64,153 +79,712 @@ int open_listener(const SockAddr& addr, std::string* error) {
   return fd;
 }
 
+class ShardRuntime;
+
+// One configuration generation as this shard runs it: the configuration, the TLS
+// context of its TLS listeners and the proxy pipeline's routes, filters and pools.
+// Connections (for their whole life) and requests (from head to end) hold it; it is
+// freed once it is neither the newest nor held.
+class ShardGeneration final : public ListenerScope, public GenerationRefs {
+ public:
+  ShardGeneration(ShardRuntime* rt, std::shared_ptr<const Config> config, uint64_t number)
+      : rt_(rt), config_(std::move(config)), number_(number) {}
+
+  const Config& config() const override { return *config_; }
+  TlsServerContext* tls_server() const override { return tls_server_.get(); }
+  void acquire() override { ++refs_; }
+  void release() override;
+
+  ShardRuntime* rt_;
+  std::shared_ptr<const Config> config_;
+  uint64_t number_;
+  std::unique_ptr<TlsServerContext> tls_server_;
+  std::unique_ptr<ProxyGeneration> proxy_;
+  uint32_t refs_ = 0;
+  bool current_ = false;
+
+ private:
+  ShardGeneration(const ShardGeneration&) = delete;
+};
+
+enum class ListenerKind : uint8_t { kProxy, kTls, kAdmin };
+
+struct ListenerSocket {
+  ShardRuntime* rt = nullptr;
+  ListenerKind kind = ListenerKind::kProxy;
+  SockAddr address;
+  std::string key;  // kind + address bytes
+  int fd = -1;
+  Op accept_op;
+  Timer retry_timer;
+  bool armed = false;
+  bool removed = false;  // dropped by a reload: closes once its accept is cancelled
+};
+
+std::string listener_key(ListenerKind kind, const SockAddr& address) {
+  std::string key(1, static_cast<char>(kind));
+  key.append(reinterpret_cast<const char*>(&address.storage), address.len);
+  return key;
+}
+
+const char* kind_name(ListenerKind kind) {
+  switch (kind) {
+    case ListenerKind::kProxy: return "listen";
+    case ListenerKind::kTls: return "tls_listen";
+    case ListenerKind::kAdmin: return "admin listen";
+  }
+  return "?";
+}
+
 // Everything the shard thread owns while it runs; destroyed in reverse order, the
 // loop (and with it the ring) last.
-struct ShardRuntime {
-  struct Listener {
+class ShardRuntime final : public AdminBackend, private Deferred, private ShardMailbox::Handler {
+ public:
+  ShardRuntime(const ShardOptions& options, Mailboxes* mailboxes, int event_fd)
+      : options_(options),
+        mailboxes_(mailboxes),
+        mailbox_(mailboxes, static_cast<uint32_t>(options.index), &loop_, event_fd, this),
+        pools_(&loop_),
+        proxy_handlers_(&proxy_),
+        admin_handlers_(this) {}
+  ~ShardRuntime();
+
+  bool init(std::shared_ptr<const Config> config, std::string* error);
+  void run();
+  uint64_t requests_served() const { return http_stats_.requests; }
+
+  // AdminBackend
+  void collect_metrics(MetricsWaiter* waiter) override;
+  void cancel_metrics(MetricsWaiter* waiter) override;
+  bool request_reload(ReloadWaiter* waiter) override;
+  void cancel_reload(ReloadWaiter* waiter) override;
+  AdminStatus status() const override;
+  const AdminConfig& admin_config() const override { return current_->config().admin; }
+
+  void generation_unused(ShardGeneration* gen);
+
+ private:
+  struct Collection {
     ShardRuntime* rt = nullptr;
-    int fd = -1;
-    bool tls = false;
-    Op accept_op;
-    Timer retry_timer;
-    bool armed = false;
+    uint64_t id = 0;
+    MetricsWaiter* waiter = nullptr;  // null: the client went away
+    std::vector<std::unique_ptr<ShardMetrics>> replies;
+    uint32_t expected = 0;
+    Timer timeout;
   };
 
-  Loop loop;
-  ProxyContext ctx;
-  std::unique_ptr<Router> router;
-  std::unique_ptr<UpstreamPools> pools;
-  std::unique_ptr<AccessLog> access_log;
-  std::unique_ptr<TlsServerContext> tls_server;
-  std::unique_ptr<TicketKeySchedule> ticket_schedule;
-  Timer ticket_rotation;
-  DownstreamConnList downstream;
-  std::vector<std::unique_ptr<Listener>> listeners;
-  Op control_op;
-  uint64_t control_value = 0;
-  int control_fd = -1;
-  std::atomic<uint32_t>* commands = nullptr;
-  Timer drain_deadline;
-  bool drain_deadline_passed = false;
-  Timer exit_deadline;  // wakes the last turns if an upstream close stalls
+  // Generations.
+  std::unique_ptr<ShardGeneration> build_generation(std::shared_ptr<const Config> config,
+                                                    uint64_t number, std::string* error);
+  void install(std::unique_ptr<ShardGeneration> gen);
+  bool apply_listeners(const Config& config, bool at_start, std::string* error);
+  void run_deferred() override;
+  static void on_pool_collect(Timer* t);
 
-  void arm_accept(Listener* l) {
-    if (ctx.draining || l->fd < 0) return;
-    l->armed = true;
-    loop.ring().accept_multishot(l->fd, &l->accept_op);
+  // Listeners.
+  void arm_accept(ListenerSocket* l);
+  static void on_accept(Op* op, int32_t res, uint32_t flags);
+  static void on_accept_retry(Timer* t);
+  void accept_connection(int fd, ListenerSocket* l);
+  void remove_listener(ListenerSocket* l);
+
+  // ShardMailbox::Handler
+  void handle(ShardMessage&& message) override;
+
+  // Messages.
+  void on_reload(ReloadMessage& m);
+  void on_reload_failed(ReloadFailedMessage& m);
+  void finish_reload_waiters(uint64_t covers, bool ok, std::string_view message);
+  std::unique_ptr<ShardMetrics> snapshot() const;
+  void on_metrics_reply(MetricsReplyMessage& m);
+  void finish_collection(std::list<Collection>::iterator it);
+  static void on_collection_timeout(Timer* t);
+
+  // Drain and TLS tickets.
+  void start_drain();
+  static void on_drain_deadline(Timer* t);
+  static void on_ticket_rotation(Timer* t);
+
+ public:
+  bool finished() const {
+    return draining_ && connections_.size() == 0 && proxy_.active_exchanges == 0 &&
+           (!access_log_ || access_log_->idle());
   }
+  void finish_exit();
 
-  static void on_accept(Op* op, int32_t res, uint32_t flags) {
-    auto* l = static_cast<Listener*>(op->owner);
-    ShardRuntime* rt = l->rt;
-    if (!(flags & IORING_CQE_F_MORE)) l->armed = false;
-    if (res >= 0) {
-      rt->accept_connection(res, l->tls);
-      if (!l->armed) rt->arm_accept(l);
-      return;
+ private:
+  ShardOptions options_;
+  Mailboxes* mailboxes_;
+  Loop loop_;
+  ShardMailbox mailbox_;
+  // Counters.
+  DownstreamStats downstream_stats_;
+  HttpServerStats http_stats_;
+  ApiStatsTable api_stats_;
+  uint64_t reloads_applied_ = 0;
+  uint64_t reloads_failed_ = 0;
+  // Pipeline.
+  UpstreamPools pools_;
+  std::unique_ptr<AccessLog> access_log_;
+  ProxyShard proxy_;
+  ProxyHandlerFactory proxy_handlers_;
+  AdminHandlerFactory admin_handlers_;
+  // Generations: the newest first; older ones until nothing holds them.
+  ShardGeneration* current_ = nullptr;
+  std::list<std::unique_ptr<ShardGeneration>> generations_;
+  std::vector<ShardGeneration*> unused_;  // freed at the end of the turn
+  Timer pool_collect_;
+  // Listeners and connections.
+  std::vector<std::unique_ptr<ListenerSocket>> listeners_;
+  DownstreamConnList connections_;
+  ListenerContext listener_context_;
+  // TLS session tickets (the same keys on every shard).
+  std::unique_ptr<TicketKeySchedule> ticket_schedule_;
+  Timer ticket_rotation_;
+  // /metrics collections and /tyk/reload?block=true waiters.
+  std::list<Collection> collections_;
+  uint64_t collect_seq_ = 0;
+  std::vector<std::pair<uint64_t, ReloadWaiter*>> reload_waiters_;
+  uint64_t reload_seq_ = 0;
+  // Drain.
+  bool draining_ = false;
+  Timer drain_deadline_;
+  Timer exit_deadline_;
+};
+
+void ShardGeneration::release() {
+  if (--refs_ == 0 && !current_) rt_->generation_unused(this);
+}
+
+ShardRuntime::~ShardRuntime() {
+  loop_.disarm_timer(&pool_collect_);
+  loop_.disarm_timer(&ticket_rotation_);
+  loop_.disarm_timer(&drain_deadline_);
+  loop_.disarm_timer(&exit_deadline_);
+  for (Collection& c : collections_) loop_.disarm_timer(&c.timeout);
+  for (auto& l : listeners_) {
+    loop_.disarm_timer(&l->retry_timer);
+    if (l->fd >= 0) close(l->fd);
+  }
+  if (thread_buffer_ring() == &loop_.buffers()) set_thread_buffer_ring(nullptr);
+}
+
+bool ShardRuntime::init(std::shared_ptr<const Config> config, std::string* error) {
+  const GatewayConfig& gw = config->gateway;
+  LoopLimits limits{gw.ring_entries, gw.buffer_count, gw.buffer_size};
+  if (!loop_.init(limits, error)) return false;
+  set_thread_buffer_ring(&loop_.buffers());
+
+  proxy_.loop = &loop_;
+  proxy_.shard_index = options_.index;
+  proxy_.http_stats = &http_stats_;
+  proxy_.unrouted_stats = api_stats_.get("-");
+  listener_context_ = ListenerContext{&loop_, options_.index, &connections_,
+                                      &downstream_stats_, &http_stats_};
+  if (options_.access_log_fd >= 0) {
+    access_log_ = std::make_unique<AccessLog>(&loop_, options_.index, options_.access_log_fd,
+                                              false, gw.access_log_buffer_bytes);
+    proxy_.access_log = access_log_.get();
+  }
+  pool_collect_.callback = on_pool_collect;
+  pool_collect_.owner = this;
+  ticket_rotation_.callback = on_ticket_rotation;
+  ticket_rotation_.owner = this;
+  drain_deadline_.callback = on_drain_deadline;
+  drain_deadline_.owner = this;
+  exit_deadline_.callback = [](Timer*) {};
+  exit_deadline_.owner = this;
+
+  std::unique_ptr<ShardGeneration> gen = build_generation(std::move(config), 1, error);
+  if (!gen) return false;
+  if (!apply_listeners(gen->config(), true, error)) return false;
+  install(std::move(gen));
+
+  // Mailboxes: woken by MSG_RING from other shards, by the eventfd from the control
+  // thread, and checked at the end of every turn.
+  mailbox_.start();
+  for (auto& l : listeners_) arm_accept(l.get());
+  return true;
+}
+
+// ---------------------------------------------------------------------------------
+// Generations
+
+std::unique_ptr<ShardGeneration> ShardRuntime::build_generation(
+    std::shared_ptr<const Config> config, uint64_t number, std::string* error) {
+  auto gen = std::make_unique<ShardGeneration>(this, std::move(config), number);
+  const Config& cfg = gen->config();
+  if (!cfg.gateway.tls_listen.empty()) {
+    // This shard's own TLS context (BoringSSL objects never cross shards), with
+    // ticket keys every shard derives identically.
+    const TlsConfig& tc = cfg.tls;
+    TlsServerConfig server;
+    server.cert_file = tc.cert_file;
+    server.key_file = tc.key_file;
+    server.client_ca_file = tc.client_ca_file;
+    server.min_version = tc.min_version_13 ? TlsVersion::kTls13 : TlsVersion::kTls12;
+    server.enable_http2 = cfg.gateway.enable_http2;
+    for (const TlsSniSection& sni : tc.sni) {
+      server.sni_certs.push_back({sni.server_names, sni.cert_file, sni.key_file});
     }
-    if (res == -ECANCELED || rt->ctx.draining) return;
+    if (tc.session_tickets && !ticket_schedule_) {
+      // The first configuration with TLS sets the rotation period (a later change
+      // of session_ticket_rotation_s needs a restart).
+      ticket_schedule_ = std::make_unique<TicketKeySchedule>(options_.ticket_master,
+                                                             tc.session_ticket_rotation_s);
+      loop_.arm_timer(&ticket_rotation_,
+                      ticket_schedule_->ms_until_next_period(loop_.now_ms()));
+    }
+    if (tc.session_tickets) {
+      server.ticket_keys =
+          ticket_schedule_->keys_for_period(ticket_schedule_->period_at(loop_.now_ms()));
+    } else {
+      server.ticket_keys_disabled = true;
+    }
+    TlsServerContextResult made = TlsServerContext::create(server);
+    if (!made.context) {
+      *error = "[tls] " + made.error;
+      return nullptr;
+    }
+    gen->tls_server_ = std::move(made.context);
+  }
+  gen->proxy_ = ProxyGeneration::build(gen->config_, number, pools_, api_stats_, gen.get(), error);
+  if (!gen->proxy_) return nullptr;
+  return gen;
+}
+
+void ShardRuntime::install(std::unique_ptr<ShardGeneration> gen) {
+  ShardGeneration* old = current_;
+  gen->current_ = true;
+  current_ = gen.get();
+  proxy_.current = gen->proxy_.get();
+  generations_.push_front(std::move(gen));
+  if (old) {
+    old->current_ = false;
+    if (old->refs_ == 0) generation_unused(old);
+  }
+}
+
+void ShardRuntime::generation_unused(ShardGeneration* gen) {
+  // Freed at the end of the turn: the request that dropped the last reference may
+  // be inside a callback of one of the generation's pools.
+  unused_.push_back(gen);
+  loop_.queue_deferred(this);
+}
+
+void ShardRuntime::run_deferred() {
+  if (unused_.empty()) return;
+  std::vector<ShardGeneration*> unused;
+  unused.swap(unused_);
+  for (ShardGeneration* gen : unused) {
+    if (gen->refs_ != 0 || gen->current_) continue;  // taken again meanwhile
+    RW_LOG(Debug, "configuration generation %llu released",
+           static_cast<unsigned long long>(gen->number_));
+    generations_.remove_if([gen](const std::unique_ptr<ShardGeneration>& g) {
+      return g.get() == gen;
+    });
+  }
+  // Pools only the freed generations used are retired (their idle connections close
+  // now, busy ones when their requests end).
+  if (pools_.collect() && !pool_collect_.armed) loop_.arm_timer(&pool_collect_, kPoolCollectMs);
+}
+
+void ShardRuntime::on_pool_collect(Timer* t) {
+  auto* rt = static_cast<ShardRuntime*>(t->owner);
+  if (rt->pools_.collect()) rt->loop_.arm_timer(&rt->pool_collect_, kPoolCollectMs);
+}
+
+// Opens the listeners |config| names that are not open yet and closes those it no
+// longer names. At start every failure is fatal; on reload it is logged and the
+// other listeners carry on.
+bool ShardRuntime::apply_listeners(const Config& config, bool at_start, std::string* error) {
+  std::vector<std::pair<ListenerKind, const SockAddr*>> wanted;
+  for (const SockAddr& a : config.gateway.listen) wanted.push_back({ListenerKind::kProxy, &a});
+  for (const SockAddr& a : config.gateway.tls_listen) wanted.push_back({ListenerKind::kTls, &a});
+  if (config.admin.enabled) {
+    for (const SockAddr& a : config.admin.listen) wanted.push_back({ListenerKind::kAdmin, &a});
+  }
+  std::vector<std::string> keys;
+  for (auto [kind, addr] : wanted) {
+    std::string key = listener_key(kind, *addr);
+    keys.push_back(key);
+    bool open = std::any_of(listeners_.begin(), listeners_.end(),
+                            [&](const auto& l) { return l->key == key && !l->removed; });
+    if (open) continue;
+    std::string why;
+    int fd = open_listener(*addr, &why);
+    if (fd < 0) {
+      if (at_start) {
+        *error = why;
+        return false;
+      }
+      RW_LOG(Error, "reload: cannot open %s %s: %s", kind_name(kind), addr->text.c_str(),
+             why.c_str());
+      continue;
+    }
+    auto l = std::make_unique<ListenerSocket>();
+    l->rt = this;
+    l->kind = kind;
+    l->address = *addr;
+    l->key = key;
+    l->fd = fd;
+    l->accept_op.complete = on_accept;
+    l->accept_op.owner = l.get();
+    l->retry_timer.callback = on_accept_retry;
+    l->retry_timer.owner = l.get();
+    if (!at_start) {
+      RW_LOG(Info, "reload: now accepting on %s %s", kind_name(kind), addr->text.c_str());
+      arm_accept(l.get());
+    }
+    listeners_.push_back(std::move(l));
+  }
+  std::vector<ListenerSocket*> gone;
+  for (auto& l : listeners_) {
+    if (l->removed || std::find(keys.begin(), keys.end(), l->key) != keys.end()) continue;
+    gone.push_back(l.get());
+  }
+  for (ListenerSocket* l : gone) {
+    RW_LOG(Info, "reload: no longer accepting on %s %s", kind_name(l->kind),
+           l->address.text.c_str());
+    remove_listener(l);
+  }
+  return true;
+}
+
+void ShardRuntime::remove_listener(ListenerSocket* l) {
+  l->removed = true;
+  loop_.disarm_timer(&l->retry_timer);
+  if (l->armed) loop_.ring().cancel(&l->accept_op);
+  // Closing the socket takes it out of the SO_REUSEPORT group: new connections go to
+  // the sockets still listening (or are refused). The ring keeps its own reference
+  // until the cancelled accept completes.
+  if (l->fd >= 0) {
+    close(l->fd);
+    l->fd = -1;
+  }
+  if (!l->armed) {
+    listeners_.erase(std::find_if(listeners_.begin(), listeners_.end(),
+                                  [l](const auto& p) { return p.get() == l; }));
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Listeners
+
+void ShardRuntime::arm_accept(ListenerSocket* l) {
+  if (draining_ || l->fd < 0 || l->removed) return;
+  l->armed = true;
+  loop_.ring().accept_multishot(l->fd, &l->accept_op);
+}
+
+void ShardRuntime::on_accept(Op* op, int32_t res, uint32_t flags) {
+  auto* l = static_cast<ListenerSocket*>(op->owner);
+  ShardRuntime* rt = l->rt;
+  if (!(flags & IORING_CQE_F_MORE)) l->armed = false;
+  if (res >= 0) {
+    if (l->removed || rt->draining_) {
+      close(res);
+    } else {
+      rt->accept_connection(res, l);
+    }
+  } else if (res != -ECANCELED && !rt->draining_ && !l->removed) {
     RW_LOG(Warn, "accept failed: %s; retrying in %llu ms", strerror(-res),
            static_cast<unsigned long long>(kAcceptRetryMs));
-    if (!l->armed) rt->loop.arm_timer(&l->retry_timer, kAcceptRetryMs);
+    if (!l->armed) rt->loop_.arm_timer(&l->retry_timer, kAcceptRetryMs);
+    return;
   }
-
-  static void on_accept_retry(Timer* t) {
-    auto* l = static_cast<Listener*>(t->owner);
-    if (!l->armed) l->rt->arm_accept(l);
+  if (l->removed && !l->armed) {
+    auto& ls = rt->listeners_;
+    ls.erase(std::find_if(ls.begin(), ls.end(), [l](const auto& p) { return p.get() == l; }));
+    return;
   }
+  if (!l->armed && res >= 0) rt->arm_accept(l);
+}
 
-  void accept_connection(int fd, bool tls) {
-    if (ctx.draining) {
-      close(fd);
+void ShardRuntime::on_accept_retry(Timer* t) {
+  auto* l = static_cast<ListenerSocket*>(t->owner);
+  if (!l->armed) l->rt->arm_accept(l);
+}
+
+void ShardRuntime::accept_connection(int fd, ListenerSocket* l) {
+  if (connections_.size() >= current_->config().gateway.max_connections) {
+    // At the limit: refuse quickly rather than queue without bound.
+    ++downstream_stats_.connections_rejected;
+    close(fd);
+    return;
+  }
+  ++downstream_stats_.connections_accepted;
+  RequestHandlerFactory* handlers = &proxy_handlers_;
+  if (l->kind == ListenerKind::kAdmin) handlers = &admin_handlers_;
+  // The connection keeps the configuration it was accepted under.
+  auto* conn = new DownstreamConn(listener_context_, current_, handlers, fd, peer_address(fd),
+                                  l->kind == ListenerKind::kTls);
+  conn->start();
+}
+
+// ---------------------------------------------------------------------------------
+// Messages
+
+void ShardRuntime::handle(ShardMessage&& message) {
+  std::visit(
+      [&](auto& body) {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, DrainMessage>) {
+          start_drain();
+        } else if constexpr (std::is_same_v<T, ReloadMessage>) {
+          on_reload(body);
+        } else if constexpr (std::is_same_v<T, ReloadFailedMessage>) {
+          on_reload_failed(body);
+        } else if constexpr (std::is_same_v<T, CollectMetricsMessage>) {
+          mailbox_.post_or_queue(message.from, MetricsReplyMessage{body.request, snapshot()});
+        } else if constexpr (std::is_same_v<T, MetricsReplyMessage>) {
+          on_metrics_reply(body);
+        }
+        // ReloadRequestMessage goes to the control thread only; monostate is empty.
+      },
+      message.body);
+}
+
+// ---------------------------------------------------------------------------------
+// Reload
+
+void ShardRuntime::on_reload(ReloadMessage& m) {
+  if (draining_) return;
+  std::string error;
+  std::unique_ptr<ShardGeneration> gen = build_generation(m.config, m.generation, &error);
+  if (!gen) {
+    // The control thread checked the files moments ago; they changed since.
+    ++reloads_failed_;
+    RW_LOG(Error, "reload: generation %llu not applied on this shard: %s",
+           static_cast<unsigned long long>(m.generation), error.c_str());
+    finish_reload_waiters(m.covers, false, error);
+    return;
+  }
+  apply_listeners(gen->config(), false, &error);
+  install(std::move(gen));
+  ++reloads_applied_;
+  RW_LOG(Debug, "configuration generation %llu in use (%zu API(s))",
+         static_cast<unsigned long long>(m.generation), current_->config().apis.size());
+  finish_reload_waiters(m.covers, true, "");
+}
+
+void ShardRuntime::on_reload_failed(ReloadFailedMessage& m) {
+  ++reloads_failed_;
+  finish_reload_waiters(m.covers, false, m.errors);
+}
+
+void ShardRuntime::finish_reload_waiters(uint64_t covers, bool ok, std::string_view message) {
+  if (covers == 0) return;
+  std::vector<ReloadWaiter*> done;
+  auto it = std::remove_if(reload_waiters_.begin(), reload_waiters_.end(),
+                           [&](const std::pair<uint64_t, ReloadWaiter*>& w) {
+                             if (w.first > covers) return false;
+                             done.push_back(w.second);
+                             return true;
+                           });
+  reload_waiters_.erase(it, reload_waiters_.end());
+  for (ReloadWaiter* w : done) w->on_reload_done(ok, message);
+}
+
+bool ShardRuntime::request_reload(ReloadWaiter* waiter) {
+  uint64_t seq = reload_seq_ + 1;
+  if (!mailbox_.post(mailboxes_->control(), ReloadRequestMessage{seq})) return false;
+  reload_seq_ = seq;
+  if (waiter) reload_waiters_.push_back({seq, waiter});
+  return true;
+}
+
+void ShardRuntime::cancel_reload(ReloadWaiter* waiter) {
+  reload_waiters_.erase(std::remove_if(reload_waiters_.begin(), reload_waiters_.end(),
+                                       [waiter](const auto& w) { return w.second == waiter; }),
+                        reload_waiters_.end());
+}
+
+// ---------------------------------------------------------------------------------
+// Metrics
+
+std::unique_ptr<ShardMetrics> ShardRuntime::snapshot() const {
+  auto m = std::make_unique<ShardMetrics>();
+  m->shard = options_.index;
+  m->downstream = downstream_stats_;
+  m->http = http_stats_;
+  for (const auto& [name, stats] : api_stats_.all()) m->apis[name] = *stats;
+  m->active_requests = proxy_.active_exchanges;
+  m->upstream_pools = static_cast<uint32_t>(pools_.pool_count());
+  m->generation = current_->number_;
+  m->generations_live = generations_.size();
+  m->reloads_applied = reloads_applied_;
+  m->reloads_failed = reloads_failed_;
+  m->loop_turns = loop_.turn();
+  m->mailbox = mailbox_.stats();
+  return m;
+}
+
+void ShardRuntime::collect_metrics(MetricsWaiter* waiter) {
+  if (collections_.size() >= kMaxCollections) {
+    waiter->on_metrics_failed("too many /metrics requests in progress");
+    return;
+  }
+  collections_.emplace_back();
+  auto it = std::prev(collections_.end());
+  Collection& c = *it;
+  c.rt = this;
+  c.id = ++collect_seq_;
+  c.waiter = waiter;
+  c.timeout.callback = on_collection_timeout;
+  c.timeout.owner = &c;
+  c.replies.push_back(snapshot());
+  uint32_t self = static_cast<uint32_t>(options_.index);
+  for (uint32_t to = 0; to < mailboxes_->shard_count(); ++to) {
+    if (to == self) continue;
+    if (!mailbox_.post(to, CollectMetricsMessage{c.id})) {
+      collections_.erase(it);
+      waiter->on_metrics_failed("a shard's mailbox is full; try again");
       return;
     }
-    if (ctx.downstream_connections >= ctx.gateway->max_connections) {
-      // At the limit: refuse quickly rather than queue without bound.
-      ++ctx.counters.connections_rejected;
-      close(fd);
-      return;
-    }
-    ++ctx.counters.connections_accepted;
-    auto* conn = new DownstreamConn(&ctx, &downstream, fd, peer_address(fd), tls);
-    conn->start();
+    ++c.expected;
   }
-
-  void arm_control() { loop.ring().read(control_fd, &control_value, sizeof(control_value), &control_op); }
-
-  static void on_control(Op* op, int32_t res, uint32_t) {
-    auto* rt = static_cast<ShardRuntime*>(op->owner);
-    uint32_t cmds = rt->commands->exchange(0);
-    if (cmds & Shard::kDrain) rt->start_drain();
-    if (res >= 0 || res == -EINTR || res == -EAGAIN) rt->arm_control();
+  if (c.expected == 0) {
+    finish_collection(it);
+    return;
   }
+  loop_.arm_timer(&c.timeout, current_->config().admin.collect_timeout_ms);
+}
 
-  static void on_drain_deadline(Timer* t) {
-    auto* rt = static_cast<ShardRuntime*>(t->owner);
-    rt->drain_deadline_passed = true;
-    RW_LOG(Warn, "drain timeout: closing %u connection(s) with work in progress",
-           rt->downstream.size());
-    rt->downstream.for_each([](DownstreamConn* c) { c->abort(); });
-    // Exchanges still waiting on an upstream (a connect that hangs) end too.
-    rt->pools->abort_all();
+void ShardRuntime::cancel_metrics(MetricsWaiter* waiter) {
+  for (Collection& c : collections_) {
+    if (c.waiter == waiter) c.waiter = nullptr;  // replies still arrive; then dropped
   }
+}
 
-  void start_drain() {
-    if (ctx.draining) return;
-    ctx.draining = true;
-    for (auto& l : listeners) {
-      if (l->armed) loop.ring().cancel(&l->accept_op);
-      loop.disarm_timer(&l->retry_timer);
-    }
+void ShardRuntime::on_metrics_reply(MetricsReplyMessage& m) {
+  for (auto it = collections_.begin(); it != collections_.end(); ++it) {
+    if (it->id != m.request) continue;
+    it->replies.push_back(std::move(m.metrics));
+    if (it->replies.size() == it->expected + 1u) finish_collection(it);
+    return;
+  }
+  // A reply after its collection timed out: dropped.
+}
+
+void ShardRuntime::finish_collection(std::list<Collection>::iterator it) {
+  loop_.disarm_timer(&it->timeout);
+  MetricsWaiter* waiter = it->waiter;
+  std::vector<std::unique_ptr<ShardMetrics>> replies = std::move(it->replies);
+  collections_.erase(it);
+  if (!waiter) return;
+  std::sort(replies.begin(), replies.end(),
+            [](const auto& a, const auto& b) { return a->shard < b->shard; });
+  std::vector<const ShardMetrics*> shards;
+  for (const auto& r : replies) shards.push_back(r.get());
+  ProcessStats process;
+  read_process_stats(&process);
+  waiter->on_metrics(render_metrics(shards, process, options_.version, tls_library_name()));
+}
+
+void ShardRuntime::on_collection_timeout(Timer* t) {
+  auto* c = static_cast<Collection*>(t->owner);
+  ShardRuntime* rt = c->rt;
+  for (auto it = rt->collections_.begin(); it != rt->collections_.end(); ++it) {
+    if (&*it != c) continue;
+    MetricsWaiter* waiter = it->waiter;
+    rt->collections_.erase(it);
+    if (waiter) waiter->on_metrics_failed("a shard did not report its counters in time");
+    return;
+  }
+}
+
+AdminStatus ShardRuntime::status() const {
+  AdminStatus st;
+  st.version = options_.version;
+  st.shards = mailboxes_->shard_count();
+  st.generation = current_->number_;
+  st.started_unix_s = options_.started_unix_s;
+  return st;
+}
+
+// ---------------------------------------------------------------------------------
+// Drain, TLS tickets, exit
+
+void ShardRuntime::start_drain() {
+  if (draining_) return;
+  draining_ = true;
+  for (auto& l : listeners_) {
+    loop_.disarm_timer(&l->retry_timer);
+    if (l->armed) loop_.ring().cancel(&l->accept_op);
     // Closing the listening sockets makes the kernel send new connections to shards
     // or processes still listening (SO_REUSEPORT) — or refuse them.
-    for (auto& l : listeners) {
-      if (l->fd >= 0) {
-        close(l->fd);
-        l->fd = -1;
-      }
+    if (l->fd >= 0) {
+      close(l->fd);
+      l->fd = -1;
     }
-    downstream.for_each([](DownstreamConn* c) { c->drain(); });
-    pools->shutdown();
-    loop.arm_timer(&drain_deadline, ctx.gateway->drain_timeout_ms);
-    loop.disarm_timer(&ticket_rotation);
   }
+  connections_.for_each([](DownstreamConn* c) { c->drain(); });
+  pools_.shutdown();
+  loop_.arm_timer(&drain_deadline_, current_->config().gateway.drain_timeout_ms);
+  loop_.disarm_timer(&ticket_rotation_);
+}
 
-  // Installs the ticket keys of the current period and arms the next rotation.
-  static void on_ticket_rotation(Timer* t) {
-    auto* rt = static_cast<ShardRuntime*>(t->owner);
-    uint64_t now = rt->loop.now_ms();  // the same monotonic clock, read once per turn
-    uint64_t period = rt->ticket_schedule->period_at(now);
-    rt->tls_server->set_ticket_keys(rt->ticket_schedule->keys_for_period(period));
-    RW_LOG(Debug, "session ticket keys rotated (period %llu)",
-           static_cast<unsigned long long>(period));
-    rt->loop.arm_timer(&rt->ticket_rotation, rt->ticket_schedule->ms_until_next_period(now));
-  }
+void ShardRuntime::on_drain_deadline(Timer* t) {
+  auto* rt = static_cast<ShardRuntime*>(t->owner);
+  RW_LOG(Warn, "drain timeout: closing %u connection(s) with work in progress",
+         rt->connections_.size());
+  rt->connections_.for_each([](DownstreamConn* c) { c->abort(); });
+  // Requests still waiting on an upstream (a connect that hangs) end too.
+  rt->pools_.abort_all();
+}
 
-  bool finished() const {
-    return ctx.draining && downstream.size() == 0 && ctx.active_exchanges == 0 &&
-           (!access_log || access_log->idle());
+// Installs the ticket keys of the current period and arms the next rotation.
+void ShardRuntime::on_ticket_rotation(Timer* t) {
+  auto* rt = static_cast<ShardRuntime*>(t->owner);
+  uint64_t now = rt->loop_.now_ms();  // the same monotonic clock, read once per turn
+  uint64_t period = rt->ticket_schedule_->period_at(now);
+  std::vector<std::string> keys = rt->ticket_schedule_->keys_for_period(period);
+  for (auto& gen : rt->generations_) {
+    if (gen->tls_server_) gen->tls_server_->set_ticket_keys(keys);
   }
-};
+  RW_LOG(Debug, "session ticket keys rotated (period %llu)",
+         static_cast<unsigned long long>(period));
+  rt->loop_.arm_timer(&rt->ticket_rotation_, rt->ticket_schedule_->ms_until_next_period(now));
+}
+
+void ShardRuntime::run() {
+  while (!finished()) loop_.run_once();
+}
+
+void ShardRuntime::finish_exit() {
+  // Give closing upstream connections a few turns to finish their close.
+  pools_.shutdown();
+  loop_.arm_timer(&exit_deadline_, 1000);  // bounds the wait below
+  for (int i = 0; i < 100 && pools_.connection_count() > 0; ++i) loop_.run_once();
+  if (access_log_ && access_log_->dropped_lines() > 0) {
+    RW_LOG(Warn, "access log: %llu line(s) dropped (access_log_buffer_bytes full)",
+           static_cast<unsigned long long>(access_log_->dropped_lines()));
+  }
+  RW_LOG(Debug, "shard stopped: %llu connections, %llu requests",
+         static_cast<unsigned long long>(downstream_stats_.connections_accepted),
+         static_cast<unsigned long long>(http_stats_.requests));
+  if (downstream_stats_.tls_handshakes + downstream_stats_.tls_handshake_failures > 0) {
+    RW_LOG(Debug, "shard stopped: tls handshakes %llu (%llu resumed), %llu failed",
+           static_cast<unsigned long long>(downstream_stats_.tls_handshakes),
+           static_cast<unsigned long long>(downstream_stats_.tls_resumed_handshakes),
+           static_cast<unsigned long long>(downstream_stats_.tls_handshake_failures));
+  }
+}
 
 }  // namespace
 
-Shard::Shard(int index, std::shared_ptr<const Config> config, int cpu, int access_log_fd,
-             std::string ticket_master)
-    : index_(index),
-      config_(std::move(config)),
-      cpu_(cpu),
-      access_log_fd_(access_log_fd),
-      ticket_master_(std::move(ticket_master)) {}
+Shard::Shard(ShardOptions options, std::shared_ptr<const Config> config, Mailboxes* mailboxes)
+    : options_(std::move(options)), config_(std::move(config)), mailboxes_(mailboxes) {}
 
 Shard::~Shard() {
   if (thread_.joinable()) thread_.join();
-  if (control_fd_ >= 0) close(control_fd_);
+  if (event_fd_ >= 0) close(event_fd_);
 }
 
 bool Shard::start(std::string* error) {
-  control_fd_ = eventfd(0, EFD_CLOEXEC);
-  if (control_fd_ < 0) {
+  event_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (event_fd_ < 0) {
     *error = std::string("eventfd: ") + strerror(errno);
     return false;
   }
@@ -221,143 +795,33 @@ bool Shard::start(std::string* error) {
   return error->empty();
 }
 
-void Shard::post(uint32_t commands) {
-  commands_.fetch_or(commands);
-  uint64_t one = 1;
-  ssize_t rc = write(control_fd_, &one, sizeof(one));
-  (void)rc;
-}
-
 void Shard::join() {
   if (thread_.joinable()) thread_.join();
 }
 
 void Shard::run(std::promise<std::string>* started) {
-  set_log_thread_shard(index_);
-  std::string name = "ringway-s" + std::to_string(index_);
+  set_log_thread_shard(options_.index);
+  std::string name = "ringway-s" + std::to_string(options_.index);
   pthread_setname_np(pthread_self(), name.c_str());
-  if (cpu_ >= 0) {
+  if (options_.cpu >= 0) {
     cpu_set_t set;
     CPU_ZERO(&set);
-    CPU_SET(cpu_, &set);
+    CPU_SET(options_.cpu, &set);
     if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
-      RW_LOG(Warn, "could not pin to CPU %d", cpu_);
+      RW_LOG(Warn, "could not pin to CPU %d", options_.cpu);
     }
   }
-  const GatewayConfig& gw = config_->gateway;
-  auto rt = std::make_unique<ShardRuntime>();
+  auto rt = std::make_unique<ShardRuntime>(options_, mailboxes_, event_fd_);
   std::string error;
-  LoopLimits limits{gw.ring_entries, gw.buffer_count, gw.buffer_size};
-  if (!rt->loop.init(limits, &error)) {
-    started->set_value("shard " + std::to_string(index_) + ": " + error);
+  if (!rt->init(config_, &error)) {
+    started->set_value("shard " + std::to_string(options_.index) + ": " + error);
     return;
   }
-  rt->ctx.shard_index = index_;
-  rt->ctx.loop = &rt->loop;
-  rt->ctx.config = config_.get();
-  rt->ctx.gateway = &gw;
-  rt->router = std::make_unique<Router>(config_->apis);
-  rt->ctx.router = rt->router.get();
-  rt->pools = std::make_unique<UpstreamPools>(&rt->ctx, *config_, &error);
-  if (!error.empty()) {
-    started->set_value("shard " + std::to_string(index_) + ": " + error);
-    return;
-  }
-  rt->ctx.pools = rt->pools.get();
-  if (access_log_fd_ >= 0) {
-    rt->access_log = std::make_unique<AccessLog>(&rt->loop, index_, access_log_fd_, false,
-                                                 gw.access_log_buffer_bytes);
-    rt->ctx.access_log = rt->access_log.get();
-  }
-  if (!gw.tls_listen.empty()) {
-    // This shard's own TLS context (BoringSSL objects never cross shards), with
-    // ticket keys every shard derives identically.
-    const TlsConfig& tc = config_->tls;
-    TlsServerConfig server;
-    server.cert_file = tc.cert_file;
-    server.key_file = tc.key_file;
-    server.client_ca_file = tc.client_ca_file;
-    server.min_version = tc.min_version_13 ? TlsVersion::kTls13 : TlsVersion::kTls12;
-    server.enable_http2 = gw.enable_http2;
-    for (const TlsSniSection& sni : tc.sni) {
-      server.sni_certs.push_back({sni.server_names, sni.cert_file, sni.key_file});
-    }
-    if (tc.session_tickets) {
-      rt->ticket_schedule =
-          std::make_unique<TicketKeySchedule>(ticket_master_, tc.session_ticket_rotation_s);
-      server.ticket_keys =
-          rt->ticket_schedule->keys_for_period(rt->ticket_schedule->period_at(monotonic_ms()));
-    } else {
-      server.ticket_keys_disabled = true;
-    }
-    TlsServerContextResult made = TlsServerContext::create(server);
-    if (!made.context) {
-      started->set_value("shard " + std::to_string(index_) + ": [tls] " + made.error);
-      return;
-    }
-    rt->tls_server = std::move(made.context);
-    rt->ctx.tls_server = rt->tls_server.get();
-    if (rt->ticket_schedule) {
-      rt->ticket_rotation.callback = ShardRuntime::on_ticket_rotation;
-      rt->ticket_rotation.owner = rt.get();
-      rt->loop.arm_timer(&rt->ticket_rotation,
-                         rt->ticket_schedule->ms_until_next_period(monotonic_ms()));
-    }
-  }
-  std::vector<std::pair<const SockAddr*, bool>> addresses;
-  for (const SockAddr& addr : gw.listen) addresses.push_back({&addr, false});
-  for (const SockAddr& addr : gw.tls_listen) addresses.push_back({&addr, true});
-  for (auto [addr, tls] : addresses) {
-    int fd = open_listener(*addr, &error);
-    if (fd < 0) {
-      for (auto& l : rt->listeners) close(l->fd);
-      started->set_value(error);
-      return;
-    }
-    auto l = std::make_unique<ShardRuntime::Listener>();
-    l->rt = rt.get();
-    l->fd = fd;
-    l->tls = tls;
-    l->accept_op.complete = ShardRuntime::on_accept;
-    l->accept_op.owner = l.get();
-    l->retry_timer.callback = ShardRuntime::on_accept_retry;
-    l->retry_timer.owner = l.get();
-    rt->listeners.push_back(std::move(l));
-  }
-  rt->control_fd = control_fd_;
-  rt->commands = &commands_;
-  rt->control_op.complete = ShardRuntime::on_control;
-  rt->control_op.owner = rt.get();
-  rt->drain_deadline.callback = ShardRuntime::on_drain_deadline;
-  rt->drain_deadline.owner = rt.get();
-  rt->exit_deadline.callback = [](Timer*) {};
-  rt->exit_deadline.owner = rt.get();
-  rt->arm_control();
-  for (auto& l : rt->listeners) rt->arm_accept(l.get());
+  config_.reset();  // the generations hold the configuration from here on
   started->set_value("");
-
-  while (!rt->finished()) rt->loop.run_once();
-  // Give closing upstream connections a few turns to finish their close.
-  rt->pools->shutdown();
-  rt->loop.arm_timer(&rt->exit_deadline, 1000);  // bounds the wait below
-  for (int i = 0; i < 100 && rt->pools->connection_count() > 0; ++i) rt->loop.run_once();
-  counters_ = rt->ctx.counters;
-  if (rt->access_log && rt->access_log->dropped_lines() > 0) {
-    RW_LOG(Warn, "access log: %llu line(s) dropped (access_log_buffer_bytes full)",
-           static_cast<unsigned long long>(rt->access_log->dropped_lines()));
-  }
-  RW_LOG(Debug, "shard stopped: %llu connections, %llu requests",
-         static_cast<unsigned long long>(counters_.connections_accepted),
-         static_cast<unsigned long long>(counters_.requests));
-  if (rt->tls_server) {
-    RW_LOG(Debug, "shard stopped: tls handshakes %llu (%llu resumed), %llu failed",
-           static_cast<unsigned long long>(counters_.tls_handshakes),
-           static_cast<unsigned long long>(counters_.tls_resumed_handshakes),
-           static_cast<unsigned long long>(counters_.tls_handshake_failures));
-  }
-  for (auto& l : rt->listeners) {
-    if (l->fd >= 0) close(l->fd);
-  }
+  rt->run();
+  rt->finish_exit();
+  requests_served_ = rt->requests_served();
 }
 
 }  // namespace ringway

@@ -419,4 +419,12 @@ TlsClientContext::~TlsClientContext() {
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
 }
 
+std::string tls_library_name() {
+#ifdef OPENSSL_IS_BORINGSSL
+  return "BoringSSL";
+#else
+  return OpenSSL_version(OPENSSL_VERSION);
+#endif
+}
+
 }  // namespace ringway

@@ -186,4 +186,7 @@ std::string tls_file_error(const char* what, const std::string& path);
 // Text of the oldest queued library error (and clears the queue); "unknown" if none.
 std::string tls_take_error_text();
 
+// The TLS library the gateway was built with ("BoringSSL", "OpenSSL 3.0.x ...").
+std::string tls_library_name();
+
 }  // namespace ringway

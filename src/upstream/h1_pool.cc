@@ -2,27 +2,26 @@
 
 #include <algorithm>
 
-#include "http1/h1_client.h"
-#include "proxy/exchange.h"
+#include "io/loop.h"
+#include "upstream/upstream_tls.h"
 
 namespace ringway {
 
-Http1Pool::Http1Pool(ProxyContext* ctx, const ApiConfig* api, const UpstreamTls* tls)
-    : ctx_(ctx),
-      api_(api),
-      tls_(tls),
-      backoff_(ctx->gateway->upstream_reconnect_backoff_ms,
-               ctx->gateway->upstream_reconnect_backoff_max_ms) {}
+Http1Pool::Http1Pool(Loop* loop, UpstreamSettings settings, UpstreamConnStats* stats,
+                     std::unique_ptr<UpstreamTls> tls)
+    : UpstreamPool(loop, std::move(settings), stats),
+      tls_(std::move(tls)),
+      backoff_(settings_.reconnect_backoff_ms, settings_.reconnect_backoff_max_ms) {}
+
+Http1Pool::~Http1Pool() = default;
 
 void Http1Pool::on_connect_result(bool ok) {
   if (ok) {
     backoff_.on_success();
   } else {
-    backoff_.on_failure(ctx_->loop->now_ms());
+    backoff_.on_failure(loop_->now_ms());
   }
 }
-
-Http1Pool::~Http1Pool() = default;
 
 void Http1Pool::idle_push(Http1ClientConn* conn) {
   conn->idle_prev_ = nullptr;
@@ -45,52 +44,54 @@ void Http1Pool::idle_remove(Http1ClientConn* conn) {
   --idle_count_;
 }
 
-void Http1Pool::request_stream(Exchange* ex) {
+void Http1Pool::request_stream(UpstreamCallbacks* callbacks) {
+  if (aborted_) {
+    callbacks->on_upstream_failed(
+        UpstreamError{UpstreamFailure::kShutdown, "the gateway is shutting down"});
+    return;
+  }
   if (idle_head_) {
     Http1ClientConn* conn = idle_head_;
     idle_remove(conn);
-    conn->assign(ex);
+    conn->assign(callbacks);
     return;
   }
-  if (conns_.size() < ctx_->gateway->upstream_max_connections) {
-    start_connection(ex);
+  if (conns_.size() < settings_.max_connections) {
+    start_connection(callbacks);
     return;
   }
-  waiting_.push_back(ex);
+  waiting_.push_back(callbacks);
 }
 
-void Http1Pool::start_connection(Exchange* waiter) {
-  if (!backoff_.may_connect(ctx_->loop->now_ms())) {
-    waiter->on_upstream_failed(LocalReplyCause::UpstreamUnavailable,
-                               "upstream unavailable (reconnect backoff)");
+void Http1Pool::start_connection(UpstreamCallbacks* waiter) {
+  if (!backoff_.may_connect(loop_->now_ms())) {
+    waiter->on_upstream_failed(UpstreamError{UpstreamFailure::kUnavailable,
+                                             "upstream unavailable (reconnect backoff)"});
     return;
   }
-  auto* conn = new Http1ClientConn(ctx_, this);
+  auto* conn = new Http1ClientConn(codec_context(), this);
   conns_.push_back(conn);
-  conn->connect(api_->target.address, waiter, tls_);
+  if (tls_) tls_->attach(conn->tcp(), settings_.buffer_size);
+  conn->connect(settings_.target.address, waiter);
 }
 
-void Http1Pool::cancel_request(Exchange* ex) {
-  auto it = std::find(waiting_.begin(), waiting_.end(), ex);
+void Http1Pool::cancel_request(UpstreamCallbacks* callbacks) {
+  auto it = std::find(waiting_.begin(), waiting_.end(), callbacks);
   if (it != waiting_.end()) {
     waiting_.erase(it);
     return;
   }
-  for (Http1ClientConn* conn : conns_) conn->forget_waiter_if(ex);
+  for (Http1ClientConn* conn : conns_) conn->forget_waiter_if(callbacks);
 }
 
 void Http1Pool::release(Http1ClientConn* conn) {
-  if (shutting_down_) {
-    conn->close();
-    return;
-  }
-  if (!waiting_.empty()) {
-    Exchange* ex = waiting_.front();
+  if (!waiting_.empty() && !aborted_) {
+    UpstreamCallbacks* callbacks = waiting_.front();
     waiting_.pop_front();
-    conn->assign(ex);
+    conn->assign(callbacks);
     return;
   }
-  if (idle_count_ >= ctx_->gateway->upstream_max_idle_connections) {
+  if (shutting_down_ || idle_count_ >= settings_.max_idle_connections) {
     conn->close();
     return;
   }
@@ -102,29 +103,28 @@ void Http1Pool::on_conn_closing(Http1ClientConn* conn) { idle_remove(conn); }
 void Http1Pool::on_conn_closed(Http1ClientConn* conn) {
   conns_.erase(std::remove(conns_.begin(), conns_.end(), conn), conns_.end());
   // A slot opened up: start a connection for the oldest waiter.
-  if (!waiting_.empty() && !shutting_down_ &&
-      conns_.size() < ctx_->gateway->upstream_max_connections) {
-    Exchange* ex = waiting_.front();
+  if (!waiting_.empty() && !aborted_ && conns_.size() < settings_.max_connections) {
+    UpstreamCallbacks* callbacks = waiting_.front();
     waiting_.pop_front();
-    start_connection(ex);
+    start_connection(callbacks);
   }
 }
 
 void Http1Pool::abort_all() {
   shutting_down_ = true;
-  std::deque<Exchange*> waiting;
+  aborted_ = true;
+  std::deque<UpstreamCallbacks*> waiting;
   waiting.swap(waiting_);
-  for (Exchange* ex : waiting) {
-    ex->on_upstream_failed(LocalReplyCause::ServiceUnavailable, "the gateway is shutting down");
-  }
+  const UpstreamError error{UpstreamFailure::kShutdown, "the gateway is shutting down"};
+  for (UpstreamCallbacks* callbacks : waiting) callbacks->on_upstream_failed(error);
   std::vector<Http1ClientConn*> conns = conns_;  // fail() may remove from conns_
-  for (Http1ClientConn* conn : conns) {
-    conn->fail(LocalReplyCause::ServiceUnavailable, "the gateway is shutting down");
-  }
+  for (Http1ClientConn* conn : conns) conn->fail(error);
 }
 
 void Http1Pool::shutdown() {
   shutting_down_ = true;
+  // Idle connections close now; busy ones close when their request ends, unless a
+  // request is waiting for one (in-flight work is still served).
   while (idle_head_) {
     Http1ClientConn* conn = idle_head_;
     idle_remove(conn);

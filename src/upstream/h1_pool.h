@@ -5,9 +5,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <vector>
 
-#include "config/config.h"
+#include "http1/h1_client.h"
 #include "upstream/pool.h"
 #include "upstream/reconnect_backoff.h"
 
@@ -15,40 +16,37 @@ namespace ringway {
 
 class UpstreamTls;
 
-class Http1ClientConn;
-
-class Http1Pool : public UpstreamPool {
+class Http1Pool final : public UpstreamPool, private Http1ClientConn::Owner {
  public:
-  // |tls|: null for cleartext targets; else owned by UpstreamPools.
-  Http1Pool(ProxyContext* ctx, const ApiConfig* api, const UpstreamTls* tls);
+  // |tls|: null for cleartext targets.
+  Http1Pool(Loop* loop, UpstreamSettings settings, UpstreamConnStats* stats,
+            std::unique_ptr<UpstreamTls> tls);
   ~Http1Pool() override;
 
-  void request_stream(Exchange* ex) override;
-  void cancel_request(Exchange* ex) override;
+  void request_stream(UpstreamCallbacks* callbacks) override;
+  void cancel_request(UpstreamCallbacks* callbacks) override;
   void shutdown() override;
   void abort_all() override;
-  // A connection attempt finished: failures delay the next attempt (backoff).
-  void on_connect_result(bool ok);
   uint32_t connection_count() const override { return static_cast<uint32_t>(conns_.size()); }
 
-  // From connections.
-  void release(Http1ClientConn* conn);        // became idle
-  void on_conn_closing(Http1ClientConn* conn);  // leaves the idle list, no new work
-  void on_conn_closed(Http1ClientConn* conn);   // freed right after this call
-
  private:
-  void start_connection(Exchange* waiter);
+  // Http1ClientConn::Owner
+  void on_connect_result(bool ok) override;
+  void release(Http1ClientConn* conn) override;
+  void on_conn_closing(Http1ClientConn* conn) override;
+  void on_conn_closed(Http1ClientConn* conn) override;
+
+  void start_connection(UpstreamCallbacks* waiter);
   void idle_push(Http1ClientConn* conn);
   void idle_remove(Http1ClientConn* conn);
 
-  ProxyContext* ctx_;
-  const ApiConfig* api_;
-  const UpstreamTls* tls_;
-  std::vector<Http1ClientConn*> conns_;  // every connection, any state
-  Http1ClientConn* idle_head_ = nullptr; // most recently used first
+  std::unique_ptr<UpstreamTls> tls_;
+  std::vector<Http1ClientConn*> conns_;   // every connection, any state
+  Http1ClientConn* idle_head_ = nullptr;  // most recently used first
   uint32_t idle_count_ = 0;
-  std::deque<Exchange*> waiting_;        // no connection available and at the limit
-  bool shutting_down_ = false;
+  std::deque<UpstreamCallbacks*> waiting_;  // no connection available and at the limit
+  bool shutting_down_ = false;  // keep no idle connections
+  bool aborted_ = false;        // take no work at all
   ReconnectBackoff backoff_;
 };
 

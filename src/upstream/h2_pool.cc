@@ -2,63 +2,74 @@
 
 #include <algorithm>
 
-#include "http2/h2_client.h"
-#include "proxy/exchange.h"
+#include "io/loop.h"
+#include "upstream/upstream_tls.h"
 
 namespace ringway {
 
-Http2Pool::Http2Pool(ProxyContext* ctx, const ApiConfig* api, const UpstreamTls* tls)
-    : ctx_(ctx),
-      api_(api),
-      tls_(tls),
-      backoff_(ctx->gateway->upstream_reconnect_backoff_ms,
-               ctx->gateway->upstream_reconnect_backoff_max_ms) {}
+Http2Pool::Http2Pool(Loop* loop, UpstreamSettings settings, UpstreamConnStats* stats,
+                     std::unique_ptr<UpstreamTls> tls)
+    : UpstreamPool(loop, std::move(settings), stats),
+      tls_(std::move(tls)),
+      backoff_(settings_.reconnect_backoff_ms, settings_.reconnect_backoff_max_ms) {}
+
+Http2Pool::~Http2Pool() = default;
 
 void Http2Pool::on_connect_result(bool ok) {
   if (ok) {
     backoff_.on_success();
   } else {
-    backoff_.on_failure(ctx_->loop->now_ms());
+    backoff_.on_failure(loop_->now_ms());
   }
 }
 
-Http2Pool::~Http2Pool() = default;
-
-void Http2Pool::request_stream(Exchange* ex) {
-  for (Http2ClientConn* conn : conns_) {
-    if (conn->has_capacity()) {
-      conn->add_exchange(ex);
-      return;
-    }
-  }
-  if (conns_.size() + retired_.size() < ctx_->gateway->upstream_max_connections) {
-    if (!backoff_.may_connect(ctx_->loop->now_ms())) {
-      ex->on_upstream_failed(LocalReplyCause::UpstreamUnavailable,
-                             "upstream unavailable (reconnect backoff)");
-      return;
-    }
-    auto* conn = new Http2ClientConn(ctx_, this);
-    conns_.push_back(conn);
-    conn->add_exchange(ex);
-    conn->connect(api_->target.address, tls_);
+void Http2Pool::request_stream(UpstreamCallbacks* callbacks) {
+  if (aborted_) {
+    callbacks->on_upstream_failed(
+        UpstreamError{UpstreamFailure::kShutdown, "the gateway is shutting down"});
     return;
   }
-  waiting_.push_back(ex);
+  for (Http2ClientConn* conn : conns_) {
+    if (conn->has_capacity()) {
+      conn->add_request(callbacks);
+      return;
+    }
+  }
+  if (conns_.size() + retired_.size() < settings_.max_connections) {
+    if (!backoff_.may_connect(loop_->now_ms())) {
+      callbacks->on_upstream_failed(UpstreamError{UpstreamFailure::kUnavailable,
+                                                  "upstream unavailable (reconnect backoff)"});
+      return;
+    }
+    auto* conn = new Http2ClientConn(codec_context(), this);
+    conns_.push_back(conn);
+    conn->add_request(callbacks);
+    if (tls_) tls_->attach(conn->tcp(), settings_.buffer_size);
+    conn->connect(settings_.target.address);
+    // A pool that stopped taking new connections still serves in-flight work; the
+    // connection closes once its streams end.
+    if (shutting_down_) conn->shutdown();
+    return;
+  }
+  waiting_.push_back(callbacks);
 }
 
-void Http2Pool::cancel_request(Exchange* ex) {
-  auto it = std::find(waiting_.begin(), waiting_.end(), ex);
+void Http2Pool::cancel_request(UpstreamCallbacks* callbacks) {
+  auto it = std::find(waiting_.begin(), waiting_.end(), callbacks);
   if (it != waiting_.end()) {
     waiting_.erase(it);
     return;
   }
   for (Http2ClientConn* conn : conns_) {
-    if (conn->forget_pending(ex)) return;
+    if (conn->forget_pending(callbacks)) return;
+  }
+  for (Http2ClientConn* conn : retired_) {
+    if (conn->forget_pending(callbacks)) return;
   }
 }
 
 void Http2Pool::on_capacity() {
-  while (!waiting_.empty() && !shutting_down_) {
+  while (!waiting_.empty() && !aborted_) {
     Http2ClientConn* target = nullptr;
     for (Http2ClientConn* conn : conns_) {
       if (conn->has_capacity()) {
@@ -67,9 +78,9 @@ void Http2Pool::on_capacity() {
       }
     }
     if (!target) return;
-    Exchange* ex = waiting_.front();
+    UpstreamCallbacks* callbacks = waiting_.front();
     waiting_.pop_front();
-    target->add_exchange(ex);
+    target->add_request(callbacks);
   }
 }
 
@@ -78,36 +89,35 @@ void Http2Pool::on_conn_unavailable(Http2ClientConn* conn) {
   if (it == conns_.end()) return;
   conns_.erase(it);
   retired_.push_back(conn);
-  // Waiting exchanges may now need a new connection.
-  if (!waiting_.empty() && !shutting_down_ &&
-      conns_.size() + retired_.size() < ctx_->gateway->upstream_max_connections) {
-    Exchange* ex = waiting_.front();
+  // Waiting requests may now need a new connection.
+  if (!waiting_.empty() && !aborted_ &&
+      conns_.size() + retired_.size() < settings_.max_connections) {
+    UpstreamCallbacks* callbacks = waiting_.front();
     waiting_.pop_front();
-    request_stream(ex);
+    request_stream(callbacks);
   }
 }
 
 void Http2Pool::on_conn_closed(Http2ClientConn* conn) {
   conns_.erase(std::remove(conns_.begin(), conns_.end(), conn), conns_.end());
   retired_.erase(std::remove(retired_.begin(), retired_.end(), conn), retired_.end());
-  if (!waiting_.empty() && !shutting_down_) {
-    Exchange* ex = waiting_.front();
+  if (!waiting_.empty() && !aborted_) {
+    UpstreamCallbacks* callbacks = waiting_.front();
     waiting_.pop_front();
-    request_stream(ex);
+    request_stream(callbacks);
   }
 }
 
 void Http2Pool::abort_all() {
   shutting_down_ = true;
-  std::deque<Exchange*> waiting;
+  aborted_ = true;
+  std::deque<UpstreamCallbacks*> waiting;
   waiting.swap(waiting_);
-  for (Exchange* ex : waiting) {
-    ex->on_upstream_failed(LocalReplyCause::ServiceUnavailable, "the gateway is shutting down");
-  }
+  const UpstreamError error{UpstreamFailure::kShutdown, "the gateway is shutting down"};
+  for (UpstreamCallbacks* callbacks : waiting) callbacks->on_upstream_failed(error);
   std::vector<Http2ClientConn*> conns = conns_;
-  for (Http2ClientConn* conn : conns) {
-    conn->fail_all(LocalReplyCause::ServiceUnavailable, "the gateway is shutting down");
-  }
+  conns.insert(conns.end(), retired_.begin(), retired_.end());
+  for (Http2ClientConn* conn : conns) conn->fail_all(error);
 }
 
 void Http2Pool::shutdown() {

@@ -1,52 +1,86 @@
 #pragma once
-// Per-shard connection pools, one per API (its target). A pool hands out
-// UpstreamStreams: an idle keep-alive HTTP/1.1 connection, or a stream on an HTTP/2
+// Per-shard connection pools. A pool serves one API's upstream and hands out
+// UpstreamStreams to whoever sends requests there (the proxy pipeline; later the
+// plugin client): an idle keep-alive HTTP/1.1 connection, or a stream on an HTTP/2
 // connection with room under the peer's MAX_CONCURRENT_STREAMS; otherwise it connects
-// (bounded by upstream_max_connections) and keeps the exchange waiting.
+// (bounded by upstream_max_connections) and keeps the request waiting.
+//
+// UpstreamPools owns a shard's pools across configuration generations: a generation
+// acquires the pool for each API; equal settings give back the existing pool (its
+// connections survive a reload); pools no generation holds any more are retired —
+// idle connections close at once, the others when their requests end — and freed
+// when their last connection is gone.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "config/config.h"
-#include "proxy/proxy_context.h"
+#include "http/upstream.h"
+#include "upstream/upstream_settings.h"
 
 namespace ringway {
 
-class Exchange;
-class UpstreamTls;
+class Loop;
+class TlsClientContext;
 
 class UpstreamPool {
  public:
   virtual ~UpstreamPool() = default;
-  // Calls ex->on_upstream_ready() or ex->on_upstream_failed(), now or later.
-  virtual void request_stream(Exchange* ex) = 0;
-  // The exchange no longer waits (client went away).
-  virtual void cancel_request(Exchange* ex) = 0;
-  // Drain: close idle connections now, the rest when their streams finish.
+  // Calls callbacks->on_upstream_ready() or ->on_upstream_failed(), now or later.
+  virtual void request_stream(UpstreamCallbacks* callbacks) = 0;
+  // The caller no longer waits (client went away).
+  virtual void cancel_request(UpstreamCallbacks* callbacks) = 0;
+  // No new work: close idle connections now, the rest when their streams finish.
   virtual void shutdown() = 0;
-  // Drain deadline passed: close every connection (connecting ones too) and fail
-  // every exchange still waiting or streaming, so the shard can stop.
+  // Close every connection (connecting ones too) and fail every request still
+  // waiting or streaming (the shard is stopping).
   virtual void abort_all() = 0;
   virtual uint32_t connection_count() const = 0;
+  const UpstreamSettings& settings() const { return settings_; }
+  UpstreamConnStats* stats() const { return stats_; }
+
+ protected:
+  UpstreamPool(Loop* loop, UpstreamSettings settings, UpstreamConnStats* stats)
+      : loop_(loop), settings_(std::move(settings)), stats_(stats) {}
+  ClientCodecContext codec_context() const {
+    return ClientCodecContext{loop_, &settings_.limits, stats_};
+  }
+
+  Loop* loop_;
+  const UpstreamSettings settings_;
+  UpstreamConnStats* stats_;
 };
 
 class UpstreamPools {
  public:
-  // |error| is set (and the pools must not be used) when an https:// target's TLS
-  // files cannot be loaded.
-  UpstreamPools(ProxyContext* ctx, const Config& config, std::string* error);
+  explicit UpstreamPools(Loop* loop) : loop_(loop) {}
   ~UpstreamPools();
-  UpstreamPool* for_api(const ApiConfig* api);
+  UpstreamPools(const UpstreamPools&) = delete;
+  UpstreamPools& operator=(const UpstreamPools&) = delete;
+
+  // The pool for |settings| (an existing one with equal settings, else a new one
+  // counting into |stats|). Null with |error| set when TLS files cannot be loaded.
+  std::shared_ptr<UpstreamPool> acquire(const UpstreamSettings& settings,
+                                        UpstreamConnStats* stats, std::string* error);
+  // Retires pools nobody holds any more and frees retired pools with no
+  // connections left. Returns true while retired pools still have connections.
+  bool collect();
+  // Shard stopping: every pool stops taking work (idle connections close).
   void shutdown();
+  // Drain deadline passed: every connection closes, every request fails.
   void abort_all();
   uint32_t connection_count() const;
+  size_t pool_count() const { return active_.size() + retired_.size(); }
 
  private:
-  const Config& config_;
-  std::vector<std::unique_ptr<UpstreamTls>> tls_;     // indexed like config.apis
-  std::vector<std::unique_ptr<UpstreamPool>> pools_;  // indexed like config.apis
+  Loop* loop_;
+  std::map<std::string, std::shared_ptr<UpstreamPool>> active_;  // by settings key
+  std::vector<std::shared_ptr<UpstreamPool>> retired_;
+  // One client context per distinct TLS setting (APIs with equal ones share it).
+  std::map<std::string, std::weak_ptr<TlsClientContext>> tls_contexts_;
+  bool shut_down_ = false;
 };
 
 }  // namespace ringway

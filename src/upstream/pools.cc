@@ -1,6 +1,6 @@
-#include <map>
-#include <string>
+#include <algorithm>
 
+#include "base/log.h"
 #include "upstream/h1_pool.h"
 #include "upstream/h2_pool.h"
 #include "upstream/pool.h"
@@ -8,46 +8,71 @@
 
 namespace ringway {
 
-UpstreamPools::UpstreamPools(ProxyContext* ctx, const Config& config, std::string* error)
-    : config_(config) {
-  pools_.reserve(config.apis.size());
-  std::map<std::string, std::shared_ptr<TlsClientContext>> contexts;
-  for (const ApiConfig& api : config.apis) {
-    const UpstreamTls* tls = nullptr;
-    if (api.target.tls) {
-      std::shared_ptr<TlsClientContext>& shared = contexts[UpstreamTls::context_key(api)];
-      tls_.push_back(UpstreamTls::create(api, config.tls, shared, error));
-      if (!tls_.back()) return;
-      shared = tls_.back()->context();
-      tls = tls_.back().get();
-    } else {
-      tls_.push_back(nullptr);
-    }
-    if (api.target.protocol == UpstreamProtocol::Http2) {
-      pools_.push_back(std::make_unique<Http2Pool>(ctx, &api, tls));
-    } else {
-      pools_.push_back(std::make_unique<Http1Pool>(ctx, &api, tls));
-    }
-  }
-}
-
 UpstreamPools::~UpstreamPools() = default;
 
-UpstreamPool* UpstreamPools::for_api(const ApiConfig* api) {
-  return pools_[static_cast<size_t>(api - config_.apis.data())].get();
+std::shared_ptr<UpstreamPool> UpstreamPools::acquire(const UpstreamSettings& settings,
+                                                     UpstreamConnStats* stats,
+                                                     std::string* error) {
+  std::string key = settings.key();
+  auto it = active_.find(key);
+  if (it != active_.end()) return it->second;
+  std::unique_ptr<UpstreamTls> tls;
+  if (settings.target.tls) {
+    std::weak_ptr<TlsClientContext>& slot = tls_contexts_[UpstreamTls::context_key(settings)];
+    tls = UpstreamTls::create(settings, slot.lock(), error);
+    if (!tls) return nullptr;
+    slot = tls->context();
+  }
+  std::shared_ptr<UpstreamPool> pool;
+  if (settings.target.protocol == UpstreamProtocol::Http2) {
+    pool = std::make_shared<Http2Pool>(loop_, settings, stats, std::move(tls));
+  } else {
+    pool = std::make_shared<Http1Pool>(loop_, settings, stats, std::move(tls));
+  }
+  if (shut_down_) pool->shutdown();
+  active_.emplace(std::move(key), pool);
+  return pool;
+}
+
+bool UpstreamPools::collect() {
+  for (auto it = active_.begin(); it != active_.end();) {
+    if (it->second.use_count() == 1) {  // only this registry holds it
+      RW_LOG(Debug, "upstream pool for api %s retired (%u connection(s) left)",
+             it->second->settings().api.c_str(), it->second->connection_count());
+      it->second->shutdown();
+      retired_.push_back(std::move(it->second));
+      it = active_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  retired_.erase(std::remove_if(retired_.begin(), retired_.end(),
+                                [](const std::shared_ptr<UpstreamPool>& p) {
+                                  return p->connection_count() == 0;
+                                }),
+                 retired_.end());
+  for (auto it = tls_contexts_.begin(); it != tls_contexts_.end();) {
+    it = it->second.expired() ? tls_contexts_.erase(it) : std::next(it);
+  }
+  return !retired_.empty();
 }
 
 void UpstreamPools::shutdown() {
-  for (auto& pool : pools_) pool->shutdown();
+  shut_down_ = true;
+  for (auto& [key, pool] : active_) pool->shutdown();
+  for (auto& pool : retired_) pool->shutdown();
 }
 
 void UpstreamPools::abort_all() {
-  for (auto& pool : pools_) pool->abort_all();
+  shut_down_ = true;
+  for (auto& [key, pool] : active_) pool->abort_all();
+  for (auto& pool : retired_) pool->abort_all();
 }
 
 uint32_t UpstreamPools::connection_count() const {
   uint32_t n = 0;
-  for (const auto& pool : pools_) n += pool->connection_count();
+  for (const auto& [key, pool] : active_) n += pool->connection_count();
+  for (const auto& pool : retired_) n += pool->connection_count();
   return n;
 }
 

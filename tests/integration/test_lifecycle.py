@@ -17,7 +17,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def test_version(ctx):
     rc, out, err = ctx.run_gateway_cli("--version")
     check_eq(rc, 0, "exit status")
-    check(re.fullmatch(r"ringway \S+\n", out), "--version printed %r" % out)
+    check(re.fullmatch(r"ringway \S+ \(TLS: (BoringSSL|OpenSSL \S+.*)\)\n", out),
+          "--version printed %r (want the version and the TLS library)" % out)
 
 
 def test_check_valid_file(ctx):
@@ -265,18 +266,19 @@ LOG_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
 
 def _parse_log(text):
-    """TIME SHARD CLIENT METHOD PATH API STATUS BYTES DURATION_MS per line
-    (src/proxy/access_log.h)."""
+    """TIME SHARD CLIENT METHOD PATH API STATUS BYTES DURATION_MS FLAG per line
+    (src/pipeline/access_log.h)."""
     entries = []
     for line in text.splitlines():
         f = line.split(" ")
-        check_eq(len(f), 9, "fields in access log line %r" % line)
+        check_eq(len(f), 10, "fields in access log line %r" % line)
         check(LOG_TIME.fullmatch(f[0]), "TIME %r is not RFC 3339 UTC with ms" % f[0])
         check(f[1].isdigit(), "SHARD %r" % f[1])
         check(re.fullmatch(r"\d+\.\d{3}", f[8]), "DURATION_MS %r lacks microseconds" % f[8])
+        check(re.fullmatch(r"-|[A-Z]{2,3}", f[9]), "FLAG %r" % f[9])
         entries.append({"shard": f[1], "client": f[2], "method": f[3], "path": f[4],
                         "api": f[5], "status": int(f[6]), "bytes": int(f[7]),
-                        "ms": float(f[8])})
+                        "ms": float(f[8]), "flag": f[9]})
     return entries
 
 
@@ -293,18 +295,20 @@ def test_access_log_file(ctx):
         entries = _parse_log(f.read())
     by_path = {e["path"]: e for e in entries}
     check_eq(len(entries), 5, "access log lines (%r)" % entries)
+    # FLAG: "-" when the upstream answered (a 503 from the upstream included), NR
+    # when the gateway answered for want of a route.
     expect = [
-        ("/h1/hello?x=1", "GET", "h1", 200, 6),
-        ("/h2c/echo", "POST", "h2c", 200, 10),
-        ("/nope", "GET", "-", 404, len(nope.body)),
-        ("/h1/status?code=503", "GET", "h1", 503, len(b"status 503\n")),
-        ("/h1/slow?ms=300", "GET", "h1", 200, 5),
+        ("/h1/hello?x=1", "GET", "h1", 200, 6, "-"),
+        ("/h2c/echo", "POST", "h2c", 200, 10, "-"),
+        ("/nope", "GET", "-", 404, len(nope.body), "NR"),
+        ("/h1/status?code=503", "GET", "h1", 503, len(b"status 503\n"), "-"),
+        ("/h1/slow?ms=300", "GET", "h1", 200, 5, "-"),
     ]
-    for path, method, api, status, nbytes in expect:
+    for path, method, api, status, nbytes, flag in expect:
         check(path in by_path, "no access log line for %s: %r" % (path, entries))
         e = by_path[path]
-        check_eq((e["client"], e["method"], e["api"], e["status"], e["bytes"]),
-                 ("127.0.0.1", method, api, status, nbytes), "log line for " + path)
+        check_eq((e["client"], e["method"], e["api"], e["status"], e["bytes"], e["flag"]),
+                 ("127.0.0.1", method, api, status, nbytes, flag), "log line for " + path)
     check(by_path["/h1/slow?ms=300"]["ms"] >= 250, "duration of a 300 ms request: %r"
           % by_path["/h1/slow?ms=300"])
 
@@ -327,10 +331,10 @@ def test_access_log_client_gone_499(ctx):
     check_eq(g.stop(), 0, "exit status")
     with open(log) as f:
         entries = _parse_log(f.read())
-    got = sorted((e["path"], e["api"], e["status"]) for e in entries)
-    check_eq(got, [("/h1/slow?ms=600&client=h1-reset", "h1", 499),
-                   ("/h2c/slow?ms=600&client=h2-close", "h2c", 499)],
-             "(path, api, status) of requests whose clients went away")
+    got = sorted((e["path"], e["api"], e["status"], e["flag"]) for e in entries)
+    check_eq(got, [("/h1/slow?ms=600&client=h1-reset", "h1", 499, "DC"),
+                   ("/h2c/slow?ms=600&client=h2-close", "h2c", 499, "DC")],
+             "(path, api, status, flag) of requests whose clients went away")
 
 
 def test_access_log_stdout(ctx):

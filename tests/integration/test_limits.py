@@ -140,7 +140,8 @@ def test_access_log_buffer_bound_drops_whole_lines(ctx):
     check(0 < len(lines) <= 20000, "between 1 and 20000 lines, got %d" % len(lines))
     for line in lines:
         fields = line.split(b" ")
-        check(len(fields) == 9 and fields[4] == b"/h2c/hello" and fields[6] == b"200",
+        check(len(fields) == 10 and fields[4] == b"/h2c/hello" and fields[6] == b"200"
+              and fields[9] == b"-",
               "malformed access log line %r" % line)
     ctx.note("access_log_buffer_bytes = 4096: %d of 20000 lines written" % len(lines))
 

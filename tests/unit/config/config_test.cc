@@ -236,13 +236,96 @@ TEST(ConfigLoader, ReportsUnknownSectionWithLine) {
 
 TEST(ConfigLoader, ReportsUnsupportedSectionsWithLine) {
   EXPECT_EQ(errors_of(std::string(kDemoApi) +
-                      "[admin]\n"
                       "[store]\n"
                       "[coprocess]\n"
                       "enable_coprocess = true\n"),
-            (std::vector<std::string>{"5: section [admin] is not supported by this build yet",
-                                      "6: section [store] is not supported by this build yet",
-                                      "7: section [coprocess] is not supported by this build yet"}));
+            (std::vector<std::string>{"5: section [store] is not supported by this build yet",
+                                      "6: section [coprocess] is not supported by this build yet"}));
+}
+
+TEST(ConfigLoader, AdminIsOffWithoutItsSection) {
+  auto config = load_ok(kDemoApi);
+  ASSERT_TRUE(config);
+  EXPECT_FALSE(config->admin.enabled);
+}
+
+TEST(ConfigLoader, AdminListensOnLoopbackByDefault) {
+  auto config = load_ok(std::string(kDemoApi) + "[admin]\nsecret = s3cret\n");
+  ASSERT_TRUE(config);
+  EXPECT_TRUE(config->admin.enabled);
+  ASSERT_EQ(config->admin.listen.size(), 1u);
+  EXPECT_EQ(address_of(config->admin.listen[0]), "127.0.0.1:8081");
+  EXPECT_EQ(config->admin.secret, "s3cret");
+  EXPECT_EQ(config->admin.collect_timeout_ms, 1000u);
+}
+
+TEST(ConfigLoader, ParsesAdminKeys) {
+  auto config = load_ok(std::string(kDemoApi) +
+                        "[admin]\n"
+                        "listen = 127.0.0.1:9901, [::1]:9901\n"
+                        "secret = abc\n"
+                        "collect_timeout_ms = 250\n");
+  ASSERT_TRUE(config);
+  ASSERT_EQ(config->admin.listen.size(), 2u);
+  EXPECT_EQ(address_of(config->admin.listen[1]), "[::1]:9901");
+  EXPECT_EQ(config->admin.collect_timeout_ms, 250u);
+}
+
+TEST(ConfigLoader, ReportsBadAdminKeysWithLine) {
+  EXPECT_EQ(errors_of(std::string(kDemoApi) +
+                      "[admin]\n"
+                      "listen = nowhere\n"
+                      "secret = has space\n"
+                      "collect_timeout_ms = 5\n"
+                      "colour = blue\n"
+                      "secret = again\n"),
+            (std::vector<std::string>{
+                "6: [admin] listen: 'nowhere' has no port (expected host:port)",
+                "7: [admin] secret must not contain spaces or control characters",
+                "8: [admin] collect_timeout_ms must be between 10 and 60000, got 5",
+                "9: [admin] unknown key 'colour'",
+                "10: [admin] duplicate key 'secret' (first set at line 7)"}));
+}
+
+TEST(ConfigLoader, ReportsAnAddressListenedOnTwice) {
+  EXPECT_EQ(errors_of("[gateway]\n"
+                      "listen = 127.0.0.1:8080\n" +
+                      std::string(kDemoApi) +
+                      "[admin]\n"
+                      "listen = 127.0.0.1:8080\n"),
+            (std::vector<std::string>{
+                "7: [admin] listen: 127.0.0.1:8080 is already used by [gateway] listen"}));
+}
+
+TEST(ConfigLoader, ParsesRetryAndMailboxKeys) {
+  auto config = load_ok("[gateway]\n"
+                        "upstream_max_retries = 0\n"
+                        "upstream_retry_buffer_bytes = 1024\n"
+                        "mailbox_capacity = 64\n" +
+                        std::string(kDemoApi));
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->gateway.upstream_max_retries, 0u);
+  EXPECT_EQ(config->gateway.upstream_retry_buffer_bytes, 1024u);
+  EXPECT_EQ(config->gateway.mailbox_capacity, 64u);
+  EXPECT_EQ(errors_of("[gateway]\n"
+                      "upstream_max_retries = 17\n"
+                      "mailbox_capacity = 100\n" +
+                      std::string(kDemoApi)),
+            (std::vector<std::string>{
+                "2: upstream_max_retries must be between 0 and 16, got 17",
+                "3: mailbox_capacity must be a power of two, got 100"}));
+}
+
+TEST(ConfigLoader, NamesTheKeysOnlyARestartApplies) {
+  auto running = load_ok("[gateway]\nshards = 2\naccess_log = off\n" + std::string(kDemoApi));
+  auto same = load_ok("[gateway]\nshards = 2\nidle_timeout_ms = 5000\n" + std::string(kDemoApi));
+  auto changed = load_ok("[gateway]\nshards = 4\nbuffer_count = 2048\naccess_log = stdout\n" +
+                         std::string(kDemoApi));
+  ASSERT_TRUE(running && same && changed);
+  EXPECT_TRUE(restart_only_changes(*running, *same).empty());
+  EXPECT_EQ(restart_only_changes(*running, *changed),
+            (std::vector<std::string>{"[gateway] shards", "[gateway] buffer_count",
+                                      "[gateway] access_log"}));
 }
 
 TEST(ConfigLoader, ReportsBadIntegerWithLine) {

@@ -20,29 +20,44 @@ struct CauseCase {
   LocalReplyCause cause;
   int http_status;
   int grpc_status;
+  const char* flag;
+  const char* label;
 };
 
-// DESIGN.md §5.
+// DESIGN.md §5; flags after Envoy's response flags.
 constexpr CauseCase kCauses[] = {
-    {LocalReplyCause::NoRoute, 404, 12},
-    {LocalReplyCause::Unauthenticated, 401, 16},
-    {LocalReplyCause::Forbidden, 403, 7},
-    {LocalReplyCause::PluginFailed, 500, 13},
-    {LocalReplyCause::UpstreamUnavailable, 502, 14},
-    {LocalReplyCause::UpstreamOverloaded, 503, 14},
-    {LocalReplyCause::UpstreamTimeout, 504, 4},
-    {LocalReplyCause::BadRequest, 400, 13},
-    {LocalReplyCause::PayloadTooLarge, 413, 13},
-    {LocalReplyCause::HeadersTooLarge, 431, 13},
-    {LocalReplyCause::RequestTimeout, 408, 4},
-    {LocalReplyCause::ServiceUnavailable, 503, 14},
+    {LocalReplyCause::NoRoute, 404, 12, "NR", "no_route"},
+    {LocalReplyCause::Unauthenticated, 401, 16, "UA", "unauthenticated"},
+    {LocalReplyCause::Forbidden, 403, 7, "PD", "forbidden"},
+    {LocalReplyCause::PluginFailed, 500, 13, "PF", "plugin_failed"},
+    {LocalReplyCause::UpstreamConnectFailure, 502, 14, "UF", "upstream_connect_failure"},
+    {LocalReplyCause::UpstreamReset, 502, 14, "UR", "upstream_reset"},
+    {LocalReplyCause::UpstreamProtocolError, 502, 14, "UPE", "upstream_protocol_error"},
+    {LocalReplyCause::UpstreamOverloaded, 503, 14, "UO", "upstream_overloaded"},
+    {LocalReplyCause::UpstreamTimeout, 504, 4, "UT", "upstream_timeout"},
+    {LocalReplyCause::DeadlineExceeded, 504, 4, "DE", "deadline_exceeded"},
+    {LocalReplyCause::BadRequest, 400, 13, "DPE", "bad_request"},
+    {LocalReplyCause::PayloadTooLarge, 413, 13, "TL", "payload_too_large"},
+    {LocalReplyCause::HeadersTooLarge, 431, 13, "TL", "headers_too_large"},
+    {LocalReplyCause::RequestTimeout, 408, 4, "RT", "request_timeout"},
+    {LocalReplyCause::ServiceUnavailable, 503, 14, "SD", "service_unavailable"},
 };
+static_assert(sizeof(kCauses) / sizeof(kCauses[0]) == kLocalReplyCauseCount,
+              "every cause is listed");
 
 TEST(LocalReply, MapsEveryCauseToHttpAndGrpcStatus) {
   for (const CauseCase& c : kCauses) {
-    SCOPED_TRACE(c.http_status);
+    SCOPED_TRACE(c.label);
     EXPECT_EQ(local_reply_http_status(c.cause), c.http_status);
     EXPECT_EQ(local_reply_grpc_status(c.cause), c.grpc_status);
+  }
+}
+
+TEST(LocalReply, EveryCauseHasAnAccessLogFlagAndAMetricLabel) {
+  for (const CauseCase& c : kCauses) {
+    SCOPED_TRACE(c.label);
+    EXPECT_STREQ(local_reply_flag(c.cause), c.flag);
+    EXPECT_STREQ(local_reply_label(c.cause), c.label);
   }
 }
 

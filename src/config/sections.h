@@ -1,0 +1,16 @@
+#pragma once
+// Sections validated in files of their own (config.cc does [gateway], [tls] and
+// [api.NAME]). Each appends its problems to |errors| with line numbers.
+
+#include <vector>
+
+#include "config/config.h"
+#include "config/ini.h"
+
+namespace ringway {
+
+// [admin]: listen, secret, collect_timeout_ms.
+void parse_admin_section(const RawSection& section, AdminConfig& admin,
+                         std::vector<ConfigError>& errors);
+
+}  // namespace ringway

@@ -1,0 +1,51 @@
+#pragma once
+// The protocol half of a downstream connection (HTTP/1.1 or HTTP/2), chosen by the
+// connection from its first bytes or from ALPN. It receives the TcpConn's events and
+// hands each request to a handler from the connection's RequestHandlerFactory.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "http/downstream.h"
+#include "http/local_reply.h"
+
+namespace ringway {
+
+class Loop;
+class TcpConn;
+struct GatewayConfig;
+
+// Counters the server codecs keep (per shard; read through /metrics).
+struct HttpServerStats {
+  uint64_t requests = 0;            // request heads handed to a handler
+  uint64_t malformed_requests = 0;  // unparseable input (the connection is closed)
+  LocalReplyCounts local_replies;   // replies made by the codec or a handler
+};
+
+// Everything a server codec needs from its connection, owned by the connection.
+struct ServerCodecContext {
+  Loop* loop = nullptr;
+  TcpConn* tcp = nullptr;
+  const GatewayConfig* limits = nullptr;  // timeouts, header and stream limits
+  RequestHandlerFactory* handlers = nullptr;
+  const DownstreamInfo* info = nullptr;
+  HttpServerStats* stats = nullptr;
+};
+
+class ServerCodec {
+ public:
+  virtual ~ServerCodec() = default;
+  virtual size_t on_recv(const char* data, size_t len) = 0;
+  virtual void on_recv_end(int error) = 0;
+  virtual void on_credit(uint32_t credit_id, uint32_t bytes) = 0;
+  virtual void on_before_flush() {}
+  virtual void on_send_drained() {}
+  // Graceful shutdown: finish what is in progress, accept nothing new, then close.
+  virtual void drain() = 0;
+  // The connection is closing or closed: detach every handler (they see a reset).
+  virtual void on_connection_closing() = 0;
+  // Requests in progress (drain waits for them).
+  virtual uint32_t active_requests() const = 0;
+};
+
+}  // namespace ringway

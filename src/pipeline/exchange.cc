@@ -1,0 +1,541 @@
+#include "pipeline/exchange.h"
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+#include "base/log.h"
+#include "config/config.h"
+#include "grpc/grpc_timeout.h"
+#include "io/buffer_ring.h"
+#include "io/loop.h"
+#include "pipeline/access_log.h"
+#include "pipeline/api_stats.h"
+#include "pipeline/proxy_generation.h"
+#include "pipeline/proxy_shard.h"
+#include "pipeline/rewrite.h"
+#include "upstream/pool.h"
+
+namespace ringway {
+namespace {
+
+// RFC 9110 §9.2.1 safe methods: sent again after a stale keep-alive connection
+// dropped them, as browsers and NGINX do.
+bool is_safe_method(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS";
+}
+
+LocalReplyCause cause_of(const UpstreamError& error) {
+  switch (error.kind) {
+    case UpstreamFailure::kConnectFailed:
+    case UpstreamFailure::kUnavailable:
+      return LocalReplyCause::UpstreamConnectFailure;
+    case UpstreamFailure::kRefused:
+    case UpstreamFailure::kConnectionLost:
+    case UpstreamFailure::kStreamReset:
+      return LocalReplyCause::UpstreamReset;
+    case UpstreamFailure::kProtocolError:
+      return LocalReplyCause::UpstreamProtocolError;
+    case UpstreamFailure::kShutdown:
+      return LocalReplyCause::ServiceUnavailable;
+  }
+  return LocalReplyCause::UpstreamReset;
+}
+
+}  // namespace
+
+RequestHandler* ProxyHandlerFactory::new_request(ServerStream* stream,
+                                                 const DownstreamInfo& info) {
+  return new Exchange(shard_, stream, info);
+}
+
+Exchange::Exchange(ProxyShard* shard, ServerStream* down, const DownstreamInfo& info)
+    : shard_(shard),
+      down_(down),
+      info_(&info),
+      protocol_(info.protocol),
+      client_address_(info.client_address),
+      start_us_(shard->loop->now_us()) {
+  timeout_.callback = on_timeout;
+  timeout_.owner = this;
+  deadline_timer_.callback = on_deadline;
+  deadline_timer_.owner = this;
+  ++shard_->active_exchanges;
+}
+
+Exchange::~Exchange() {
+  shard_->loop->disarm_timer(&timeout_);
+  shard_->loop->disarm_timer(&deadline_timer_);
+  --shard_->active_exchanges;
+  if (generation_) generation_->release();  // last: may free the generation
+}
+
+const ApiConfig& Exchange::api() const { return *route_->config; }
+
+void Exchange::on_request_head(RequestHead&& head, bool end_stream) {
+  request_ = std::move(head);
+  request_ended_ = end_stream;
+  log_path_ = request_.path;
+  if (const Header* ct = find_header(request_.headers, "content-type")) {
+    grpc_ = is_grpc_content_type(ct->value);
+  }
+  // The newest configuration, held until this request ends.
+  generation_ = shard_->current;
+  generation_->acquire();
+  ++guard_;
+  route_ = generation_->match(request_.authority, request_.path);
+  if (!route_) {
+    finish_locally(LocalReplyCause::NoRoute, "no API matches this path");
+  } else {
+    if (grpc_) {
+      // A gRPC deadline replaces upstream_timeout_ms for this call and covers the
+      // filters too: the gateway answers DEADLINE_EXCEEDED itself when it passes and
+      // forwards the remaining time.
+      if (const Header* t = find_header(request_.headers, "grpc-timeout")) {
+        if (std::optional<uint64_t> ms = parse_grpc_timeout_ms(t->value)) {
+          has_deadline_ = true;
+          deadline_ms_ = shard_->loop->now_ms() + *ms;
+          shard_->loop->timers().arm(&deadline_timer_, deadline_ms_);
+        }
+      }
+    }
+    runner_.start(&route_->filters, this, this);
+  }
+  --guard_;
+  if (destroy_pending_) maybe_destroy();
+}
+
+void Exchange::continue_request() {
+  ++guard_;
+  runner_.resume();
+  --guard_;
+  if (destroy_pending_) maybe_destroy();
+}
+
+void Exchange::on_filters_passed() {
+  ForwardContext fc{client_address_, info_->scheme(), info_->cert()};
+  rewrite_request_for_upstream(request_, *route_->config, fc);
+  send_upstream();
+}
+
+void Exchange::send_upstream() {
+  if (!has_deadline_) {
+    shard_->loop->arm_timer(&timeout_, generation_->gateway().upstream_timeout_ms);
+  }
+  pool_ = route_->pool.get();
+  ++guard_;
+  pool_->request_stream(this);  // may call back synchronously
+  --guard_;
+  if (destroy_pending_) maybe_destroy();
+}
+
+void Exchange::on_upstream_ready(UpstreamStream* up) {
+  pool_ = nullptr;
+  if (!down_) {
+    // The client left while we were connecting: nothing to send.
+    up->cancel();
+    maybe_destroy();
+    return;
+  }
+  up_ = up;
+  upstream_start_us_ = shard_->loop->now_us();
+  if (has_deadline_) {
+    // The upstream gets what is left of the client's deadline, not the original.
+    uint64_t now = shard_->loop->now_ms();
+    uint64_t left = deadline_ms_ > now ? deadline_ms_ - now : 0;
+    for (Header& h : request_.headers) {
+      if (h.name == "grpc-timeout") h.value = format_grpc_timeout(left);
+    }
+  }
+  bool end_stream = request_ended_ && pending_body_.empty() && !has_pending_trailers_;
+  // A stream that fails at once is replaced (a retry: retries_ moves on) or given up
+  // on (up_ cleared); the rest is then that attempt's business. (Comparing stream
+  // pointers would not do: a new stream may reuse the old one's memory.)
+  const uint8_t attempt = retries_;
+  up->send_request_head(request_, end_stream);
+  while (!pending_body_.empty() && up_ && retries_ == attempt) {
+    Slice s = std::move(pending_body_.front());
+    pending_body_.pop_front();
+    forward_body(std::move(s));
+  }
+  if (up_ && retries_ == attempt && request_ended_ && !end_stream) {
+    up->send_request_end(has_pending_trailers_ ? &pending_trailers_ : nullptr);
+  }
+}
+
+// Sends |data| on the upstream stream, keeping a copy for a retry while the
+// retained total stays under upstream_retry_buffer_bytes.
+void Exchange::forward_body(Slice data) {
+  if (replayable_) {
+    uint64_t limit = generation_->gateway().upstream_retry_buffer_bytes;
+    if (replay_bytes_ + data.size() <= limit) {
+      Slice copy = data.share();
+      // Kept possibly until the response head: do not pin receive buffers for it
+      // when they run low.
+      if (copy.in_recv_buffer() && thread_buffer_ring() && thread_buffer_ring()->scarce()) {
+        copy.detach();
+      }
+      replay_bytes_ += copy.size();
+      replay_body_.push_back(std::move(copy));
+    } else {
+      replayable_ = false;
+      replay_body_.clear();
+      replay_bytes_ = 0;
+    }
+  }
+  up_->send_request_data(std::move(data));
+}
+
+void Exchange::on_request_data(Slice data) {
+  if (data.empty()) return;
+  request_had_body_ = true;
+  body_received_ += data.size();
+  body_in_flight_ += data.size();
+  if (up_) {
+    forward_body(std::move(data));
+  } else if (route_ && (pool_ || !response_started_)) {
+    // Filters still running, or waiting for a stream.
+    hold_request_data(std::move(data));
+  } else {
+    // Answered already: the rest of the body is read and dropped.
+    body_in_flight_ -= data.size();
+    credit_client(data.size());
+    return;
+  }
+  maybe_pause_request();
+}
+
+void Exchange::maybe_pause_request() {
+  uint32_t limit = generation_ ? generation_->gateway().stream_buffer_bytes : 0;
+  if (!request_paused_ && body_in_flight_ > limit && down_) {
+    request_paused_ = true;
+    down_->pause_request();
+  }
+}
+
+// Held until a stream is ready (bounded by the pause in on_request_data). Many small
+// runs must not each pin a buffer or a block.
+void Exchange::hold_request_data(Slice data) {
+  bool scarce = data.in_recv_buffer() && thread_buffer_ring() && thread_buffer_ring()->scarce();
+  if (!pending_body_.empty()) {
+    Slice& last = pending_body_.back();
+    if (last.absorb(data)) return;  // adjacent bytes of one block (TLS plaintext)
+    // A copy is due anyway: append it to the previous copy.
+    if (scarce && last.append_copy(data.data(), data.size())) return;
+  }
+  // Copied when receive buffers run low: the connection we wait for needs them.
+  if (scarce) data.detach();
+  pending_body_.push_back(std::move(data));
+}
+
+void Exchange::on_request_end(const HeaderList* trailers) {
+  request_ended_ = true;
+  HeaderList filtered;
+  if (trailers && std::any_of(trailers->begin(), trailers->end(), [](const Header& h) {
+        return is_client_identity_header(h.name);
+      })) {
+    // Identity headers are never the client's to send, not even as trailers.
+    filtered = *trailers;
+    strip_client_identity_headers(filtered);
+    trailers = &filtered;
+  }
+  if (trailers) {
+    // Kept for a retry as well as for a stream that is not ready yet.
+    pending_trailers_ = *trailers;
+    has_pending_trailers_ = true;
+  }
+  if (up_) up_->send_request_end(trailers);
+}
+
+void Exchange::credit_client(uint32_t bytes) {
+  // Bytes sent again after a retry were credited the first time.
+  uint64_t left = body_received_ - body_credited_;
+  uint32_t credit = bytes < left ? bytes : static_cast<uint32_t>(left);
+  if (credit == 0) return;
+  body_credited_ += credit;
+  if (down_) down_->consume_request_bytes(credit);
+}
+
+void Exchange::on_request_bytes_sent(uint32_t bytes) {
+  body_in_flight_ -= bytes < body_in_flight_ ? bytes : body_in_flight_;
+  // upstream_timeout_ms bounds waiting on the upstream, not the length of an upload
+  // that is making progress (as NGINX's proxy_send/read timeouts): progress re-arms it.
+  if (!response_started_ && !has_deadline_) {
+    shard_->loop->arm_timer(&timeout_, generation_->gateway().upstream_timeout_ms);
+  }
+  credit_client(bytes);
+  if (request_paused_ && body_in_flight_ <= generation_->gateway().stream_buffer_bytes / 2 &&
+      down_) {
+    request_paused_ = false;
+    down_->resume_request();
+  }
+}
+
+void Exchange::detach_upstream() {
+  if (up_) {
+    // Cancel before anything could mark the upload complete upstream.
+    UpstreamStream* up = up_;
+    up_ = nullptr;
+    up->cancel();
+  }
+  if (pool_) {
+    pool_->cancel_request(this);
+    pool_ = nullptr;
+  }
+}
+
+void Exchange::on_request_error() {
+  // The request body was malformed after the head went upstream: the upstream must
+  // not see a complete request.
+  detach_upstream();
+  if (down_ && !response_started_) {
+    finish_locally(LocalReplyCause::BadRequest, "malformed request body");  // may delete this
+    return;
+  }
+  set_flag(LocalReplyCause::BadRequest);
+  if (down_) {
+    ServerStream* down = down_;
+    down_ = nullptr;
+    down->abort_response();
+  }
+  maybe_destroy();
+}
+
+void Exchange::on_downstream_reset() {
+  down_ = nullptr;
+  pending_body_.clear();
+  replay_body_.clear();
+  runner_.cancel();  // a filter waiting for something stops waiting
+  detach_upstream();
+  if (!status_) {
+    status_ = 499;  // client closed request (NGINX's convention) for the log
+    flag_ = "DC";
+  }
+  maybe_destroy();
+}
+
+bool Exchange::can_retry(const UpstreamError& error) const {
+  if (!down_ || response_started_ || error.response_started) return false;
+  if (retries_ >= generation_->gateway().upstream_max_retries) return false;
+  // Every body byte sent so far must be available to send again.
+  if (request_had_body_ && !replayable_) return false;
+  if (error.kind == UpstreamFailure::kRefused) return true;
+  // A keep-alive connection that the upstream closed as it was being reused: the
+  // request most likely never reached it, but only a safe request may be repeated.
+  return error.kind == UpstreamFailure::kConnectionLost && error.reused_connection &&
+         is_safe_method(request_.method);
+}
+
+void Exchange::retry() {
+  ++retries_;
+  ++route_->stats->upstream_retries;
+  // Everything sent goes again, followed by whatever had not been sent yet.
+  while (!replay_body_.empty()) {
+    pending_body_.push_front(std::move(replay_body_.back()));
+    replay_body_.pop_back();
+  }
+  replay_bytes_ = 0;
+  body_in_flight_ = 0;
+  for (const Slice& s : pending_body_) body_in_flight_ += s.size();
+  send_upstream();
+}
+
+void Exchange::on_upstream_failed(const UpstreamError& error) {
+  up_ = nullptr;
+  pool_ = nullptr;
+  if (can_retry(error)) {
+    RW_LOG(Debug, "api %s: %s; sending the request again (retry %u)",
+           route_->config->name.c_str(), error.message, retries_ + 1u);
+    retry();
+    return;
+  }
+  LocalReplyCause cause = cause_of(error);
+  if (error.kind != UpstreamFailure::kConnectFailed &&
+      error.kind != UpstreamFailure::kUnavailable && error.kind != UpstreamFailure::kShutdown) {
+    ++route_->stats->upstream_resets;
+  }
+  if (!down_) {
+    maybe_destroy();
+    return;
+  }
+  if (!response_started_) {
+    finish_locally(cause, error.message);
+    return;
+  }
+  set_flag(cause);
+  RW_LOG(Info, "api %s: upstream %s failed mid-response (%s): %s", route_->config->name.c_str(),
+         route_->config->target.address.text.c_str(), local_reply_flag(cause), error.message);
+  ServerStream* down = down_;
+  down_ = nullptr;
+  if (grpc_) {
+    // A gRPC client gets the status the failure means (UNAVAILABLE for a dead
+    // upstream) in trailers, rather than a reset it would report as INTERNAL.
+    HeaderList trailers{{"grpc-status", std::to_string(local_reply_grpc_status(cause))},
+                        {"grpc-message", grpc_percent_encode(error.message)}};
+    down->send_response_end(&trailers);
+  } else {
+    down->abort_response();
+  }
+  maybe_destroy();
+}
+
+void Exchange::on_response_head(ResponseHead& head, bool end_stream) {
+  shard_->loop->disarm_timer(&timeout_);
+  response_started_ = true;
+  status_ = head.status;
+  replay_body_.clear();  // the upstream has the request: no retry from here on
+  replayable_ = false;
+  route_->stats->response_head_latency.record_us(shard_->loop->now_us() - upstream_start_us_);
+  if (runner_.wants_response()) runner_.on_response_head(head);
+  if (end_stream) {
+    // A head with END_STREAM is the whole response: the upstream is done with us.
+    up_ = nullptr;
+    if (down_) {
+      rewrite_response_for_downstream(head);
+      ServerStream* down = down_;
+      down_ = nullptr;
+      down->send_response_head(head, true);
+    }
+    maybe_destroy();
+    return;
+  }
+  if (!down_) return;
+  rewrite_response_for_downstream(head);
+  down_->send_response_head(head, false);
+}
+
+void Exchange::on_response_data(Slice data) {
+  if (!down_ || data.empty()) return;
+  if (runner_.wants_response()) {
+    runner_.on_response_data(data);
+    if (data.empty()) return;
+  }
+  response_body_bytes_ += data.size();
+  response_bytes_pending_ += data.size();
+  down_->send_response_data(std::move(data));
+  if (!response_paused_ && up_ &&
+      response_bytes_pending_ > generation_->gateway().stream_buffer_bytes) {
+    response_paused_ = true;
+    up_->pause_response();
+  }
+}
+
+void Exchange::on_response_bytes_sent(uint32_t bytes) {
+  response_bytes_pending_ -= bytes < response_bytes_pending_ ? bytes : response_bytes_pending_;
+  if (up_) {
+    up_->consume_response_bytes(bytes);
+    if (response_paused_ &&
+        response_bytes_pending_ <= generation_->gateway().stream_buffer_bytes / 2) {
+      response_paused_ = false;
+      up_->resume_response();
+    }
+  }
+}
+
+void Exchange::on_response_end(const HeaderList* trailers) {
+  up_ = nullptr;
+  if (down_) {
+    ServerStream* down = down_;
+    down_ = nullptr;
+    if (trailers && runner_.wants_response()) {
+      HeaderList copy = *trailers;
+      runner_.on_response_trailers(copy);
+      down->send_response_end(&copy);
+    } else {
+      down->send_response_end(trailers);
+    }
+  }
+  maybe_destroy();
+}
+
+void Exchange::on_timeout(Timer* timer) {
+  auto* ex = static_cast<Exchange*>(timer->owner);
+  if (ex->response_started_) return;
+  ex->detach_upstream();
+  ++ex->route_->stats->upstream_timeouts;
+  ex->finish_locally(LocalReplyCause::UpstreamTimeout, "upstream timed out");
+}
+
+void Exchange::on_deadline(Timer* timer) {
+  auto* ex = static_cast<Exchange*>(timer->owner);
+  if (ex->up_ || ex->pool_) ++ex->route_->stats->upstream_timeouts;
+  // RST_STREAM(CANCEL): the server sees the cancellation at once.
+  ex->detach_upstream();
+  if (!ex->response_started_) {
+    ex->finish_locally(LocalReplyCause::DeadlineExceeded, "Deadline Exceeded");  // may delete ex
+    return;
+  }
+  ex->set_flag(LocalReplyCause::DeadlineExceeded);
+  if (ex->down_) {
+    // The response has started: end it with the status the client's deadline implies.
+    HeaderList trailers{{"grpc-status", "4"}, {"grpc-message", "Deadline Exceeded"}};
+    ServerStream* down = ex->down_;
+    ex->down_ = nullptr;
+    down->send_response_end(&trailers);
+  }
+  ex->maybe_destroy();
+}
+
+// FilterCallbacks: a filter answers (from on_request, or when its operation ends).
+void Exchange::reply_locally(LocalReplyCause cause, std::string_view message) {
+  runner_.set_pending(nullptr);  // the filter's operation is over, not to be cancelled
+  finish_locally(cause, message);
+}
+
+void Exchange::finish_locally(LocalReplyCause cause, std::string_view message) {
+  runner_.finish();  // a filter still waiting is cancelled
+  shard_->loop->disarm_timer(&timeout_);
+  shard_->http_stats->local_replies.add(cause);
+  status_ = local_reply_http_status(cause);
+  set_flag(cause);
+  if (status_ >= 500) {
+    // Operators need to see these even without an access log.
+    RW_LOG(Info, "%d %s api=%s upstream=%s: %.*s", status_, local_reply_flag(cause),
+           route_ ? route_->config->name.c_str() : "-",
+           route_ ? route_->config->target.address.text.c_str() : "-",
+           static_cast<int>(message.size()), message.data());
+  }
+  if (down_ && !response_started_) {
+    response_started_ = true;
+    LocalReply reply = make_local_reply(cause, message, grpc_);
+    if (grpc_) status_ = 200;
+    response_body_bytes_ = reply.body.size();
+    Slice body = Slice::copy_of(reply.body.data(), static_cast<uint32_t>(reply.body.size()));
+    ServerStream* down = down_;
+    down_ = nullptr;
+    down->send_local_reply(reply.head, std::move(body));
+  }
+  maybe_destroy();
+}
+
+void Exchange::write_access_log() {
+  if (logged_) return;
+  logged_ = true;
+  ApiStats* stats = route_ ? route_->stats : shard_->unrouted_stats;
+  if (stats) stats->count_request(protocol_, status_);
+  if (!shard_->access_log) return;
+  AccessLogEntry e;
+  e.client = client_address_;
+  e.method = request_.method;
+  e.path = log_path_;
+  e.api = route_ ? std::string_view(route_->config->name) : std::string_view("-");
+  e.status = status_;
+  e.bytes = response_body_bytes_;
+  e.duration_us = shard_->loop->now_us() - start_us_;
+  e.flag = flag_;
+  shard_->access_log->write(e);
+}
+
+void Exchange::maybe_destroy() {
+  if (guard_ > 0) {
+    // A filter or a pool is on the stack: finish once it has returned.
+    destroy_pending_ = down_ == nullptr && up_ == nullptr && pool_ == nullptr;
+    return;
+  }
+  destroy_pending_ = false;
+  if (down_ || up_ || pool_) return;
+  write_access_log();
+  delete this;
+}
+
+}  // namespace ringway

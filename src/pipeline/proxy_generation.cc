@@ -1,0 +1,40 @@
+#include "pipeline/proxy_generation.h"
+
+#include "auth/mutual_tls.h"
+#include "upstream/upstream_settings.h"
+
+namespace ringway {
+
+ProxyGeneration::ProxyGeneration(std::shared_ptr<const Config> config, uint64_t number,
+                                 GenerationRefs* refs)
+    : config_(std::move(config)), number_(number), refs_(refs), router_(config_->apis) {}
+
+std::unique_ptr<ProxyGeneration> ProxyGeneration::build(std::shared_ptr<const Config> config,
+                                                        uint64_t number, UpstreamPools& pools,
+                                                        ApiStatsTable& stats,
+                                                        GenerationRefs* refs,
+                                                        std::string* error) {
+  std::unique_ptr<ProxyGeneration> gen(new ProxyGeneration(std::move(config), number, refs));
+  const Config& cfg = *gen->config_;
+  gen->apis_.resize(cfg.apis.size());
+  for (size_t i = 0; i < cfg.apis.size(); ++i) {
+    const ApiConfig& api = cfg.apis[i];
+    ApiRoute& route = gen->apis_[i];
+    route.config = &api;
+    route.stats = stats.get(api.name);
+    // The chain: route -> mutual TLS -> authentication -> plugin hooks -> upstream.
+    // A keyless API without hooks has no filter at all.
+    if (api.use_mutual_tls_auth) route.filters.add(std::make_unique<MutualTlsFilter>());
+    route.pool = pools.acquire(upstream_settings_for(api, cfg), &route.stats->upstream, error);
+    if (!route.pool) return nullptr;
+  }
+  return gen;
+}
+
+const ApiRoute* ProxyGeneration::match(std::string_view host, std::string_view path) const {
+  const ApiConfig* api = router_.match(host, path);
+  if (!api) return nullptr;
+  return &apis_[static_cast<size_t>(api - config_->apis.data())];
+}
+
+}  // namespace ringway

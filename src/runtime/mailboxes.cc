@@ -1,0 +1,76 @@
+#include "runtime/mailboxes.h"
+
+#include <unistd.h>
+
+#include "base/log.h"
+#include "io/ring.h"
+
+namespace ringway {
+namespace {
+// A failed MSG_RING (the target ring is gone or overflowing): the receiver's per-turn
+// check still finds the message; nothing else to do.
+void ignore_wake_failure(Op*, int32_t, uint32_t) {}
+Op g_wake_failure{ignore_wake_failure, nullptr};
+}  // namespace
+
+Mailboxes::Mailboxes(uint32_t shards, uint32_t capacity)
+    : shards_(shards), endpoints_(shards + 1), capacity_(capacity),
+      receivers_(new Receiver[shards + 1]) {
+  queues_.resize(static_cast<size_t>(endpoints_) * endpoints_);
+  for (uint32_t from = 0; from < endpoints_; ++from) {
+    for (uint32_t to = 0; to < endpoints_; ++to) {
+      if (from != to) {
+        queues_[from * endpoints_ + to] = std::make_unique<SpscQueue<ShardMessage>>(capacity);
+      }
+    }
+  }
+}
+
+Mailboxes::~Mailboxes() = default;
+
+void Mailboxes::set_receiver(uint32_t endpoint, int event_fd, int ring_fd, Op* ring_wake_op) {
+  Receiver& r = receivers_[endpoint];
+  r.event_fd = event_fd;
+  r.ring_fd = ring_fd;
+  r.ring_wake_op = ring_wake_op;
+}
+
+bool Mailboxes::post(uint32_t from, uint32_t to, ShardMessage&& message, Ring* sender_ring) {
+  RW_CHECK(from < endpoints_ && to < endpoints_ && from != to);  // callers use valid ids
+  message.from = from;
+  message.posted_turn = receivers_[to].turn.load(std::memory_order_relaxed);
+  if (!queue(from, to).push(std::move(message))) return false;
+  // seq_cst: ordered after the push, so a receiver that clears the flag and then
+  // drains is sure to see this message.
+  if (!receivers_[to].wake_pending.exchange(true, std::memory_order_seq_cst)) {
+    wake(to, sender_ring);
+  }
+  return true;
+}
+
+void Mailboxes::wake(uint32_t to, Ring* sender_ring) {
+  Receiver& r = receivers_[to];
+  if (sender_ring && r.ring_fd >= 0 && r.ring_wake_op && sender_ring->msg_ring_supported()) {
+    sender_ring->msg_ring(r.ring_fd, r.ring_wake_op, &g_wake_failure);
+    return;
+  }
+  if (r.event_fd >= 0) {
+    uint64_t one = 1;
+    ssize_t rc = write(r.event_fd, &one, sizeof(one));
+    (void)rc;  // EAGAIN only if the counter would overflow: a wake is pending anyway
+  }
+}
+
+void Mailboxes::clear_wake(uint32_t endpoint) {
+  // An RMW, so it reads the flag a sender's exchange wrote and sees its message.
+  receivers_[endpoint].wake_pending.exchange(false, std::memory_order_seq_cst);
+}
+
+bool Mailboxes::has_mail(uint32_t endpoint) const {
+  for (uint32_t from = 0; from < endpoints_; ++from) {
+    if (from != endpoint && !queue(from, endpoint).empty()) return true;
+  }
+  return false;
+}
+
+}  // namespace ringway

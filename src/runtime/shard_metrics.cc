@@ -1,0 +1,220 @@
+#include "runtime/shard_metrics.h"
+
+#include <algorithm>
+
+#include "stats/prometheus.h"
+
+namespace ringway {
+namespace {
+
+const char* const kProtocolLabels[] = {"http1", "http2", "unknown"};
+const char* const kClassLabels[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
+
+}  // namespace
+
+std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
+                           const ProcessStats& process, const std::string& version,
+                           const std::string& tls_library) {
+  PrometheusWriter w;
+  size_t n = shards.size();
+  std::vector<std::string> shard_ids(n);
+  for (size_t i = 0; i < n; ++i) shard_ids[i] = std::to_string(shards[i]->shard);
+
+  // Sums over shards.
+  ShardMetrics total;
+  std::map<std::string, ApiStats> apis;
+  for (size_t i = 0; i < n; ++i) {
+    const ShardMetrics& s = *shards[i];
+    total.downstream.connections_accepted += s.downstream.connections_accepted;
+    total.downstream.connections_rejected += s.downstream.connections_rejected;
+    total.downstream.tls_handshakes += s.downstream.tls_handshakes;
+    total.downstream.tls_resumed_handshakes += s.downstream.tls_resumed_handshakes;
+    total.downstream.tls_handshake_failures += s.downstream.tls_handshake_failures;
+    total.http.requests += s.http.requests;
+    total.http.malformed_requests += s.http.malformed_requests;
+    for (size_t c = 0; c < kLocalReplyCauseCount; ++c) {
+      total.http.local_replies.by_cause[c] += s.http.local_replies.by_cause[c];
+    }
+    total.generation = std::max(total.generation, s.generation);
+    total.reloads_applied = std::max(total.reloads_applied, s.reloads_applied);
+    total.reloads_failed = std::max(total.reloads_failed, s.reloads_failed);
+    for (const auto& [name, stats] : s.apis) apis[name].merge(stats);
+  }
+
+  w.family("ringway_build_info", "gauge",
+           "Version of the running gateway and its TLS library (always 1).");
+  w.sample("ringway_build_info", {{"version", version}, {"tls_library", tls_library}}, 1);
+  w.family("ringway_shards", "gauge", "Shards (one thread and io_uring ring each).");
+  w.sample("ringway_shards", {}, n);
+  w.family("ringway_config_generation", "gauge",
+           "Configuration generation new requests use (1 = as started).");
+  w.sample("ringway_config_generation", {}, total.generation);
+  w.family("ringway_config_reloads_total", "counter",
+           "Configuration reloads (SIGHUP or /tyk/reload) by result.");
+  w.sample("ringway_config_reloads_total", {{"result", "applied"}}, total.reloads_applied);
+  w.sample("ringway_config_reloads_total", {{"result", "rejected"}}, total.reloads_failed);
+  w.family("ringway_config_generations_live", "gauge",
+           "Configuration generations a shard still holds (the newest, plus older ones "
+           "in-flight requests or connections still use).");
+  for (size_t i = 0; i < n; ++i) {
+    w.sample("ringway_config_generations_live", {{"shard", shard_ids[i]}},
+             shards[i]->generations_live);
+  }
+
+  // Downstream.
+  w.family("ringway_downstream_connections_accepted_total", "counter",
+           "Client connections accepted.");
+  w.sample("ringway_downstream_connections_accepted_total", {},
+           total.downstream.connections_accepted);
+  w.family("ringway_downstream_connections_rejected_total", "counter",
+           "Client connections closed at accept because max_connections was reached.");
+  w.sample("ringway_downstream_connections_rejected_total", {},
+           total.downstream.connections_rejected);
+  w.family("ringway_downstream_connections", "gauge",
+           "Open client connections by protocol (unknown: TLS handshake or first bytes "
+           "pending).");
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t p = 0; p <= kDownstreamProtocolCount; ++p) {
+      w.sample_signed("ringway_downstream_connections",
+                      {{"shard", shard_ids[i]}, {"protocol", kProtocolLabels[p]}},
+                      shards[i]->downstream.connections_open[p]);
+    }
+  }
+  w.family("ringway_downstream_requests_active", "gauge",
+           "Proxied requests (streams) in progress.");
+  for (size_t i = 0; i < n; ++i) {
+    w.sample_signed("ringway_downstream_requests_active", {{"shard", shard_ids[i]}},
+                    shards[i]->active_requests);
+  }
+  w.family("ringway_downstream_malformed_requests_total", "counter",
+           "Requests or connections dropped as unparseable.");
+  w.sample("ringway_downstream_malformed_requests_total", {}, total.http.malformed_requests);
+
+  // Requests by API.
+  w.family("ringway_requests_total", "counter",
+           "Finished requests by API (\"-\": no API matched), status class and downstream "
+           "protocol.");
+  for (const auto& [name, stats] : apis) {
+    for (size_t p = 0; p < kDownstreamProtocolCount; ++p) {
+      for (size_t c = 0; c < 5; ++c) {
+        if (stats.requests[p][c] == 0) continue;
+        w.sample("ringway_requests_total",
+                 {{"api", name}, {"code", kClassLabels[c]}, {"protocol", kProtocolLabels[p]}},
+                 stats.requests[p][c]);
+      }
+    }
+  }
+  w.family("ringway_local_replies_total", "counter",
+           "Replies the gateway made itself, by cause (the access log's FLAG).");
+  for (size_t c = 0; c < kLocalReplyCauseCount; ++c) {
+    auto cause = static_cast<LocalReplyCause>(c);
+    w.sample("ringway_local_replies_total",
+             {{"cause", local_reply_label(cause)}, {"flag", local_reply_flag(cause)}},
+             total.http.local_replies.by_cause[c]);
+  }
+
+  // Upstreams by API.
+  struct UpstreamCounter {
+    const char* name;
+    const char* help;
+    uint64_t (*get)(const ApiStats&);
+  };
+  const UpstreamCounter counters[] = {
+      {"ringway_upstream_connects_total", "Upstream connections established.",
+       [](const ApiStats& s) { return s.upstream.connects; }},
+      {"ringway_upstream_connect_failures_total",
+       "Upstream connection attempts refused, timed out or failing TLS.",
+       [](const ApiStats& s) { return s.upstream.connect_failures; }},
+      {"ringway_upstream_resets_total",
+       "Requests lost to an upstream reset, a closed connection or an invalid response.",
+       [](const ApiStats& s) { return s.upstream_resets; }},
+      {"ringway_upstream_timeouts_total",
+       "Requests whose upstream_timeout_ms or gRPC deadline passed.",
+       [](const ApiStats& s) { return s.upstream_timeouts; }},
+      {"ringway_upstream_retries_total",
+       "Requests sent again because the upstream had not processed them (REFUSED_STREAM, "
+       "above a GOAWAY's last stream, a keep-alive connection closed as it was reused).",
+       [](const ApiStats& s) { return s.upstream_retries; }},
+      {"ringway_upstream_goaways_total", "HTTP/2 GOAWAY frames received from upstreams.",
+       [](const ApiStats& s) { return s.upstream.goaways; }},
+  };
+  for (const UpstreamCounter& c : counters) {
+    w.family(c.name, "counter", c.help);
+    for (const auto& [name, stats] : apis) {
+      if (name == "-") continue;
+      w.sample(c.name, {{"api", name}}, c.get(stats));
+    }
+  }
+  w.family("ringway_upstream_connections", "gauge",
+           "Upstream connections open (connecting included).");
+  for (const auto& [name, stats] : apis) {
+    if (name == "-") continue;
+    w.sample_signed("ringway_upstream_connections", {{"api", name}},
+                    stats.upstream.connections_open);
+  }
+  w.family("ringway_upstream_response_head_seconds", "histogram",
+           "Time from sending a request upstream to receiving its response head.");
+  for (const auto& [name, stats] : apis) {
+    if (name == "-") continue;
+    w.histogram("ringway_upstream_response_head_seconds", {{"api", name}},
+                stats.response_head_latency);
+  }
+  w.family("ringway_upstream_pools", "gauge",
+           "Upstream connection pools alive (retired ones finishing their requests "
+           "included).");
+  for (size_t i = 0; i < n; ++i) {
+    w.sample("ringway_upstream_pools", {{"shard", shard_ids[i]}}, shards[i]->upstream_pools);
+  }
+
+  // TLS.
+  w.family("ringway_tls_handshakes_total", "counter", "Downstream TLS handshakes completed.");
+  w.sample("ringway_tls_handshakes_total", {}, total.downstream.tls_handshakes);
+  w.family("ringway_tls_resumed_handshakes_total", "counter",
+           "Downstream TLS handshakes that resumed a session (ticket).");
+  w.sample("ringway_tls_resumed_handshakes_total", {}, total.downstream.tls_resumed_handshakes);
+  w.family("ringway_tls_handshake_failures_total", "counter",
+           "Downstream TLS handshakes that failed or timed out.");
+  w.sample("ringway_tls_handshake_failures_total", {}, total.downstream.tls_handshake_failures);
+
+  // Shards' loops and mailboxes.
+  w.family("ringway_loop_turns_total", "counter", "Event-loop turns.");
+  for (size_t i = 0; i < n; ++i) {
+    w.sample("ringway_loop_turns_total", {{"shard", shard_ids[i]}}, shards[i]->loop_turns);
+  }
+  w.family("ringway_mailbox_messages_total", "counter",
+           "Messages received from other shards and the control thread.");
+  for (size_t i = 0; i < n; ++i) {
+    w.sample("ringway_mailbox_messages_total", {{"shard", shard_ids[i]}},
+             shards[i]->mailbox.messages_received);
+  }
+  w.family("ringway_mailbox_delay_turns_max", "gauge",
+           "Most loop turns of the receiver between a message's posting and its handling.");
+  for (size_t i = 0; i < n; ++i) {
+    w.sample("ringway_mailbox_delay_turns_max", {{"shard", shard_ids[i]}},
+             shards[i]->mailbox.max_delay_turns);
+  }
+  w.family("ringway_mailbox_posts_refused_total", "counter",
+           "Messages not sent because the destination's mailbox was full.");
+  for (size_t i = 0; i < n; ++i) {
+    w.sample("ringway_mailbox_posts_refused_total", {{"shard", shard_ids[i]}},
+             shards[i]->mailbox.posts_refused);
+  }
+
+  // The process (Prometheus' standard names).
+  w.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  w.sample("process_resident_memory_bytes", {}, process.resident_bytes);
+  w.family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+  w.sample("process_virtual_memory_bytes", {}, process.virtual_bytes);
+  w.family("process_open_fds", "gauge", "Open file descriptors.");
+  w.sample("process_open_fds", {}, process.open_fds);
+  w.family("process_max_fds", "gauge", "Maximum number of open file descriptors.");
+  w.sample("process_max_fds", {}, process.max_fds);
+  w.family("process_cpu_seconds_total", "counter", "User and system CPU time in seconds.");
+  w.sample_double("process_cpu_seconds_total", {}, process.cpu_seconds);
+  w.family("process_start_time_seconds", "gauge",
+           "Start time of the process since the Unix epoch in seconds.");
+  w.sample_double("process_start_time_seconds", {}, process.start_time_seconds);
+  return w.take();
+}
+
+}  // namespace ringway

@@ -1,0 +1,45 @@
+#pragma once
+// A copy of one shard's counters, made on that shard when another shard asks for it
+// (GET /metrics) and sent back through the mailboxes; the asking shard sums them and
+// renders the Prometheus text.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "http/server_codec.h"
+#include "listener/downstream_conn.h"
+#include "pipeline/api_stats.h"
+#include "stats/process_stats.h"
+
+namespace ringway {
+
+struct MailboxStats {
+  uint64_t messages_received = 0;
+  uint64_t max_delay_turns = 0;  // most loop turns between posting and handling
+  uint64_t posts_refused = 0;    // a destination's mailbox was full
+};
+
+struct ShardMetrics {
+  int shard = 0;
+  DownstreamStats downstream;
+  HttpServerStats http;
+  std::map<std::string, ApiStats> apis;  // by API name ("-": no API matched)
+  int64_t active_requests = 0;           // gauge: proxied requests in progress
+  uint32_t upstream_pools = 0;           // gauge: live pools (retired ones included)
+  uint64_t generation = 0;               // configuration generation in use
+  uint64_t generations_live = 0;         // gauge: this one plus older ones still held
+  uint64_t reloads_applied = 0;
+  uint64_t reloads_failed = 0;
+  uint64_t loop_turns = 0;
+  MailboxStats mailbox;
+};
+
+// The exposition of every shard's counters (summed, with a shard label where the
+// per-shard value matters) and the process's own resource use.
+std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
+                           const ProcessStats& process, const std::string& version,
+                           const std::string& tls_library);
+
+}  // namespace ringway

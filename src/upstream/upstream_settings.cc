@@ -1,0 +1,70 @@
+#include "upstream/upstream_settings.h"
+
+namespace ringway {
+
+UpstreamSettings upstream_settings_for(const ApiConfig& api, const Config& config) {
+  const GatewayConfig& gw = config.gateway;
+  UpstreamSettings s;
+  s.api = api.name;
+  s.target = api.target;
+  s.ca_file = api.upstream_ca_file;
+  s.cert_file = api.upstream_cert_file;
+  s.key_file = api.upstream_key_file;
+  s.insecure_skip_verify = api.tls_insecure_skip_verify;
+  s.record_warmup_bytes = config.tls.record_warmup_bytes;
+  s.record_idle_ms = config.tls.record_idle_ms;
+  s.limits.connect_timeout_ms = gw.upstream_connect_timeout_ms;
+  s.limits.idle_timeout_ms = gw.idle_timeout_ms;
+  s.limits.max_header_bytes = gw.max_header_bytes;
+  s.limits.stream_buffer_bytes = gw.stream_buffer_bytes;
+  s.limits.connection_window_bytes = gw.connection_window_bytes;
+  s.max_connections = gw.upstream_max_connections;
+  s.max_idle_connections = gw.upstream_max_idle_connections;
+  s.reconnect_backoff_ms = gw.upstream_reconnect_backoff_ms;
+  s.reconnect_backoff_max_ms = gw.upstream_reconnect_backoff_max_ms;
+  s.buffer_size = gw.buffer_size;
+  return s;
+}
+
+std::string UpstreamSettings::key() const {
+  std::string k;
+  k.reserve(256);
+  auto add = [&k](const std::string& v) {
+    k += std::to_string(v.size());
+    k += ':';
+    k += v;
+  };
+  auto num = [&k](uint64_t v) {
+    k += std::to_string(v);
+    k += ',';
+  };
+  add(api);
+  add(target.address.text);
+  // The address resolved at load time: a name that resolves elsewhere after a
+  // reload gets a new pool.
+  add(std::string(reinterpret_cast<const char*>(&target.address.storage), target.address.len));
+  add(target.host);
+  add(target.authority);
+  num(static_cast<uint64_t>(target.protocol));
+  num(target.tls);
+  num(target.port);
+  add(ca_file);
+  add(cert_file);
+  add(key_file);
+  num(insecure_skip_verify);
+  num(record_warmup_bytes);
+  num(record_idle_ms);
+  num(limits.connect_timeout_ms);
+  num(limits.idle_timeout_ms);
+  num(limits.max_header_bytes);
+  num(limits.stream_buffer_bytes);
+  num(limits.connection_window_bytes);
+  num(max_connections);
+  num(max_idle_connections);
+  num(reconnect_backoff_ms);
+  num(reconnect_backoff_max_ms);
+  num(buffer_size);
+  return k;
+}
+
+}  // namespace ringway
