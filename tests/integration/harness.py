@@ -9,6 +9,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,6 +44,42 @@ def check_eq(actual, expected, what):
         if len(e) > 300:
             e = e[:300] + "...(%d chars)" % len(e)
         raise TestFailure("%s: expected %s, got %s" % (what, e, a))
+
+
+# ---------------------------------------------------------------------------
+# Programs the tests start, and the Debian package that has each. scripts/install-deps
+# installs them all; a test that finds one missing fails with this message instead of
+# a traceback.
+
+PROGRAM_PACKAGES = {
+    "curl": "curl",
+    "h2load": "nghttp2-client",
+    "nghttp": "nghttp2-client",
+    "nghttpx": "nghttp2-proxy",
+    "nginx": "nginx-light",
+    "openssl": "openssl",
+}
+
+
+def require_program(name):
+    """The path of |name| (on PATH or in /usr/sbin); fails naming its package if absent."""
+    path = shutil.which(name)
+    if not path and os.access("/usr/sbin/" + name, os.X_OK):
+        path = "/usr/sbin/" + name
+    if not path:
+        fail("%s is not installed: install the Debian package %s (scripts/install-deps does)"
+             % (name, PROGRAM_PACKAGES.get(name, name)))
+    return path
+
+
+def require_module(module, package):
+    """Imports a Python module from Debian's packages; fails naming the package."""
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        fail("Python module %s is missing: install the Debian package %s (scripts/install-deps "
+             "does) and run the tests with Debian's /usr/bin/python3" % (module, package))
 
 
 # ---------------------------------------------------------------------------
@@ -242,7 +279,8 @@ def curl(*args, timeout=30, input_bytes=None, stdin=None):
     with tempfile.TemporaryDirectory(prefix="rw-curl-") as d:
         hdr = os.path.join(d, "h")
         out = os.path.join(d, "b")
-        cmd = ["curl", "-sS", "--max-time", "%g" % timeout, "-D", hdr, "-o", out]
+        cmd = [require_program("curl"), "-sS", "--max-time", "%g" % timeout, "-D", hdr,
+               "-o", out]
         cmd += [str(a) for a in args]
         kwargs = {}
         if input_bytes is not None:
@@ -508,7 +546,7 @@ class H2loadResult:
 
 
 def h2load(*args, timeout=120):
-    cmd = ["h2load"] + [str(a) for a in args]
+    cmd = [require_program("h2load")] + [str(a) for a in args]
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            stdin=subprocess.DEVNULL, timeout=timeout)
@@ -615,14 +653,19 @@ def format_value(v):
     return str(v)
 
 
-def make_ini(port, apis, **gateway):
-    """INI text: [gateway] with listen on |port| plus |gateway| keys, then one
-    [api.NAME] per entry of |apis| (an ordered dict NAME -> {key: value});
-    use_keyless = true is added unless an API sets it."""
+def make_ini(port, apis, sections=None, **gateway):
+    """INI text: [gateway] with listen on |port| plus |gateway| keys, then any other
+    |sections| ({"admin": {key: value}, ...}), then one [api.NAME] per entry of |apis|
+    (an ordered dict NAME -> {key: value}); use_keyless = true is added unless an API
+    sets it."""
     gw = {"listen": "127.0.0.1:%d" % port, "shards": 1, "drain_timeout_ms": 3000}
     gw.update(gateway)
     lines = ["[gateway]"]
     lines += ["%s = %s" % (k, format_value(v)) for k, v in gw.items() if v is not None]
+    for name, keys in (sections or {}).items():
+        lines.append("")
+        lines.append("[%s]" % name)
+        lines += ["%s = %s" % (k, format_value(v)) for k, v in keys.items()]
     for name, keys in apis.items():
         keys = dict(keys)
         keys.setdefault("use_keyless", True)
@@ -900,15 +943,15 @@ class Context:
         self._others.append(u)
         return u
 
-    def gateway(self, apis, extra_args=(), **gateway_keys):
-        """Starts the gateway on a free port with make_ini(port, apis, **gateway_keys).
-        Retries with another port if that one got taken in between."""
+    def gateway(self, apis, extra_args=(), sections=None, **gateway_keys):
+        """Starts the gateway on a free port with make_ini(port, apis, sections,
+        **gateway_keys). Retries with another port if that one got taken in between."""
         last = None
         for _ in range(3):
             port = free_port()
             try:
-                return self.gateway_from_text(make_ini(port, apis, **gateway_keys), port,
-                                              extra_args)
+                return self.gateway_from_text(make_ini(port, apis, sections, **gateway_keys),
+                                              port, extra_args)
             except GatewayStartError as e:
                 last = e
                 if "in use" not in str(e) and "not accepting" not in str(e):
@@ -971,6 +1014,40 @@ class Context:
 
 
 # ---------------------------------------------------------------------------
+# The admin API
+
+ADMIN_SECRET = "test-admin-secret"
+
+
+def admin_section(port, **keys):
+    """An [admin] section listening on 127.0.0.1:|port| with ADMIN_SECRET."""
+    section = {"listen": "127.0.0.1:%d" % port, "secret": ADMIN_SECRET}
+    section.update(keys)
+    return {"admin": section}
+
+
+def scrape(admin_port, timeout=10):
+    """GET /metrics, parsed with Debian's python3-prometheus-client: a dict
+    {(sample name, ((label, value), ...) sorted): value} plus the raw text."""
+    parser = require_module("prometheus_client.parser", "python3-prometheus-client")
+    r = curl("http://127.0.0.1:%d/metrics" % admin_port, timeout=timeout)
+    if r.rc != 0 or r.status != 200:
+        fail("GET /metrics: curl exit %d, status %r, body %r" % (r.rc, r.status, r.body[:300]))
+    text = r.body.decode()
+    samples = {}
+    for family in parser.text_string_to_metric_families(text):
+        for sample in family.samples:
+            key = (sample.name, tuple(sorted(sample.labels.items())))
+            samples[key] = sample.value
+    return samples, text
+
+
+def metric(samples, name, **labels):
+    """The value of one sample (0 when the series is absent)."""
+    return samples.get((name, tuple(sorted(labels.items()))), 0)
+
+
+# ---------------------------------------------------------------------------
 # The usual topology: one backend, an HTTP/1.1 API and an h2c API in front of it.
 
 FRONTS = {"h1": ["--http1.1"], "h2": ["--http2-prior-knowledge"]}
@@ -1021,7 +1098,8 @@ class NghttpResult:
 
 def nghttp(url, *args, timeout=30):
     """nghttp -nv (no output body, verbose frames) with extra arguments."""
-    cmd = ["nghttp", "-nv", "-t", "%g" % timeout] + [str(a) for a in args] + [url]
+    cmd = ([require_program("nghttp"), "-nv", "-t", "%g" % timeout] + [str(a) for a in args]
+           + [url])
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            stdin=subprocess.DEVNULL, timeout=timeout + 10)

@@ -17,7 +17,7 @@ import time
 
 from harness import (START_TIMEOUT_S, GatewayStartError, RawConn, check, check_eq, curl, fail,
                      free_port, make_ini, pattern_bytes, port_accepts, proxy_apis, read_file,
-                     wait_for)
+                     require_program, wait_for)
 import test_grpc as tg
 from tls_certs import pki
 
@@ -285,7 +285,7 @@ def grpc_call_shapes(ctx, s, target, tls):
 # ---------------------------------------------------------------------------
 # nghttpx as a TLS origin in front of ringway-test-backend
 
-NGHTTPX = "/usr/sbin/nghttpx"
+NGHTTPX = "nghttpx"  # resolved (or reported missing) by require_program
 NGHTTPX_LOG_FORMAT = ("$alpn|$tls_sni|$tls_protocol|$tls_client_fingerprint_sha256|"
                       "$tls_client_subject_name|$protocol_version|$method|$tls_session_reused|"
                       "$path")
@@ -306,7 +306,7 @@ class Nghttpx:
             tag = "nghttpx-%d" % self.port
             self.access_log = ctx.tmp(tag + ".access")
             self.error_log = ctx.tmp(tag + ".error")
-            cmd = [NGHTTPX, "--conf=/dev/null", "--single-process", "--workers=1",
+            cmd = [require_program(NGHTTPX), "--conf=/dev/null", "--single-process", "--workers=1",
                    "--frontend=127.0.0.1,%d" % self.port,
                    "--backend=127.0.0.1,%d" % backend_port, "--no-ocsp", "--no-via",
                    "--log-level=INFO", "--errorlog-file=" + self.error_log,

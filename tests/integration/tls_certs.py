@@ -115,7 +115,8 @@ class Pki:
 
 
 def _openssl(*args, cwd):
-    p = subprocess.run(["openssl"] + list(args), cwd=cwd, stdout=subprocess.PIPE,
+    from harness import require_program  # tests/integration is on sys.path
+    p = subprocess.run([require_program("openssl")] + list(args), cwd=cwd, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60)
     if p.returncode != 0:
         raise RuntimeError("openssl %s failed (%d): %s" % (
