@@ -83,24 +83,46 @@ class ShardRuntime;
 
 // One configuration generation as this shard runs it: the configuration, the TLS
 // context of its TLS listeners and the proxy pipeline's routes, filters and pools.
-// Connections (for their whole life) and requests (from head to end) hold it; it is
-// freed once it is neither the newest nor held.
-class ShardGeneration final : public ListenerScope, public GenerationRefs {
+// Two kinds of holders: connections, for their whole life (the configuration and TLS
+// context they were accepted under), and requests, from head to end (routes and
+// pools). Once the generation is no longer the newest, its pipeline half goes as
+// soon as no request holds it — so its upstream pools retire and their connections
+// close once idle, even while older client connections stay open — and the rest
+// when no connection holds it either.
+class ShardGeneration final : public ListenerScope {
  public:
   ShardGeneration(ShardRuntime* rt, std::shared_ptr<const Config> config, uint64_t number)
-      : rt_(rt), config_(std::move(config)), number_(number) {}
+      : rt_(rt), config_(std::move(config)), number_(number), requests_(this) {}
 
+  // ListenerScope (connections)
   const Config& config() const override { return *config_; }
   TlsServerContext* tls_server() const override { return tls_server_.get(); }
-  void acquire() override { ++refs_; }
+  void acquire() override { ++connection_refs_; }
   void release() override;
+
+  // The holder requests acquire through ProxyGeneration.
+  class RequestRefs final : public GenerationRefs {
+   public:
+    explicit RequestRefs(ShardGeneration* gen) : gen_(gen) {}
+    void acquire() override { ++gen_->request_refs_; }
+    void release() override;
+
+   private:
+    ShardGeneration* gen_;
+  };
+
+  bool unused() const { return !current_ && connection_refs_ == 0 && request_refs_ == 0; }
+  // The pipeline half can go: not the newest and no request on it.
+  bool proxy_unused() const { return !current_ && request_refs_ == 0 && proxy_; }
 
   ShardRuntime* rt_;
   std::shared_ptr<const Config> config_;
   uint64_t number_;
   std::unique_ptr<TlsServerContext> tls_server_;
   std::unique_ptr<ProxyGeneration> proxy_;
-  uint32_t refs_ = 0;
+  RequestRefs requests_;
+  uint32_t connection_refs_ = 0;
+  uint32_t request_refs_ = 0;
   bool current_ = false;
 
  private:
@@ -253,7 +275,11 @@ class ShardRuntime final : public AdminBackend, private Deferred, private ShardM
 };
 
 void ShardGeneration::release() {
-  if (--refs_ == 0 && !current_) rt_->generation_unused(this);
+  if (--connection_refs_ == 0 && !current_) rt_->generation_unused(this);
+}
+
+void ShardGeneration::RequestRefs::release() {
+  if (--gen_->request_refs_ == 0 && !gen_->current_) gen_->rt_->generation_unused(gen_);
 }
 
 ShardRuntime::~ShardRuntime() {
@@ -348,7 +374,8 @@ std::unique_ptr<ShardGeneration> ShardRuntime::build_generation(
     }
     gen->tls_server_ = std::move(made.context);
   }
-  gen->proxy_ = ProxyGeneration::build(gen->config_, number, pools_, api_stats_, gen.get(), error);
+  gen->proxy_ =
+      ProxyGeneration::build(gen->config_, number, pools_, api_stats_, &gen->requests_, error);
   if (!gen->proxy_) return nullptr;
   return gen;
 }
@@ -361,14 +388,14 @@ void ShardRuntime::install(std::unique_ptr<ShardGeneration> gen) {
   generations_.push_front(std::move(gen));
   if (old) {
     old->current_ = false;
-    if (old->refs_ == 0) generation_unused(old);
+    generation_unused(old);  // what nothing holds goes at the end of the turn
   }
 }
 
 void ShardRuntime::generation_unused(ShardGeneration* gen) {
   // Freed at the end of the turn: the request that dropped the last reference may
   // be inside a callback of one of the generation's pools.
-  unused_.push_back(gen);
+  if (std::find(unused_.begin(), unused_.end(), gen) == unused_.end()) unused_.push_back(gen);
   loop_.queue_deferred(this);
 }
 
@@ -377,7 +404,13 @@ void ShardRuntime::run_deferred() {
   std::vector<ShardGeneration*> unused;
   unused.swap(unused_);
   for (ShardGeneration* gen : unused) {
-    if (gen->refs_ != 0 || gen->current_) continue;  // taken again meanwhile
+    if (gen->proxy_unused()) {
+      // No request left on it: its routes go, and with them its hold on the pools.
+      RW_LOG(Debug, "configuration generation %llu: pipeline released",
+             static_cast<unsigned long long>(gen->number_));
+      gen->proxy_.reset();
+    }
+    if (!gen->unused()) continue;  // connections still hold its configuration
     RW_LOG(Debug, "configuration generation %llu released",
            static_cast<unsigned long long>(gen->number_));
     generations_.remove_if([gen](const std::unique_ptr<ShardGeneration>& g) {
