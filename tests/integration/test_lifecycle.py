@@ -8,8 +8,8 @@ import struct
 import threading
 import time
 
-from harness import (MiniH2, RawConn, check, check_eq, curl_ok, make_ini, proxy_apis,
-                     proxy_setup, wait_for)
+from harness import (MiniH2, RawConn, check, check_eq, curl, curl_ok, free_port, make_ini,
+                     proxy_apis, proxy_setup, wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -362,3 +362,42 @@ def test_listen_port_in_use(ctx):
         check(err.strip(), "no error message")
     finally:
         s.close()
+
+
+def test_access_log_says_why_a_reply_was_local(ctx):
+    """FLAG names the cause of every reply the gateway made itself, and each 5xx it
+    made is logged at info with the API and the upstream's address."""
+    log = ctx.tmp("access.log")
+    b = ctx.backend()
+    dead = free_port()
+    closer = ctx.scripted_upstream(lambda conn: None)  # reads the head, closes, no reply
+    apis = proxy_apis(b)
+    apis["dead"] = {"listen_path": "/dead/", "target_url": "http://127.0.0.1:%d" % dead}
+    apis["closer"] = {"listen_path": "/closer/", "target_url": closer.url()}
+    g = ctx.gateway(apis, access_log=log, upstream_timeout_ms=300)
+    cases = [
+        # (curl arguments, path, expected status, expected flag)
+        (["--http1.1"], "/dead/x", 502, "UF"),
+        (["--http1.1"], "/closer/x", 502, "UR"),
+        (["--http1.1"], "/h1/slow?ms=3000", 504, "UT"),
+        (["--http1.1"], "/missing", 404, "NR"),
+        (["--http2-prior-knowledge", "-H", "content-type: application/grpc",
+          "-H", "grpc-timeout: 100m", "-H", "te: trailers"], "/h2c/slow?ms=3000", 200, "DE"),
+        (["--http1.1"], "/h1/hello", 200, "-"),
+    ]
+    for args, path, status, flag in cases:
+        r = curl(*args, g.url(path))
+        check_eq(r.status, status, "status of " + path)
+    check_eq(g.stop(), 0, "exit status")
+    with open(log) as f:
+        entries = {e["path"]: e for e in _parse_log(f.read())}
+    for args, path, status, flag in cases:
+        check(path in entries, "no access log line for %s" % path)
+        check_eq((entries[path]["status"], entries[path]["flag"]), (status, flag),
+                 "(status, flag) logged for " + path)
+    err = g.stderr_text()
+    for needle in ("502 UF api=dead upstream=127.0.0.1:%d" % dead,
+                   "502 UR api=closer upstream=127.0.0.1:%d" % closer.port,
+                   "504 UT api=h1 upstream=127.0.0.1:%d" % b.port):
+        check(" info " in err and needle in err, "no info line %r in %s" % (needle, err[-2000:]))
+    check("404 NR" not in err, "4xx replies are not logged at info")
