@@ -49,7 +49,7 @@ void Http1ClientConn::connect(const SockAddr& address, UpstreamCallbacks* waiter
   int rc = tcp_.connect(reinterpret_cast<const sockaddr*>(&address.storage), address.len);
   if (rc < 0) {
     // No socket at all (fd limit): fail like a refused connect, asynchronously safe
-    // because the exchange is still waiting in our hands.
+    // because the request is still waiting in our hands.
     on_connected(rc);
     return;
   }

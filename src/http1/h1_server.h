@@ -3,7 +3,7 @@
 // request goes to a handler from the connection's RequestHandlerFactory, responses
 // are serialized in request order. Parsing
 // pauses at the end of each request until its response is complete, which is what
-// answers pipelined requests in order. Request bodies stream to the exchange as
+// answers pipelined requests in order. Request bodies stream to the handler as
 // slices of the receive buffers (chunked framing removed by llhttp).
 
 #include <cstdint>
@@ -64,7 +64,7 @@ class Http1Server final : public ServerCodec,
   int headers_complete();
   int message_complete();
   int header_limit_passed();
-  // Local reply for a request that never became an exchange (parse errors, limits).
+  // Local reply for a request that never reached a handler (parse errors, limits).
   void reply_error(LocalReplyCause cause, const char* message, bool grpc);
   void write_head(const std::string& head);
   void response_finished();

@@ -62,7 +62,7 @@ void Http2ServerStream::submit_with_body(ResponseHead& head, bool with_body) {
 }
 
 void Http2ServerStream::send_response_head(ResponseHead& head, bool end_stream) {
-  // A HEAD response ends with its HEADERS frame; the exchange stays attached until
+  // A HEAD response ends with its HEADERS frame; the handler stays attached until
   // the upstream says it is done (or the stream closes and resets it).
   if (end_stream) handler_ = nullptr;
   submit_with_body(head, !end_stream && !head_method_);

@@ -1,0 +1,121 @@
+#include "pipeline/proxy_generation.h"
+
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "io/loop.h"
+#include "pipeline/api_stats.h"
+#include "upstream/pool.h"
+
+namespace ringway {
+namespace {
+
+class CountingRefs : public GenerationRefs {
+ public:
+  void acquire() override { ++refs; }
+  void release() override { --refs; }
+  int refs = 0;
+};
+
+std::shared_ptr<const Config> load(const std::string& text) {
+  ConfigLoadResult r = load_config_text(text, "test.ini");
+  for (const ConfigError& e : r.errors) ADD_FAILURE() << format_config_error("test.ini", e);
+  return r.config;
+}
+
+const char* kTwoApis =
+    "[api.open]\n"
+    "listen_path = /open\n"
+    "target_url = http://127.0.0.1:9001\n"
+    "use_keyless = true\n"
+    "[api.h2]\n"
+    "listen_path = /h2\n"
+    "target_url = h2c://127.0.0.1:9002\n"
+    "use_keyless = true\n";
+
+class ProxyGenerationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    ASSERT_TRUE(loop_.init(LoopLimits{64, 16, 4096}, &error)) << error;
+    pools_ = std::make_unique<UpstreamPools>(&loop_);
+  }
+  void TearDown() override { pools_.reset(); }
+
+  std::unique_ptr<ProxyGeneration> build(const std::string& text, uint64_t number) {
+    std::string error;
+    auto gen = ProxyGeneration::build(load(text), number, *pools_, stats_, &refs_, &error);
+    EXPECT_TRUE(gen) << error;
+    return gen;
+  }
+
+  Loop loop_;
+  std::unique_ptr<UpstreamPools> pools_;
+  ApiStatsTable stats_;
+  CountingRefs refs_;
+};
+
+TEST_F(ProxyGenerationTest, KeylessApisHaveNoFilterAndMutualTlsIsTheFirst) {
+  auto gen = build(std::string(kTwoApis), 1);
+  const ApiRoute* open = gen->match("any", "/open/x");
+  ASSERT_TRUE(open);
+  EXPECT_EQ(open->config->name, "open");
+  EXPECT_TRUE(open->filters.empty());  // no filter call on a keyless request
+  EXPECT_EQ(gen->match("any", "/nothing"), nullptr);
+
+  // The same API with mutual TLS: its chain starts with the mutual-TLS filter.
+  auto config = std::make_shared<Config>(*load(kTwoApis));
+  config->apis[0].use_keyless = false;
+  config->apis[0].use_mutual_tls_auth = true;
+  std::string error;
+  auto mtls = ProxyGeneration::build(config, 2, *pools_, stats_, &refs_, &error);
+  ASSERT_TRUE(mtls) << error;
+  const ApiRoute* secure = mtls->match("any", "/open/x");
+  ASSERT_EQ(secure->filters.size(), 1u);
+  EXPECT_STREQ(secure->filters.at(0)->name(), "mutual_tls");
+  EXPECT_TRUE(mtls->match("any", "/h2")->filters.empty());
+}
+
+TEST_F(ProxyGenerationTest, ARequestHoldsItsGeneration) {
+  auto gen = build(std::string(kTwoApis), 1);
+  gen->acquire();
+  gen->acquire();
+  EXPECT_EQ(refs_.refs, 2);
+  gen->release();
+  gen->release();
+  EXPECT_EQ(refs_.refs, 0);
+}
+
+TEST_F(ProxyGenerationTest, UnchangedUpstreamsKeepTheirPoolAcrossGenerations) {
+  auto first = build(std::string(kTwoApis), 1);
+  // The same upstreams, one API's target moved elsewhere.
+  std::string moved = kTwoApis;
+  moved.replace(moved.find("9002"), 4, "9003");
+  auto second = build(moved, 2);
+  EXPECT_EQ(first->match("", "/open")->pool, second->match("", "/open")->pool)
+      << "the unchanged API shares the pool (its warm connections survive the reload)";
+  EXPECT_NE(first->match("", "/h2")->pool, second->match("", "/h2")->pool);
+  // Counters are the API's, kept by name.
+  EXPECT_EQ(first->match("", "/h2")->stats, second->match("", "/h2")->stats);
+  EXPECT_EQ(pools_->pool_count(), 3u);
+  // The old generation goes: its pool for the moved API is retired and, having no
+  // connection, freed; the shared one stays.
+  first.reset();
+  pools_->collect();
+  EXPECT_EQ(pools_->pool_count(), 2u);
+  second.reset();
+  pools_->collect();
+  EXPECT_EQ(pools_->pool_count(), 0u);
+}
+
+TEST_F(ProxyGenerationTest, ChangedLimitsMakeANewPool) {
+  auto first = build(std::string(kTwoApis), 1);
+  auto second = build("[gateway]\nupstream_max_connections = 7\n" + std::string(kTwoApis), 2);
+  EXPECT_NE(first->match("", "/open")->pool, second->match("", "/open")->pool);
+  EXPECT_EQ(second->match("", "/open")->pool->settings().max_connections, 7u);
+}
+
+}  // namespace
+}  // namespace ringway
