@@ -1,4 +1,3 @@
-#include <map>
 #include <string>
 
 #include "config/sections.h"
@@ -14,15 +13,9 @@ void parse_admin_section(const RawSection& section, AdminConfig& admin,
   auto error = [&errors](int line, std::string message) {
     errors.push_back({line, std::move(message)});
   };
-  std::map<std::string, int> seen;
   bool have_listen = false;
-  for (const RawEntry& entry : section.entries) {
-    auto [it, inserted] = seen.emplace(entry.key, entry.line);
-    if (!inserted) {
-      error(entry.line, prefix + "duplicate key '" + entry.key + "' (first set at line " +
-                            std::to_string(it->second) + ")");
-      continue;
-    }
+  for (const RawEntry* entry_ptr : unique_entries(section, prefix, errors)) {
+    const RawEntry& entry = *entry_ptr;
     if (entry.key == "listen") {
       have_listen = true;
       std::vector<std::string> whys;

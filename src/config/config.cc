@@ -158,20 +158,8 @@ class Validator {
  private:
   void error(int line, std::string message) { errors_.push_back({line, std::move(message)}); }
 
-  // Drops repeated keys (reporting each) so later code sees every key at most once.
   std::vector<const RawEntry*> unique_entries(const RawSection& section, const std::string& prefix) {
-    std::map<std::string, int> seen;
-    std::vector<const RawEntry*> entries;
-    for (const RawEntry& entry : section.entries) {
-      auto [it, inserted] = seen.emplace(entry.key, entry.line);
-      if (!inserted) {
-        error(entry.line, prefix + "duplicate key '" + entry.key + "' (first set at line " +
-                              std::to_string(it->second) + ")");
-        continue;
-      }
-      entries.push_back(&entry);
-    }
-    return entries;
+    return ringway::unique_entries(section, prefix, errors_);
   }
 
   bool bool_value(const RawEntry& entry, const std::string& prefix, bool& out) {

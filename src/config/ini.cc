@@ -1,6 +1,7 @@
 #include "config/ini.h"
 
 #include <cstring>
+#include <map>
 #include <string_view>
 
 #include <ini.h>
@@ -122,5 +123,22 @@ RawIni lex_ini(const std::string& text) {
   return raw;
 }
 
+
+std::vector<const RawEntry*> unique_entries(const RawSection& section, const std::string& prefix,
+                                            std::vector<ConfigError>& errors) {
+  std::map<std::string, int> seen;
+  std::vector<const RawEntry*> entries;
+  for (const RawEntry& entry : section.entries) {
+    auto [it, inserted] = seen.emplace(entry.key, entry.line);
+    if (!inserted) {
+      errors.push_back({entry.line, prefix + "duplicate key '" + entry.key +
+                                        "' (first set at line " + std::to_string(it->second) +
+                                        ")"});
+      continue;
+    }
+    entries.push_back(&entry);
+  }
+  return entries;
+}
 
 }  // namespace ringway

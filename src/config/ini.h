@@ -29,4 +29,9 @@ struct RawIni {
 
 RawIni lex_ini(const std::string& text);
 
+// The section's entries with repeated keys dropped (each reported, |prefix| first), so
+// validators see every key at most once.
+std::vector<const RawEntry*> unique_entries(const RawSection& section, const std::string& prefix,
+                                            std::vector<ConfigError>& errors);
+
 }  // namespace ringway
