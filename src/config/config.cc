@@ -302,6 +302,15 @@ class Validator {
         ok &= bool_value(entry, prefix, api.proxy_enable_http2);
       } else if (key == "preserve_host_header") {
         ok &= bool_value(entry, prefix, api.preserve_host_header);
+      } else if (key == "fault_delay_ms" || key == "fault_delay_percent") {
+        uint64_t value = 0;
+        bool ms = key == "fault_delay_ms";
+        if (parse_uint(key, entry.value, 0, ms ? 600000 : 100, value, why)) {
+          (ms ? api.fault_delay_ms : api.fault_delay_percent) = static_cast<uint32_t>(value);
+        } else {
+          error(entry.line, prefix + why);
+          ok = false;
+        }
       } else if (key == "use_keyless") {
         ok &= bool_value(entry, prefix, api.use_keyless);
       } else if (key == "use_mutual_tls_auth") {

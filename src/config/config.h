@@ -44,6 +44,10 @@ struct ApiConfig {
   bool proxy_enable_http2 = false;  // https:// -> h2 over TLS; http:// stays HTTP/1.1
   std::vector<std::string> hosts;   // lower-case; empty = any host
   bool preserve_host_header = false;
+  // Fault injection (Envoy's fault filter): hold fault_delay_percent of the requests
+  // fault_delay_ms before they go upstream, to see how clients and deadlines cope.
+  uint32_t fault_delay_ms = 0;  // 0 = off
+  uint32_t fault_delay_percent = 100;
   bool use_keyless = false;
   // Mutual TLS: the client's certificate must verify against [tls] client_ca_file and,
   // when client_certificates is non-empty, its SHA-256 fingerprint must be listed.

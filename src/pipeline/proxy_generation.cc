@@ -1,6 +1,7 @@
 #include "pipeline/proxy_generation.h"
 
 #include "auth/mutual_tls.h"
+#include "filter/fault_filter.h"
 #include "upstream/upstream_settings.h"
 
 namespace ringway {
@@ -10,7 +11,8 @@ ProxyGeneration::ProxyGeneration(std::shared_ptr<const Config> config, uint64_t 
     : config_(std::move(config)), number_(number), refs_(refs), router_(config_->apis) {}
 
 std::unique_ptr<ProxyGeneration> ProxyGeneration::build(std::shared_ptr<const Config> config,
-                                                        uint64_t number, UpstreamPools& pools,
+                                                        uint64_t number, Loop* loop,
+                                                        int shard_index, UpstreamPools& pools,
                                                         ApiStatsTable& stats,
                                                         GenerationRefs* refs,
                                                         std::string* error) {
@@ -22,9 +24,14 @@ std::unique_ptr<ProxyGeneration> ProxyGeneration::build(std::shared_ptr<const Co
     ApiRoute& route = gen->apis_[i];
     route.config = &api;
     route.stats = stats.get(api.name);
-    // The chain: route -> mutual TLS -> authentication -> plugin hooks -> upstream.
-    // A keyless API without hooks has no filter at all.
+    // The chain: route -> mutual TLS -> authentication -> plugin hooks -> (fault
+    // injection) -> upstream. A keyless API without hooks has no filter at all.
     if (api.use_mutual_tls_auth) route.filters.add(std::make_unique<MutualTlsFilter>());
+    if (api.fault_delay_ms > 0 && api.fault_delay_percent > 0) {
+      uint64_t seed = 0x9e3779b97f4a7c15ull * (static_cast<uint64_t>(shard_index) + 1) + i;
+      route.filters.add(std::make_unique<FaultDelayFilter>(loop, api.fault_delay_ms,
+                                                           api.fault_delay_percent, seed));
+    }
     route.pool = pools.acquire(upstream_settings_for(api, cfg), &route.stats->upstream, error);
     if (!route.pool) return nullptr;
   }

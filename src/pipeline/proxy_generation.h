@@ -21,7 +21,7 @@ namespace ringway {
 // One API of a generation.
 struct ApiRoute {
   const ApiConfig* config = nullptr;
-  FilterChain filters;  // mutual TLS, authentication, plugin hooks (in that order)
+  FilterChain filters;  // mutual TLS, authentication, plugin hooks, fault injection
   std::shared_ptr<UpstreamPool> pool;
   ApiStats* stats = nullptr;
 };
@@ -37,13 +37,17 @@ class GenerationRefs {
   ~GenerationRefs() = default;
 };
 
+class Loop;
+
 class ProxyGeneration {
  public:
   // Null with |error| set when an upstream's TLS files cannot be loaded.
+  // |loop| and |shard_index|: the shard the generation runs on (filters that wait use
+  // its timers).
   static std::unique_ptr<ProxyGeneration> build(std::shared_ptr<const Config> config,
-                                                uint64_t number, UpstreamPools& pools,
-                                                ApiStatsTable& stats, GenerationRefs* refs,
-                                                std::string* error);
+                                                uint64_t number, Loop* loop, int shard_index,
+                                                UpstreamPools& pools, ApiStatsTable& stats,
+                                                GenerationRefs* refs, std::string* error);
 
   // The API for a request's host and path, or null.
   const ApiRoute* match(std::string_view host, std::string_view path) const;

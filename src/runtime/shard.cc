@@ -375,7 +375,8 @@ std::unique_ptr<ShardGeneration> ShardRuntime::build_generation(
     gen->tls_server_ = std::move(made.context);
   }
   gen->proxy_ =
-      ProxyGeneration::build(gen->config_, number, pools_, api_stats_, &gen->requests_, error);
+      ProxyGeneration::build(gen->config_, number, &loop_, options_.index, pools_, api_stats_,
+                             &gen->requests_, error);
   if (!gen->proxy_) return nullptr;
   return gen;
 }

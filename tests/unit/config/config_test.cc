@@ -316,6 +316,20 @@ TEST(ConfigLoader, ParsesRetryAndMailboxKeys) {
                 "3: mailbox_capacity must be a power of two, got 100"}));
 }
 
+TEST(ConfigLoader, ParsesFaultDelayKeys) {
+  auto config = load_ok(
+      "[api.slow]\nlisten_path = /\ntarget_url = http://127.0.0.1:9\nuse_keyless = true\n"
+      "fault_delay_ms = 250\nfault_delay_percent = 10\n");
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->apis[0].fault_delay_ms, 250u);
+  EXPECT_EQ(config->apis[0].fault_delay_percent, 10u);
+  EXPECT_EQ(errors_of("[api.slow]\nlisten_path = /\ntarget_url = http://127.0.0.1:9\n"
+                      "use_keyless = true\nfault_delay_ms = 600001\nfault_delay_percent = 101\n"),
+            (std::vector<std::string>{
+                "5: api slow: fault_delay_ms must be between 0 and 600000, got 600001",
+                "6: api slow: fault_delay_percent must be between 0 and 100, got 101"}));
+}
+
 TEST(ConfigLoader, NamesTheKeysOnlyARestartApplies) {
   auto running = load_ok("[gateway]\nshards = 2\naccess_log = off\n" + std::string(kDemoApi));
   auto same = load_ok("[gateway]\nshards = 2\nidle_timeout_ms = 5000\n" + std::string(kDemoApi));

@@ -46,7 +46,8 @@ class ProxyGenerationTest : public ::testing::Test {
 
   std::unique_ptr<ProxyGeneration> build(const std::string& text, uint64_t number) {
     std::string error;
-    auto gen = ProxyGeneration::build(load(text), number, *pools_, stats_, &refs_, &error);
+    auto gen = ProxyGeneration::build(load(text), number, &loop_, 0, *pools_, stats_, &refs_,
+                                      &error);
     EXPECT_TRUE(gen) << error;
     return gen;
   }
@@ -57,7 +58,7 @@ class ProxyGenerationTest : public ::testing::Test {
   CountingRefs refs_;
 };
 
-TEST_F(ProxyGenerationTest, KeylessApisHaveNoFilterAndMutualTlsIsTheFirst) {
+TEST_F(ProxyGenerationTest, KeylessApisHaveNoFilterAndMutualTlsComesFirst) {
   auto gen = build(std::string(kTwoApis), 1);
   const ApiRoute* open = gen->match("any", "/open/x");
   ASSERT_TRUE(open);
@@ -65,16 +66,18 @@ TEST_F(ProxyGenerationTest, KeylessApisHaveNoFilterAndMutualTlsIsTheFirst) {
   EXPECT_TRUE(open->filters.empty());  // no filter call on a keyless request
   EXPECT_EQ(gen->match("any", "/nothing"), nullptr);
 
-  // The same API with mutual TLS: its chain starts with the mutual-TLS filter.
+  // The same API with mutual TLS and a fault delay: mutual TLS first.
   auto config = std::make_shared<Config>(*load(kTwoApis));
   config->apis[0].use_keyless = false;
   config->apis[0].use_mutual_tls_auth = true;
   std::string error;
-  auto mtls = ProxyGeneration::build(config, 2, *pools_, stats_, &refs_, &error);
+  config->apis[0].fault_delay_ms = 50;
+  auto mtls = ProxyGeneration::build(config, 2, &loop_, 0, *pools_, stats_, &refs_, &error);
   ASSERT_TRUE(mtls) << error;
   const ApiRoute* secure = mtls->match("any", "/open/x");
-  ASSERT_EQ(secure->filters.size(), 1u);
+  ASSERT_EQ(secure->filters.size(), 2u);
   EXPECT_STREQ(secure->filters.at(0)->name(), "mutual_tls");
+  EXPECT_STREQ(secure->filters.at(1)->name(), "fault_delay");
   EXPECT_TRUE(mtls->match("any", "/h2")->filters.empty());
 }
 
