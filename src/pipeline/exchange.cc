@@ -118,13 +118,18 @@ void Exchange::on_filters_passed() {
   send_upstream();
 }
 
-void Exchange::send_upstream() {
+void Exchange::send_upstream(bool avoid_idle) {
   if (!has_deadline_) {
     shard_->loop->arm_timer(&timeout_, generation_->gateway().upstream_timeout_ms);
   }
   pool_ = route_->pool.get();
   ++guard_;
-  pool_->request_stream(this);  // may call back synchronously
+  // May call back synchronously.
+  if (avoid_idle) {
+    pool_->request_stream_avoiding_idle(this);
+  } else {
+    pool_->request_stream(this);
+  }
   --guard_;
   if (destroy_pending_) maybe_destroy();
 }
@@ -326,7 +331,7 @@ bool Exchange::can_retry(const UpstreamError& error) const {
          is_safe_method(request_.method);
 }
 
-void Exchange::retry() {
+void Exchange::retry(bool avoid_idle) {
   ++retries_;
   ++route_->stats->upstream_retries;
   // Everything sent goes again, followed by whatever had not been sent yet.
@@ -337,7 +342,7 @@ void Exchange::retry() {
   replay_bytes_ = 0;
   body_in_flight_ = 0;
   for (const Slice& s : pending_body_) body_in_flight_ += s.size();
-  send_upstream();
+  send_upstream(avoid_idle);
 }
 
 void Exchange::on_upstream_failed(const UpstreamError& error) {
@@ -346,7 +351,9 @@ void Exchange::on_upstream_failed(const UpstreamError& error) {
   if (can_retry(error)) {
     RW_LOG(Debug, "api %s: %s; sending the request again (retry %u)",
            route_->config->name.c_str(), error.message, retries_ + 1u);
-    retry();
+    // A reused connection that turned out closed: its idle neighbours may be closed
+    // too (an upstream keep-alive timeout shorter than ours), so not another one.
+    retry(error.reused_connection);
     return;
   }
   LocalReplyCause cause = cause_of(error);

@@ -79,12 +79,13 @@ class Exchange final : public RequestHandler,
   static void on_deadline(Timer* timer);
   // Ends the request with a local reply (cancelling a filter that waits).
   void finish_locally(LocalReplyCause cause, std::string_view message);
-  void send_upstream();
+  // |avoid_idle|: not on an idle keep-alive connection (one just proved closed).
+  void send_upstream(bool avoid_idle = false);
   // Body bytes handed towards the upstream (sent, or held until a stream is ready).
   void forward_body(Slice data);
   void hold_request_data(Slice data);
   bool can_retry(const UpstreamError& error) const;
-  void retry();
+  void retry(bool avoid_idle);
   void detach_upstream();
   void credit_client(uint32_t bytes);
   void maybe_pause_request();

@@ -63,6 +63,21 @@ void Http1Pool::request_stream(UpstreamCallbacks* callbacks) {
   waiting_.push_back(callbacks);
 }
 
+void Http1Pool::request_stream_avoiding_idle(UpstreamCallbacks* callbacks) {
+  if (aborted_) {
+    callbacks->on_upstream_failed(
+        UpstreamError{UpstreamFailure::kShutdown, "the gateway is shutting down"});
+    return;
+  }
+  // A new connection, or the next one a finished request hands back (it was busy,
+  // not idle, a moment ago).
+  if (conns_.size() < settings_.max_connections) {
+    start_connection(callbacks);
+    return;
+  }
+  waiting_.push_back(callbacks);
+}
+
 void Http1Pool::start_connection(UpstreamCallbacks* waiter) {
   if (!backoff_.may_connect(loop_->now_ms())) {
     waiter->on_upstream_failed(UpstreamError{UpstreamFailure::kUnavailable,

@@ -24,6 +24,7 @@ class Http1Pool final : public UpstreamPool, private Http1ClientConn::Owner {
   ~Http1Pool() override;
 
   void request_stream(UpstreamCallbacks* callbacks) override;
+  void request_stream_avoiding_idle(UpstreamCallbacks* callbacks) override;
   void cancel_request(UpstreamCallbacks* callbacks) override;
   void shutdown() override;
   void abort_all() override;

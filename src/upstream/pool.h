@@ -30,6 +30,13 @@ class UpstreamPool {
   virtual ~UpstreamPool() = default;
   // Calls callbacks->on_upstream_ready() or ->on_upstream_failed(), now or later.
   virtual void request_stream(UpstreamCallbacks* callbacks) = 0;
+  // The same, never on a connection that sat idle: for a request sent again after an
+  // idle keep-alive connection turned out closed (its idle neighbours may be too, as
+  // when the upstream's keep-alive timeout is shorter than ours). HTTP/2 pools have
+  // no such connections and treat it as request_stream().
+  virtual void request_stream_avoiding_idle(UpstreamCallbacks* callbacks) {
+    request_stream(callbacks);
+  }
   // The caller no longer waits (client went away).
   virtual void cancel_request(UpstreamCallbacks* callbacks) = 0;
   // No new work: close idle connections now, the rest when their streams finish.

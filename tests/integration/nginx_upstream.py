@@ -9,7 +9,8 @@ free port of 127.0.0.1. Every path answers 200 with the fixed body BODY, except
 /nginx-status (stub_status: NGINX's own count of connections and requests). The
 helper registers itself with ctx._others, so ctx.cleanup() stops NGINX (SIGTERM, then
 SIGKILL for the master and its workers) even when the test fails, and fails the test
-when NGINX's error log shows a crashed worker.
+when NGINX's error log shows a worker that died on a signal, an [alert] or an [emerg].
+A missing NGINX fails the test naming the Debian package (nginx-light).
 
 h2c=True listens with `http2` (cleartext HTTP/2 with prior knowledge, the gateway's
 h2c:// targets); otherwise plain HTTP/1.1. keepalive_requests and keepalive_timeout are
@@ -228,16 +229,19 @@ class NginxUpstream:
                 fail("NGINX stub_status: curl exit %d, status %r: %s"
                      % (r.rc, r.status, r.stderr.strip()))
             return NginxStatus(r.body.decode(errors="replace"))
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                      % STATUS_PATH.encode())
-            data = b""
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+        data = b""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                          % STATUS_PATH.encode())
+                deadline = time.monotonic() + 5
+                while time.monotonic() < deadline:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+        except OSError as e:
+            fail("NGINX stub_status on port %d: %s (got %r)" % (self.port, e, data[:200]))
         return NginxStatus(data.decode(errors="replace"))
 
     def error_log_text(self):
@@ -286,6 +290,8 @@ class NginxUpstream:
         if self._stderr:
             self._stderr.close()
             self._stderr = None
+        if self.proc is None:
+            return  # never started (its configuration was refused: reported then)
         crashes = [l for l in self.error_log_text().splitlines()
                    if re.search(r"exited on signal|\[alert\]|\[emerg\]", l)]
         if crashes:
