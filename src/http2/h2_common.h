@@ -5,7 +5,6 @@
 // header and the payload slices on the socket), and header-list helpers.
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,13 +13,14 @@
 
 #include "http/message.h"
 #include "mem/slice.h"
+#include "mem/slice_queue.h"
 
 namespace ringway {
 
 class TcpConn;
 
 struct OutboundBody {
-  std::deque<Slice> chunks;
+  SliceQueue chunks;
   size_t bytes = 0;
   bool end = false;            // no more chunks will be added
   bool deferred = false;       // the provider returned NGHTTP2_ERR_DEFERRED
@@ -48,9 +48,7 @@ void take_body_bytes(OutboundBody& body, size_t length, Emit&& emit) {
     if (front.size() <= length) {
       length -= front.size();
       body.bytes -= front.size();
-      Slice s = std::move(front);
-      body.chunks.pop_front();
-      emit(std::move(s));
+      emit(body.chunks.pop_front());
     } else {
       Slice part = front.prefix(static_cast<uint32_t>(length));
       front.advance(static_cast<uint32_t>(length));

@@ -159,9 +159,7 @@ void Exchange::on_upstream_ready(UpstreamStream* up) {
   const uint8_t attempt = retries_;
   up->send_request_head(request_, end_stream);
   while (!pending_body_.empty() && up_ && retries_ == attempt) {
-    Slice s = std::move(pending_body_.front());
-    pending_body_.pop_front();
-    forward_body(std::move(s));
+    forward_body(pending_body_.pop_front());
   }
   if (up_ && retries_ == attempt && request_ended_ && !end_stream) {
     up->send_request_end(has_pending_trailers_ ? &pending_trailers_ : nullptr);
@@ -335,13 +333,13 @@ void Exchange::retry(bool avoid_idle) {
   ++retries_;
   ++route_->stats->upstream_retries;
   // Everything sent goes again, followed by whatever had not been sent yet.
-  while (!replay_body_.empty()) {
-    pending_body_.push_front(std::move(replay_body_.back()));
-    replay_body_.pop_back();
-  }
+  SliceQueue resend;
+  while (!replay_body_.empty()) resend.push_back(replay_body_.pop_front());
+  while (!pending_body_.empty()) resend.push_back(pending_body_.pop_front());
+  pending_body_ = std::move(resend);
   replay_bytes_ = 0;
   body_in_flight_ = 0;
-  for (const Slice& s : pending_body_) body_in_flight_ += s.size();
+  pending_body_.for_each([this](const Slice& s) { body_in_flight_ += s.size(); });
   send_upstream(avoid_idle);
 }
 

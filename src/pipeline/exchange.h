@@ -15,7 +15,6 @@
 //    it stops calling the upstream after cancel().
 
 #include <cstdint>
-#include <deque>
 #include <string>
 
 #include "filter/filter.h"
@@ -27,6 +26,7 @@
 #include "io/timer_wheel.h"
 #include "mem/pool.h"
 #include "mem/slice.h"
+#include "mem/slice_queue.h"
 
 namespace ringway {
 
@@ -105,12 +105,12 @@ class Exchange final : public RequestHandler,
   RequestHead request_;
   std::string client_address_;
   std::string log_path_;  // the path as the client sent it
-  std::deque<Slice> pending_body_;  // request body not yet handed to an upstream stream
+  SliceQueue pending_body_;  // request body not yet handed to an upstream stream
   HeaderList pending_trailers_;
   bool has_pending_trailers_ = false;
   // A copy of the body already sent, kept (up to upstream_retry_buffer_bytes) so a
   // request the upstream did not process can be sent again.
-  std::deque<Slice> replay_body_;
+  SliceQueue replay_body_;
   uint64_t replay_bytes_ = 0;
   bool replayable_ = true;  // every body byte sent so far is in replay_body_
   uint64_t body_received_ = 0;  // request body bytes from the client

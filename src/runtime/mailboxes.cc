@@ -31,8 +31,12 @@ Mailboxes::~Mailboxes() = default;
 void Mailboxes::set_receiver(uint32_t endpoint, int event_fd, int ring_fd, Op* ring_wake_op) {
   Receiver& r = receivers_[endpoint];
   r.event_fd = event_fd;
-  r.ring_fd = ring_fd;
-  r.ring_wake_op = ring_wake_op;
+  r.ring_wake_op.store(ring_wake_op, std::memory_order_release);
+  r.ring_fd.store(ring_fd, std::memory_order_release);
+}
+
+void Mailboxes::stop_ring_wakes(uint32_t endpoint) {
+  receivers_[endpoint].ring_fd.store(-1, std::memory_order_release);
 }
 
 bool Mailboxes::post(uint32_t from, uint32_t to, ShardMessage&& message, Ring* sender_ring) {
@@ -50,8 +54,10 @@ bool Mailboxes::post(uint32_t from, uint32_t to, ShardMessage&& message, Ring* s
 
 void Mailboxes::wake(uint32_t to, Ring* sender_ring) {
   Receiver& r = receivers_[to];
-  if (sender_ring && r.ring_fd >= 0 && r.ring_wake_op && sender_ring->msg_ring_supported()) {
-    sender_ring->msg_ring(r.ring_fd, r.ring_wake_op, &g_wake_failure);
+  int ring_fd = r.ring_fd.load(std::memory_order_acquire);
+  Op* wake_op = r.ring_wake_op.load(std::memory_order_acquire);
+  if (sender_ring && ring_fd >= 0 && wake_op && sender_ring->msg_ring_supported()) {
+    sender_ring->msg_ring(ring_fd, wake_op, &g_wake_failure);
     return;
   }
   if (r.event_fd >= 0) {

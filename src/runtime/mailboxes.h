@@ -40,6 +40,9 @@ class Mailboxes {
   // its loop (or the control thread) reads, and — for shards — its ring fd and the
   // Op a MSG_RING wake completes.
   void set_receiver(uint32_t endpoint, int event_fd, int ring_fd, Op* ring_wake_op);
+  // A shard about to close its ring: later wakes go through its eventfd (which stays
+  // open until the Shard object goes).
+  void stop_ring_wakes(uint32_t endpoint);
 
   // Posts |message| from |from| to |to| (on |from|'s thread). |sender_ring|: the
   // sending shard's ring (null from the control thread). Returns false when |to|'s
@@ -77,8 +80,9 @@ class Mailboxes {
     std::atomic<bool> wake_pending{false};
     std::atomic<uint64_t> turn{0};
     int event_fd = -1;
-    int ring_fd = -1;
-    Op* ring_wake_op = nullptr;
+    // Read by senders on other threads; cleared when the receiver's ring closes.
+    std::atomic<int> ring_fd{-1};
+    std::atomic<Op*> ring_wake_op{nullptr};
   };
   SpscQueue<ShardMessage>& queue(uint32_t from, uint32_t to) const {
     return *queues_[from * endpoints_ + to];

@@ -283,6 +283,8 @@ void ShardGeneration::RequestRefs::release() {
 }
 
 ShardRuntime::~ShardRuntime() {
+  // The ring closes with the loop: other shards wake this one by its eventfd now.
+  mailboxes_->stop_ring_wakes(static_cast<uint32_t>(options_.index));
   loop_.disarm_timer(&pool_collect_);
   loop_.disarm_timer(&ticket_rotation_);
   loop_.disarm_timer(&drain_deadline_);
