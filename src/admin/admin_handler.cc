@@ -68,7 +68,8 @@ void AdminHandler::on_request_head(RequestHead&& head, bool end_stream) {
 
 void AdminHandler::on_request_data(Slice data) {
   if (!down_) return;
-  if (body_.size() + data.size() > kMaxBodyBytes) {
+  // Read (for the key API) up to [admin] max_body_bytes; more is 413.
+  if (body_.size() + data.size() > backend_->admin_config().max_body_bytes) {
     too_large_ = true;
     body_.clear();
   } else if (!too_large_) {

@@ -32,9 +32,6 @@ class AdminHandler final : public RequestHandler,
                            private ReloadWaiter,
                            public PoolAllocated<AdminHandler> {
  public:
-  // Request bodies are read (for the key API) up to this many bytes; more is 413.
-  static constexpr uint32_t kMaxBodyBytes = 1048576;
-
   AdminHandler(AdminBackend* backend, ServerStream* stream);
 
   void on_request_head(RequestHead&& head, bool end_stream) override;

@@ -35,11 +35,14 @@ void parse_admin_section(const RawSection& section, AdminConfig& admin,
       } else {
         admin.secret = entry.value;
       }
-    } else if (entry.key == "collect_timeout_ms") {
+    } else if (entry.key == "collect_timeout_ms" || entry.key == "max_body_bytes") {
+      bool timeout = entry.key == "collect_timeout_ms";
       uint64_t value = 0;
       std::string why;
-      if (parse_uint(entry.key, entry.value, 10, 60000, value, why)) {
-        admin.collect_timeout_ms = static_cast<uint32_t>(value);
+      if (parse_uint(entry.key, entry.value, timeout ? 10 : 1024, timeout ? 60000 : 67108864,
+                     value, why)) {
+        (timeout ? admin.collect_timeout_ms : admin.max_body_bytes) =
+            static_cast<uint32_t>(value);
       } else {
         error(entry.line, prefix + why);
       }

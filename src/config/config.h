@@ -145,6 +145,8 @@ struct AdminConfig {
   std::string secret;
   // How long /metrics waits for the other shards' counters.
   uint32_t collect_timeout_ms = 1000;
+  // Request bodies the admin API reads (Tyk's key API sends JSON); more is 413.
+  uint32_t max_body_bytes = 1048576;
 };
 
 struct Config {

@@ -9,7 +9,7 @@
 
 namespace ringway {
 
-// [admin]: listen, secret, collect_timeout_ms.
+// [admin]: listen, secret, collect_timeout_ms, max_body_bytes.
 void parse_admin_section(const RawSection& section, AdminConfig& admin,
                          std::vector<ConfigError>& errors);
 

@@ -257,6 +257,7 @@ TEST(ConfigLoader, AdminListensOnLoopbackByDefault) {
   EXPECT_EQ(address_of(config->admin.listen[0]), "127.0.0.1:8081");
   EXPECT_EQ(config->admin.secret, "s3cret");
   EXPECT_EQ(config->admin.collect_timeout_ms, 1000u);
+  EXPECT_EQ(config->admin.max_body_bytes, 1048576u);
 }
 
 TEST(ConfigLoader, ParsesAdminKeys) {
@@ -264,11 +265,13 @@ TEST(ConfigLoader, ParsesAdminKeys) {
                         "[admin]\n"
                         "listen = 127.0.0.1:9901, [::1]:9901\n"
                         "secret = abc\n"
-                        "collect_timeout_ms = 250\n");
+                        "collect_timeout_ms = 250\n"
+                        "max_body_bytes = 4096\n");
   ASSERT_TRUE(config);
   ASSERT_EQ(config->admin.listen.size(), 2u);
   EXPECT_EQ(address_of(config->admin.listen[1]), "[::1]:9901");
   EXPECT_EQ(config->admin.collect_timeout_ms, 250u);
+  EXPECT_EQ(config->admin.max_body_bytes, 4096u);
 }
 
 TEST(ConfigLoader, ReportsBadAdminKeysWithLine) {
