@@ -232,7 +232,7 @@ int run(const std::string& config_path, bool check_only) {
   std::vector<int> cpus = usable_cpus();
   uint32_t shard_count = gw.shards == 0 ? static_cast<uint32_t>(cpus.size()) : gw.shards;
   Mailboxes mailboxes(shard_count, gw.mailbox_capacity);
-  mailboxes.set_receiver(mailboxes.control(), control_fd, -1, nullptr);
+  mailboxes.set_event_fd(mailboxes.control(), control_fd);
   Control control(config_path, config, &mailboxes);
   std::vector<std::unique_ptr<Shard>> shards;
   ShardOptions options;
@@ -241,22 +241,27 @@ int run(const std::string& config_path, bool check_only) {
   options.access_log_fd = access_log_fd;
   options.version = RINGWAY_VERSION;
   options.started_unix_s = static_cast<uint64_t>(time(nullptr));
-  bool started = true;
   for (uint32_t i = 0; i < shard_count; ++i) {
     options.index = static_cast<int>(i);
     options.cpu = gw.pin_shards ? cpus[i % cpus.size()] : -1;
-    auto shard = std::make_unique<Shard>(options, config, &mailboxes);
+    shards.push_back(std::make_unique<Shard>(options, config, &mailboxes));
     std::string error;
-    if (!shard->start(&error)) {
+    if (!shards.back()->prepare(&error)) {
       RW_LOG(Error, "cannot start: %s", error.c_str());
-      started = false;
+      return 1;
+    }
+  }
+  size_t started = 0;
+  for (; started < shards.size(); ++started) {
+    std::string error;
+    if (!shards[started]->start(&error)) {
+      RW_LOG(Error, "cannot start: %s", error.c_str());
       break;
     }
-    shards.push_back(std::move(shard));
   }
-  if (!started) {
+  if (started < shards.size()) {
     control.drain();
-    for (auto& s : shards) s->join();
+    for (size_t i = 0; i < started; ++i) shards[i]->join();
     return 1;
   }
   std::string addresses;

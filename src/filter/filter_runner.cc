@@ -20,6 +20,7 @@ void FilterRunner::run() {
     ++calls_;
     state_ = State::kRunning;
     resume_requested_ = false;
+    pending_ = nullptr;  // each stop registers its own operation
     FilterStatus status = filter->on_request(*request_);
     if (state_ == State::kFinished || state_ == State::kCancelled) return;
     if (status == FilterStatus::kStop && !resume_requested_) {

@@ -22,10 +22,11 @@ enum class LocalReplyCause : uint8_t {
   Unauthenticated,        // 401 / 16 UNAUTHENTICATED                   UA
   Forbidden,              // 403 / 7 PERMISSION_DENIED                  PD
   PluginFailed,           // 500 / 13 INTERNAL                          PF
-  UpstreamConnectFailure, // 502 / 14 UNAVAILABLE: refused, unreachable UF
+  UpstreamConnectFailure, // 502 / 14 UNAVAILABLE: refused, unreachable, UF
+                          // or backing off after such failures
   UpstreamReset,          // 502 / 14: closed or reset before the reply UR
   UpstreamProtocolError,  // 502 / 14: an invalid response              UPE
-  UpstreamOverloaded,     // 503 / 14: no capacity or reconnect backoff UO
+  UpstreamOverloaded,     // 503 / 14: no capacity                      UO
   UpstreamTimeout,        // 504 / 4 DEADLINE_EXCEEDED                  UT
   DeadlineExceeded,       // 504 / 4: the gRPC call's grpc-timeout      DE
   BadRequest,             // 400 / 13                                   DPE

@@ -20,7 +20,11 @@ void TimerWheel::link(Timer* timer) {
 
 void TimerWheel::unlink(Timer* timer) {
   uint32_t slot = timer->slot;
-  if (timer->prev) {
+  if (timer == sweep_next_) {
+    // The next timer of the list being swept (detached from its slot): a callback
+    // disarms or re-arms it. The sweep goes on with the one after it.
+    sweep_next_ = timer->next;
+  } else if (timer->prev) {
     timer->prev->next = timer->next;
   } else {
     slots_[slot] = timer->next;
@@ -52,14 +56,16 @@ uint32_t TimerWheel::advance(uint64_t now_ms) {
 
   uint32_t fired = 0;
   auto sweep = [&](uint32_t slot) {
-    // Detach the list first: callbacks may arm timers (even into this slot).
-    Timer* list = slots_[slot];
+    // Detach the list first: callbacks may arm timers (even into this slot). The
+    // cursor is a member so that a callback disarming the next timer of the detached
+    // list moves it on (see unlink) instead of leaving it on a timer that may be gone.
+    sweep_next_ = slots_[slot];
     slots_[slot] = nullptr;
     if (slot != kDueSlot) occupied_[slot / 64] &= ~(uint64_t{1} << (slot % 64));
-    while (list) {
-      Timer* timer = list;
-      list = timer->next;
-      if (list) list->prev = nullptr;
+    while (sweep_next_) {
+      Timer* timer = sweep_next_;
+      sweep_next_ = timer->next;
+      if (sweep_next_) sweep_next_->prev = nullptr;
       timer->prev = timer->next = nullptr;
       timer->armed = false;
       --armed_count_;

@@ -57,6 +57,7 @@ class TimerWheel {
   static constexpr uint32_t kDueSlot = kSlotCount;  // deadline already reached when armed
 
   uint64_t now_ms_;  // the tick swept last; slots after it are pending
+  Timer* sweep_next_ = nullptr;  // during advance(): the next timer of the swept list
   uint32_t armed_count_ = 0;
   std::array<Timer*, kSlotCount + 1> slots_{};  // last entry: the due list
   std::array<uint64_t, kSlotCount / 64> occupied_{};

@@ -35,9 +35,13 @@ void DownstreamConnList::remove(DownstreamConn* c) {
 }
 
 DownstreamConn::DownstreamConn(const ListenerContext& context, ListenerScope* scope,
-                               RequestHandlerFactory* handlers, int fd,
+                               RequestHandlerFactory* handlers, uint64_t listener_id, int fd,
                                std::string client_address, bool tls)
-    : ctx_(context), scope_(scope), handlers_(handlers), tcp_(context.loop, this) {
+    : ctx_(context),
+      scope_(scope),
+      handlers_(handlers),
+      listener_id_(listener_id),
+      tcp_(context.loop, this) {
   scope_->acquire();
   info_.client_address = std::move(client_address);
   info_.tls = tls;

@@ -60,9 +60,11 @@ struct ListenerContext {
 class DownstreamConn final : public TcpConn::Handler, public PoolAllocated<DownstreamConn> {
  public:
   // |tls|: the connection came in on a tls_listen address. |scope| is acquired for
-  // the connection's life.
+  // the connection's life. |listener_id|: the shard's id of the listening socket it
+  // was accepted on (its connections are drained when a reload removes it).
   DownstreamConn(const ListenerContext& context, ListenerScope* scope,
-                 RequestHandlerFactory* handlers, int fd, std::string client_address, bool tls);
+                 RequestHandlerFactory* handlers, uint64_t listener_id, int fd,
+                 std::string client_address, bool tls);
   DownstreamConn(const DownstreamConn&) = delete;
   DownstreamConn& operator=(const DownstreamConn&) = delete;
 
@@ -71,8 +73,7 @@ class DownstreamConn final : public TcpConn::Handler, public PoolAllocated<Downs
   void drain();
   // Closes the socket now (drain deadline passed).
   void abort();
-  // Accepted on a listener that was removed by a reload (drain then applies).
-  RequestHandlerFactory* handlers() const { return handlers_; }
+  uint64_t listener_id() const { return listener_id_; }
 
   // Intrusive list links, owned by DownstreamConnList.
   DownstreamConn* prev_ = nullptr;
@@ -95,6 +96,7 @@ class DownstreamConn final : public TcpConn::Handler, public PoolAllocated<Downs
   ListenerContext ctx_;
   ListenerScope* scope_;
   RequestHandlerFactory* handlers_;
+  uint64_t listener_id_;
   const GatewayConfig& gateway() const { return scope_->config().gateway; }
   TcpConn tcp_;
   DownstreamInfo info_;

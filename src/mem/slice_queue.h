@@ -30,7 +30,14 @@ class SliceQueue {
   }
   Slice pop_front() {
     Slice s = std::move(items_[head_++]);
-    if (head_ == items_.size()) clear();
+    if (head_ == items_.size()) {
+      clear();
+    } else if (head_ >= kCompactAt && 2 * head_ >= items_.size()) {
+      // A queue that never empties (a long stream whose reader is the bottleneck)
+      // drops its used prefix now and then instead of growing for ever.
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
     return s;
   }
   void clear() {
@@ -38,12 +45,15 @@ class SliceQueue {
     head_ = 0;
   }
 
+  size_t capacity_for_test() const { return items_.capacity(); }
+
   template <class F>
   void for_each(F&& f) const {
     for (size_t i = head_; i < items_.size(); ++i) f(items_[i]);
   }
 
  private:
+  static constexpr size_t kCompactAt = 32;
   std::vector<Slice> items_;  // [0, head_) are moved-from (empty) slices
   size_t head_ = 0;
 };

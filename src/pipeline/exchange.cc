@@ -115,13 +115,15 @@ void Exchange::continue_request() {
 void Exchange::on_filters_passed() {
   ForwardContext fc{client_address_, info_->scheme(), info_->cert()};
   rewrite_request_for_upstream(request_, *route_->config, fc);
+  // One upstream_timeout_ms for all attempts (a retry does not restart it; progress
+  // of the request body does, see on_request_bytes_sent).
+  if (!has_deadline_) {
+    shard_->loop->arm_timer(&timeout_, generation_->gateway().upstream_timeout_ms);
+  }
   send_upstream();
 }
 
 void Exchange::send_upstream(bool avoid_idle) {
-  if (!has_deadline_) {
-    shard_->loop->arm_timer(&timeout_, generation_->gateway().upstream_timeout_ms);
-  }
   pool_ = route_->pool.get();
   ++guard_;
   // May call back synchronously.
@@ -153,6 +155,8 @@ void Exchange::on_upstream_ready(UpstreamStream* up) {
     }
   }
   bool end_stream = request_ended_ && pending_body_.empty() && !has_pending_trailers_;
+  // Sending may fail at once and end the exchange (a local reply): finish first.
+  ++guard_;
   // A stream that fails at once is replaced (a retry: retries_ moves on) or given up
   // on (up_ cleared); the rest is then that attempt's business. (Comparing stream
   // pointers would not do: a new stream may reuse the old one's memory.)
@@ -164,6 +168,8 @@ void Exchange::on_upstream_ready(UpstreamStream* up) {
   if (up_ && retries_ == attempt && request_ended_ && !end_stream) {
     up->send_request_end(has_pending_trailers_ ? &pending_trailers_ : nullptr);
   }
+  --guard_;
+  if (destroy_pending_) maybe_destroy();
 }
 
 // Sends |data| on the upstream stream, keeping a copy for a retry while the

@@ -6,16 +6,13 @@
 #include "io/ring.h"
 
 namespace ringway {
-namespace {
-// A failed MSG_RING (the target ring is gone or overflowing): the receiver's per-turn
-// check still finds the message; nothing else to do.
-void ignore_wake_failure(Op*, int32_t, uint32_t) {}
-Op g_wake_failure{ignore_wake_failure, nullptr};
-}  // namespace
-
 Mailboxes::Mailboxes(uint32_t shards, uint32_t capacity)
     : shards_(shards), endpoints_(shards + 1), capacity_(capacity),
       receivers_(new Receiver[shards + 1]) {
+  for (uint32_t i = 0; i < endpoints_; ++i) {
+    receivers_[i].wake_failure.complete = on_wake_failure;
+    receivers_[i].wake_failure.owner = &receivers_[i];
+  }
   queues_.resize(static_cast<size_t>(endpoints_) * endpoints_);
   for (uint32_t from = 0; from < endpoints_; ++from) {
     for (uint32_t to = 0; to < endpoints_; ++to) {
@@ -28,9 +25,12 @@ Mailboxes::Mailboxes(uint32_t shards, uint32_t capacity)
 
 Mailboxes::~Mailboxes() = default;
 
-void Mailboxes::set_receiver(uint32_t endpoint, int event_fd, int ring_fd, Op* ring_wake_op) {
+void Mailboxes::set_event_fd(uint32_t endpoint, int event_fd) {
+  receivers_[endpoint].event_fd = event_fd;
+}
+
+void Mailboxes::set_ring(uint32_t endpoint, int ring_fd, Op* ring_wake_op) {
   Receiver& r = receivers_[endpoint];
-  r.event_fd = event_fd;
   r.ring_wake_op.store(ring_wake_op, std::memory_order_release);
   r.ring_fd.store(ring_fd, std::memory_order_release);
 }
@@ -57,14 +57,23 @@ void Mailboxes::wake(uint32_t to, Ring* sender_ring) {
   int ring_fd = r.ring_fd.load(std::memory_order_acquire);
   Op* wake_op = r.ring_wake_op.load(std::memory_order_acquire);
   if (sender_ring && ring_fd >= 0 && wake_op && sender_ring->msg_ring_supported()) {
-    sender_ring->msg_ring(ring_fd, wake_op, &g_wake_failure);
+    sender_ring->msg_ring(ring_fd, wake_op, &r.wake_failure);
     return;
   }
-  if (r.event_fd >= 0) {
-    uint64_t one = 1;
-    ssize_t rc = write(r.event_fd, &one, sizeof(one));
-    (void)rc;  // EAGAIN only if the counter would overflow: a wake is pending anyway
-  }
+  write_event_fd(r.event_fd);
+}
+
+void Mailboxes::write_event_fd(int fd) {
+  if (fd < 0) return;
+  uint64_t one = 1;
+  ssize_t rc = write(fd, &one, sizeof(one));
+  (void)rc;  // EAGAIN only if the counter would overflow: a wake is pending anyway
+}
+
+void Mailboxes::on_wake_failure(Op* op, int32_t, uint32_t) {
+  // The receiving ring refused the MSG_RING (closing, or its completion queue full):
+  // its eventfd wakes it instead, so the message cannot sit unseen by an idle shard.
+  write_event_fd(static_cast<Receiver*>(op->owner)->event_fd);
 }
 
 void Mailboxes::clear_wake(uint32_t endpoint) {

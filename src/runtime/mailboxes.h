@@ -36,10 +36,12 @@ class Mailboxes {
   uint32_t control() const { return shards_; }
   uint32_t capacity() const { return capacity_; }
 
-  // Receiver registration, before any message is posted to |endpoint|: the eventfd
-  // its loop (or the control thread) reads, and — for shards — its ring fd and the
-  // Op a MSG_RING wake completes.
-  void set_receiver(uint32_t endpoint, int event_fd, int ring_fd, Op* ring_wake_op);
+  // Receiver registration. The eventfd each endpoint's loop (or the control thread)
+  // reads is set for every endpoint before any thread starts (so no post can find a
+  // receiver it cannot wake); a shard adds its ring once it runs.
+  void set_event_fd(uint32_t endpoint, int event_fd);
+  // The shard's ring fd and the Op a MSG_RING wake completes on it.
+  void set_ring(uint32_t endpoint, int ring_fd, Op* ring_wake_op);
   // A shard about to close its ring: later wakes go through its eventfd (which stays
   // open until the Shard object goes).
   void stop_ring_wakes(uint32_t endpoint);
@@ -79,7 +81,9 @@ class Mailboxes {
   struct alignas(64) Receiver {
     std::atomic<bool> wake_pending{false};
     std::atomic<uint64_t> turn{0};
-    int event_fd = -1;
+    int event_fd = -1;  // written before the threads start, read-only after
+    // A MSG_RING that failed (on the sender's ring): falls back to event_fd.
+    Op wake_failure;
     // Read by senders on other threads; cleared when the receiver's ring closes.
     std::atomic<int> ring_fd{-1};
     std::atomic<Op*> ring_wake_op{nullptr};
@@ -88,6 +92,8 @@ class Mailboxes {
     return *queues_[from * endpoints_ + to];
   }
   void wake(uint32_t to, Ring* sender_ring);
+  static void write_event_fd(int fd);
+  static void on_wake_failure(Op* op, int32_t res, uint32_t flags);
 
   uint32_t shards_;
   uint32_t endpoints_;

@@ -133,6 +133,7 @@ enum class ListenerKind : uint8_t { kProxy, kTls, kAdmin };
 
 struct ListenerSocket {
   ShardRuntime* rt = nullptr;
+  uint64_t id = 0;  // unique on the shard: connections remember it
   ListenerKind kind = ListenerKind::kProxy;
   SockAddr address;
   std::string key;  // kind + address bytes
@@ -258,6 +259,7 @@ class ShardRuntime final : public AdminBackend, private Deferred, private ShardM
   Timer pool_collect_;
   // Listeners and connections.
   std::vector<std::unique_ptr<ListenerSocket>> listeners_;
+  uint64_t listener_seq_ = 0;
   DownstreamConnList connections_;
   ListenerContext listener_context_;
   // TLS session tickets (the same keys on every shard).
@@ -460,6 +462,7 @@ bool ShardRuntime::apply_listeners(const Config& config, bool at_start, std::str
     }
     auto l = std::make_unique<ListenerSocket>();
     l->rt = this;
+    l->id = ++listener_seq_;
     l->kind = kind;
     l->address = *addr;
     l->key = key;
@@ -489,6 +492,12 @@ bool ShardRuntime::apply_listeners(const Config& config, bool at_start, std::str
 
 void ShardRuntime::remove_listener(ListenerSocket* l) {
   l->removed = true;
+  // Its connections finish what they are doing and close (as NGINX's old workers do
+  // on reload): a removed admin address, say, is no longer reachable at all.
+  uint64_t id = l->id;
+  connections_.for_each([id](DownstreamConn* c) {
+    if (c->listener_id() == id) c->drain();
+  });
   loop_.disarm_timer(&l->retry_timer);
   if (l->armed) loop_.ring().cancel(&l->accept_op);
   // Closing the socket takes it out of the SO_REUSEPORT group: new connections go to
@@ -553,8 +562,8 @@ void ShardRuntime::accept_connection(int fd, ListenerSocket* l) {
   RequestHandlerFactory* handlers = &proxy_handlers_;
   if (l->kind == ListenerKind::kAdmin) handlers = &admin_handlers_;
   // The connection keeps the configuration it was accepted under.
-  auto* conn = new DownstreamConn(listener_context_, current_, handlers, fd, peer_address(fd),
-                                  l->kind == ListenerKind::kTls);
+  auto* conn = new DownstreamConn(listener_context_, current_, handlers, l->id, fd,
+                                  peer_address(fd), l->kind == ListenerKind::kTls);
   conn->start();
 }
 
@@ -818,12 +827,17 @@ Shard::~Shard() {
   if (event_fd_ >= 0) close(event_fd_);
 }
 
-bool Shard::start(std::string* error) {
+bool Shard::prepare(std::string* error) {
   event_fd_ = eventfd(0, EFD_CLOEXEC);
   if (event_fd_ < 0) {
     *error = std::string("eventfd: ") + strerror(errno);
     return false;
   }
+  mailboxes_->set_event_fd(static_cast<uint32_t>(options_.index), event_fd_);
+  return true;
+}
+
+bool Shard::start(std::string* error) {
   std::promise<std::string> started;
   std::future<std::string> result = started.get_future();
   thread_ = std::thread([this, &started] { run(&started); });

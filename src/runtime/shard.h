@@ -32,6 +32,9 @@ class Shard {
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
+  // Creates the shard's wake eventfd and registers it with the mailboxes. Called for
+  // every shard before any starts.
+  bool prepare(std::string* error);
   // Starts the thread and waits until it is serving (or failed: returns false).
   bool start(std::string* error);
   void join();

@@ -20,7 +20,9 @@ ShardMailbox::ShardMailbox(Mailboxes* mailboxes, uint32_t endpoint, Loop* loop, 
 }
 
 void ShardMailbox::start() {
-  mailboxes_->set_receiver(endpoint_, event_fd_, loop_->ring().fd(), &ring_wake_op_);
+  // (The eventfd was registered before any thread started: messages posted until now
+  // have made it readable, so the read armed below completes at once.)
+  mailboxes_->set_ring(endpoint_, loop_->ring().fd(), &ring_wake_op_);
   mailboxes_->publish_turn(endpoint_, loop_->turn() + 1);
   loop_->set_turn_hook(on_turn_end, this);
   arm_event_read();
@@ -28,7 +30,12 @@ void ShardMailbox::start() {
 
 void ShardMailbox::on_turn_end(void* arg) {
   auto* box = static_cast<ShardMailbox*>(arg);
-  if (box->mailboxes_->has_mail(box->endpoint_)) box->drain();
+  if (box->mailboxes_->has_mail(box->endpoint_)) {
+    // Cleared here too: a wake that was lost (or never sent) cannot leave the flag set
+    // and every later sender believing a wake is on its way.
+    box->mailboxes_->clear_wake(box->endpoint_);
+    box->drain();
+  }
   if (!box->outbox_.empty()) box->flush_outbox();
   // Messages posted from now on are stamped with the next turn: handled at its end
   // at the latest (or at the end of this one), that is, within one turn.

@@ -76,6 +76,13 @@ void Http1Pool::request_stream_avoiding_idle(UpstreamCallbacks* callbacks) {
     return;
   }
   waiting_.push_back(callbacks);
+  // At the limit with idle connections about: closing one makes room for a new one
+  // (on_conn_closed starts it for the oldest waiter).
+  if (idle_head_) {
+    Http1ClientConn* conn = idle_head_;
+    idle_remove(conn);
+    conn->close();
+  }
 }
 
 void Http1Pool::start_connection(UpstreamCallbacks* waiter) {

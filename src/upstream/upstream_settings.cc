@@ -1,6 +1,23 @@
 #include "upstream/upstream_settings.h"
 
+#include <sys/stat.h>
+
 namespace ringway {
+namespace {
+
+void add_file_identity(std::string& out, const std::string& path) {
+  if (path.empty()) return;
+  struct stat st {};
+  out += path;
+  if (stat(path.c_str(), &st) == 0) {
+    out += ':' + std::to_string(st.st_dev) + ':' + std::to_string(st.st_ino) + ':' +
+           std::to_string(st.st_size) + ':' + std::to_string(st.st_mtim.tv_sec) + '.' +
+           std::to_string(st.st_mtim.tv_nsec);
+  }
+  out += '\n';
+}
+
+}  // namespace
 
 UpstreamSettings upstream_settings_for(const ApiConfig& api, const Config& config) {
   const GatewayConfig& gw = config.gateway;
@@ -11,6 +28,11 @@ UpstreamSettings upstream_settings_for(const ApiConfig& api, const Config& confi
   s.cert_file = api.upstream_cert_file;
   s.key_file = api.upstream_key_file;
   s.insecure_skip_verify = api.tls_insecure_skip_verify;
+  if (api.target.tls) {
+    add_file_identity(s.tls_files_identity, s.ca_file);
+    add_file_identity(s.tls_files_identity, s.cert_file);
+    add_file_identity(s.tls_files_identity, s.key_file);
+  }
   s.record_warmup_bytes = config.tls.record_warmup_bytes;
   s.record_idle_ms = config.tls.record_idle_ms;
   s.limits.connect_timeout_ms = gw.upstream_connect_timeout_ms;
@@ -52,6 +74,7 @@ std::string UpstreamSettings::key() const {
   add(cert_file);
   add(key_file);
   num(insecure_skip_verify);
+  add(tls_files_identity);
   num(record_warmup_bytes);
   num(record_idle_ms);
   num(limits.connect_timeout_ms);

@@ -20,6 +20,10 @@ struct UpstreamSettings {
   std::string cert_file;  // client certificate for upstream mTLS
   std::string key_file;
   bool insecure_skip_verify = false;
+  // What the three files were when the settings were made (device, inode, size,
+  // modification time): a reload after a certificate was replaced at the same path
+  // gets a new pool and client context instead of keeping the old ones.
+  std::string tls_files_identity;
   uint32_t record_warmup_bytes = 1048576;
   uint32_t record_idle_ms = 1000;
   // Connections.

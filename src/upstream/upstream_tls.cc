@@ -10,6 +10,8 @@ std::string UpstreamTls::context_key(const UpstreamSettings& settings) {
   key += settings.key_file;
   key += settings.insecure_skip_verify ? "\ninsecure" : "\nverify";
   key += settings.target.protocol == UpstreamProtocol::Http2 ? "\nh2" : "\nhttp/1.1";
+  key += '\n';
+  key += settings.tls_files_identity;
   return key;
 }
 

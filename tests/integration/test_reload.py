@@ -239,12 +239,17 @@ def test_reload_opens_and_closes_listeners(ctx):
     gw.write({"web": web_api(a, "http")}, listen="127.0.0.1:%d, 127.0.0.1:%d" % (gw.port, extra))
     gw.sighup_and_wait()
     check_eq(curl_ok("http://127.0.0.1:%d/web/hello" % extra).status, 200, "the added listener")
-    # Remove the first one: it stops accepting; connections it accepted go on.
+    # Remove the first one: it stops accepting; a request in progress on a connection
+    # it accepted finishes, then that connection closes (drained).
+    old.send(b"GET /web/slow?ms=500 HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+    time.sleep(0.1)
     gw.write({"web": web_api(a, "http")}, listen="127.0.0.1:%d" % extra)
     gw.sighup_and_wait()
     wait_for(lambda: not port_accepts(gw.port), 5, what="the removed listener to refuse")
-    check_eq(old.request("GET", "/web/hello").status, 200,
-             "the connection accepted before it was removed")
+    r = old.read_response()
+    check_eq((r.status, r.headers.get("connection")), (200, "close"),
+             "the request in progress on the removed listener's connection")
+    check(old.wait_eof(5), "the removed listener's connection was not closed")
     old.close()
     check_eq(curl_ok("http://127.0.0.1:%d/web/hello" % extra).status, 200, "the remaining one")
     # The admin listener follows [admin] listen too.

@@ -221,6 +221,31 @@ TEST(FilterRunner, AnswerFromElsewhereWhileWaitingCancelsTheOperation) {
   EXPECT_EQ(r.passed, 0);
 }
 
+// Registers an operation and then goes on at once (it was answered synchronously).
+class RegistersThenContinues : public RequestFilter, public PendingOperation {
+ public:
+  const char* name() const override { return "registers"; }
+  FilterStatus on_request(FilterCallbacks& request) override {
+    request.set_pending(this);
+    return FilterStatus::kContinue;
+  }
+  void cancel() override { ++cancels; }
+  int cancels = 0;
+};
+
+TEST(FilterRunner, AnOperationLeftRegisteredByAFilterThatContinuedIsNotCancelledLater) {
+  FakeRequest r;
+  FilterChain chain;
+  auto first = std::make_unique<RegistersThenContinues>();
+  RegistersThenContinues* f = first.get();
+  chain.add(std::move(first));
+  chain.add(std::make_unique<WaitingFilter>());
+  r.runner.start(&chain, &r, &r);
+  ASSERT_TRUE(r.runner.waiting());
+  r.runner.cancel();  // cancels the second filter's operation, not the first's
+  EXPECT_EQ(f->cancels, 0);
+}
+
 TEST(FilterRunner, ContinueFromInsideOnRequestActsAsContinue) {
   FakeRequest r;
   FilterChain chain;

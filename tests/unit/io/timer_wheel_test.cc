@@ -142,6 +142,58 @@ TEST(TimerWheel, CallbackMayRearmItself) {
   EXPECT_EQ(r.fired, (std::vector<int>{1, 1}));
 }
 
+// A callback that disarms or re-arms another timer of the slot being swept (one
+// already detached from the slot, next in line): the sweep must go on past it, never
+// fire it after it was disarmed, and lose no other timer. (Found by a review: an
+// exchange's gRPC deadline sitting right behind a fault delay in one slot, the delay's
+// callback ending the exchange and disarming the deadline.)
+struct Neighbour {
+  Timer timer;
+  TimerWheel* wheel = nullptr;
+  Timer* other = nullptr;
+  uint64_t rearm_other_at = 0;  // 0: disarm it
+  std::vector<int>* fired = nullptr;
+  int id = 0;
+};
+
+void touch_neighbour(Timer* t) {
+  auto* n = static_cast<Neighbour*>(t->owner);
+  n->fired->push_back(n->id);
+  if (!n->other) return;
+  if (n->rearm_other_at) {
+    n->wheel->arm(n->other, n->rearm_other_at);
+  } else {
+    n->wheel->disarm(n->other);
+  }
+}
+
+TEST(TimerWheel, CallbackMayDisarmOrRearmTheNextTimerOfItsSlot) {
+  for (uint64_t rearm : {uint64_t{0}, uint64_t{60}}) {
+    SCOPED_TRACE(rearm);
+    std::vector<int> fired;
+    TimerWheel wheel(0);
+    Neighbour n[4];
+    for (int i = 0; i < 4; ++i) {
+      n[i].timer.callback = touch_neighbour;
+      n[i].timer.owner = &n[i];
+      n[i].wheel = &wheel;
+      n[i].fired = &fired;
+      n[i].id = i;
+    }
+    // Same slot, armed in reverse so the list is n0, n1, n2, n3 (newest first).
+    for (int i = 3; i >= 0; --i) wheel.arm(&n[i].timer, 10);
+    n[0].other = &n[1].timer;  // n0's callback touches n1, right behind it
+    n[0].rearm_other_at = rearm;
+    EXPECT_EQ(wheel.advance(10), 3u);
+    EXPECT_EQ(fired, (std::vector<int>{0, 2, 3}));
+    EXPECT_EQ(wheel.armed_count(), rearm ? 1u : 0u);
+    EXPECT_EQ(n[1].timer.armed, rearm != 0);
+    wheel.advance(100);
+    EXPECT_EQ(fired.size(), rearm ? 4u : 3u);
+    EXPECT_EQ(wheel.armed_count(), 0u);
+  }
+}
+
 TEST(TimerWheel, NextTimeoutReportsTheEarliestSlot) {
   TimerWheel wheel(1000);
   Recorder r;

@@ -1,5 +1,11 @@
 #include "pipeline/proxy_generation.h"
 
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -118,6 +124,37 @@ TEST_F(ProxyGenerationTest, ChangedLimitsMakeANewPool) {
   auto second = build("[gateway]\nupstream_max_connections = 7\n" + std::string(kTwoApis), 2);
   EXPECT_NE(first->match("", "/open")->pool, second->match("", "/open")->pool);
   EXPECT_EQ(second->match("", "/open")->pool->settings().max_connections, 7u);
+}
+
+TEST_F(ProxyGenerationTest, AReplacedUpstreamCertificateFileMakesANewPool) {
+  // Same path, new file (a rotated CA bundle): a reload must not keep the old client
+  // context. Unchanged: the pool stays.
+  char dir[] = "/tmp/rw-pg-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir));
+  std::string ca = std::string(dir) + "/ca.pem";
+  {
+    std::ifstream in("/etc/ssl/certs/ca-certificates.crt", std::ios::binary);
+    std::ofstream out(ca, std::ios::binary);
+    out << in.rdbuf();
+  }
+  std::string text = "[api.tls]\nlisten_path = /\ntarget_url = https://127.0.0.1:9443\n"
+                     "use_keyless = true\nupstream_ca_file = " + ca + "\n";
+  auto first = build(text, 1);
+  auto same = build(text, 2);
+  ASSERT_TRUE(first && same);
+  EXPECT_EQ(first->match("", "/")->pool, same->match("", "/")->pool);
+  // Rewritten in place, one second newer.
+  timeval times[2] = {{1700000000, 0}, {1700000001, 0}};
+  ASSERT_EQ(utimes(ca.c_str(), times), 0);
+  auto rotated = build(text, 3);
+  ASSERT_TRUE(rotated);
+  EXPECT_NE(first->match("", "/")->pool, rotated->match("", "/")->pool);
+  first.reset();
+  same.reset();
+  rotated.reset();
+  pools_->collect();
+  unlink(ca.c_str());
+  rmdir(dir);
 }
 
 }  // namespace

@@ -115,8 +115,15 @@ class Receiver : public ShardMailbox::Handler {
   Receiver(Mailboxes* boxes, uint32_t endpoint) : boxes_(boxes), endpoint_(endpoint) {}
   ~Receiver() { stop(); }
 
+  // Registers the wake eventfd (as main does for every shard before any starts).
+  void prepare() {
+    if (event_fd_ >= 0) return;
+    event_fd_ = eventfd(0, EFD_CLOEXEC);
+    boxes_->set_event_fd(endpoint_, event_fd_);
+  }
   void start(bool busy) {
     busy_ = busy;
+    prepare();
     thread_ = std::thread([this] { run(); });
     while (!ready_.load()) std::this_thread::yield();
   }
@@ -159,7 +166,6 @@ class Receiver : public ShardMailbox::Handler {
     r->loop_->arm_timer(t, 0);
   }
   void run() {
-    event_fd_ = eventfd(0, EFD_CLOEXEC);
     Loop loop;
     loop_ = &loop;
     std::string error;
@@ -213,6 +219,27 @@ TEST(ShardMailbox, ASleepingShardIsWokenByTheControlThread) {
   ASSERT_TRUE(boxes.post(boxes.control(), 0, std::move(m), nullptr));
   EXPECT_TRUE(wait_until([&] { return shard.handled_.load() == 1; }, 5000));
   EXPECT_LE(shard.max_delay_.load(), 1u);
+}
+
+TEST(ShardMailbox, MessagesPostedBeforeAShardRunsAreHandledWhenItStarts) {
+  // A /metrics scrape on shard 0 while shard 1 is still starting (or a drain right
+  // after start): the message waits, and the shard sees it as soon as it runs, idle
+  // or not.
+  Mailboxes boxes(1, 64);
+  Receiver shard(&boxes, 0);
+  shard.prepare();
+  for (int i = 0; i < 3; ++i) {
+    ShardMessage m;
+    m.body = DrainMessage{};
+    ASSERT_TRUE(boxes.post(boxes.control(), 0, std::move(m), nullptr));
+  }
+  shard.start(false);
+  EXPECT_TRUE(wait_until([&] { return shard.handled_.load() == 3; }, 5000));
+  // And later messages still wake it (the flag did not stay set).
+  ShardMessage m;
+  m.body = DrainMessage{};
+  ASSERT_TRUE(boxes.post(boxes.control(), 0, std::move(m), nullptr));
+  EXPECT_TRUE(wait_until([&] { return shard.handled_.load() == 4; }, 5000));
 }
 
 TEST(ShardMailbox, ShardsWakeEachOtherThroughTheirRings) {
