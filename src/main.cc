@@ -7,10 +7,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <fcntl.h>
@@ -155,20 +153,10 @@ class Control {
     // What only a restart can change keeps its running value (every shard must go on
     // agreeing on ring sizes, buffers and the access log).
     auto next = std::make_shared<Config>(*loaded.config);
-    for (const std::string& key : restart_only_changes(*running_, *next)) {
+    for (const std::string& key : keep_restart_only_values(*running_, *next)) {
       RW_LOG(Warn, "reload: %s changed; the new value applies after a restart", key.c_str());
     }
-    const GatewayConfig& old_gw = running_->gateway;
-    GatewayConfig& gw = next->gateway;
-    gw.shards = old_gw.shards;
-    gw.pin_shards = old_gw.pin_shards;
-    gw.ring_entries = old_gw.ring_entries;
-    gw.buffer_size = old_gw.buffer_size;
-    gw.buffer_count = old_gw.buffer_count;
-    gw.mailbox_capacity = old_gw.mailbox_capacity;
-    gw.access_log = old_gw.access_log;
-    gw.access_log_buffer_bytes = old_gw.access_log_buffer_bytes;
-    set_log_severity(to_severity(gw.log_level));
+    set_log_severity(to_severity(next->gateway.log_level));
     running_ = next;
     ++generation_;
     broadcast(ReloadMessage{running_, generation_, 0},
@@ -240,7 +228,6 @@ int run(const std::string& config_path, bool check_only) {
   options.ticket_master = TicketKeySchedule::random_master();
   options.access_log_fd = access_log_fd;
   options.version = RINGWAY_VERSION;
-  options.started_unix_s = static_cast<uint64_t>(time(nullptr));
   for (uint32_t i = 0; i < shard_count; ++i) {
     options.index = static_cast<int>(i);
     options.cpu = gw.pin_shards ? cpus[i % cpus.size()] : -1;

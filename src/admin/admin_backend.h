@@ -37,7 +37,6 @@ struct AdminStatus {
   std::string version;
   uint32_t shards = 0;
   uint64_t generation = 0;  // configuration generation in use (1 = as started)
-  uint64_t started_unix_s = 0;
 };
 
 class AdminBackend {

@@ -732,24 +732,26 @@ ConfigLoadResult load_config(const std::string& path) {
   return load_config_text(text.str(), path);
 }
 
-std::vector<std::string> restart_only_changes(const Config& running, const Config& loaded) {
-  const GatewayConfig& a = running.gateway;
-  const GatewayConfig& b = loaded.gateway;
+std::vector<std::string> keep_restart_only_values(const Config& running, Config& loaded) {
   std::vector<std::string> changed;
-  auto check = [&](bool differs, const char* key) {
-    if (differs) changed.push_back(std::string("[gateway] ") + key);
+  auto keep = [&](auto GatewayConfig::*field, const char* key) {
+    if (running.gateway.*field == loaded.gateway.*field) return;
+    changed.push_back(std::string("[gateway] ") + key);
+    loaded.gateway.*field = running.gateway.*field;
   };
-  check(a.shards != b.shards, "shards");
-  check(a.pin_shards != b.pin_shards, "pin_shards");
-  check(a.ring_entries != b.ring_entries, "ring_entries");
-  check(a.buffer_size != b.buffer_size, "buffer_size");
-  check(a.buffer_count != b.buffer_count, "buffer_count");
-  check(a.mailbox_capacity != b.mailbox_capacity, "mailbox_capacity");
-  check(a.access_log != b.access_log, "access_log");
-  check(a.access_log_buffer_bytes != b.access_log_buffer_bytes, "access_log_buffer_bytes");
-  if (running.tls.session_ticket_rotation_s != loaded.tls.session_ticket_rotation_s &&
-      running.tls.present && loaded.tls.present) {
+  keep(&GatewayConfig::shards, "shards");
+  keep(&GatewayConfig::pin_shards, "pin_shards");
+  keep(&GatewayConfig::ring_entries, "ring_entries");
+  keep(&GatewayConfig::buffer_size, "buffer_size");
+  keep(&GatewayConfig::buffer_count, "buffer_count");
+  keep(&GatewayConfig::mailbox_capacity, "mailbox_capacity");
+  keep(&GatewayConfig::access_log, "access_log");
+  keep(&GatewayConfig::access_log_buffer_bytes, "access_log_buffer_bytes");
+  // The first configuration with TLS sets the ticket rotation period for good.
+  if (running.tls.present && loaded.tls.present &&
+      running.tls.session_ticket_rotation_s != loaded.tls.session_ticket_rotation_s) {
     changed.push_back("[tls] session_ticket_rotation_s");
+    loaded.tls.session_ticket_rotation_s = running.tls.session_ticket_rotation_s;
   }
   return changed;
 }

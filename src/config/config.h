@@ -176,8 +176,9 @@ ConfigLoadResult load_config(const std::string& path);
 ConfigLoadResult load_config_text(const std::string& text, const std::string& path);
 
 // Keys whose new values only a restart applies (shard count, ring and buffer sizes,
-// the access log): "[gateway] shards", ... — empty when none changed.
-std::vector<std::string> restart_only_changes(const Config& running, const Config& loaded);
+// the access log, the ticket rotation period): sets them in |loaded| back to their
+// running values and returns the ones that differed ("[gateway] shards", ...).
+std::vector<std::string> keep_restart_only_values(const Config& running, Config& loaded);
 
 // "FILE:LINE: message" (or "FILE: message" for line 0).
 std::string format_config_error(const std::string& path, const ConfigError& error);

@@ -58,7 +58,6 @@ bool FaultDelayFilter::pick() {
 
 FilterStatus FaultDelayFilter::on_request(FilterCallbacks& request) {
   if (delay_ms_ == 0 || !pick()) return FilterStatus::kContinue;
-  ++delayed_;
   (new Delay(loop_, &request))->start(delay_ms_);
   return FilterStatus::kStop;
 }

@@ -22,8 +22,6 @@ class FaultDelayFilter final : public RequestFilter {
   const char* name() const override { return "fault_delay"; }
   FilterStatus on_request(FilterCallbacks& request) override;
 
-  uint64_t delayed() const { return delayed_; }
-
  private:
   bool pick();
 
@@ -31,7 +29,6 @@ class FaultDelayFilter final : public RequestFilter {
   uint32_t delay_ms_;
   uint32_t percent_;
   uint64_t rng_;  // splitmix64 state: cheap and shard-local
-  uint64_t delayed_ = 0;
 };
 
 }  // namespace ringway

@@ -44,8 +44,6 @@ class ServerCodec {
   virtual void drain() = 0;
   // The connection is closing or closed: detach every handler (they see a reset).
   virtual void on_connection_closing() = 0;
-  // Requests in progress (drain waits for them).
-  virtual uint32_t active_requests() const = 0;
 };
 
 }  // namespace ringway

@@ -35,9 +35,6 @@ class Http1Server final : public ServerCodec,
   void on_credit(uint32_t credit_id, uint32_t bytes) override;
   void drain() override;
   void on_connection_closing() override;
-  uint32_t active_requests() const override {
-    return (handler_ || response_active_ || in_request_) ? 1 : 0;
-  }
 
   // ServerStream
   void send_response_head(ResponseHead& head, bool end_stream) override;

@@ -7,7 +7,7 @@
 namespace ringway {
 
 void OutboundBody::push(Slice s) {
-  if (s.in_recv_buffer() && thread_buffer_ring() && thread_buffer_ring()->scarce()) s.detach();
+  if (s.pins_scarce_buffer()) s.detach();
   bytes += s.size();
   chunks.push_back(std::move(s));
 }

@@ -75,7 +75,6 @@ class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> 
   void on_before_flush() override;
   void drain() override;
   void on_connection_closing() override;
-  uint32_t active_requests() const override { return stream_count_; }
 
   nghttp2_session* session() { return session_; }
   const ServerCodecContext& context() const { return ctx_; }

@@ -145,6 +145,10 @@ bool Slice::append_copy(const char* data, uint32_t len) {
   return true;
 }
 
+bool Slice::pins_scarce_buffer() const {
+  return kind_ == Kind::Recv && t_buffer_ring && t_buffer_ring->scarce();
+}
+
 void Slice::detach() {
   if (kind_ != Kind::Recv) return;
   Slice copy = copy_of(data_, len_);

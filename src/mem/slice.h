@@ -64,6 +64,9 @@ class Slice {
   uint32_t size() const { return len_; }
   bool empty() const { return len_ == 0; }
   bool in_recv_buffer() const { return kind_ == Kind::Recv; }
+  // In a receive buffer while fewer than a quarter of them are free: a slice that
+  // may be held for long should then be copied (detach()) rather than pin it.
+  bool pins_scarce_buffer() const;
   HeapBlock* block() const { return kind_ == Kind::Heap ? block_ : nullptr; }
 
   // Another reference to the same bytes.

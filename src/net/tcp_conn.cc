@@ -241,7 +241,7 @@ void TcpConn::write(Slice slice, uint32_t credit_id) {
   if (closing_ >= CloseState::Lingering || slice.empty()) return;
   // A queued slice pins its receive buffer until the peer reads it; when buffers run
   // low, copy instead, so slow readers cannot starve every receive on the shard.
-  if (slice.in_recv_buffer() && loop_->buffers().scarce()) slice.detach();
+  if (slice.pins_scarce_buffer()) slice.detach();
   queued_bytes_ += slice.size();
   uint32_t size = slice.size();
   std::deque<Piece>& input = tls_ ? plain_queue_ : queue_;

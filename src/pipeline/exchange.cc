@@ -7,7 +7,6 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "grpc/grpc_timeout.h"
-#include "io/buffer_ring.h"
 #include "io/loop.h"
 #include "pipeline/access_log.h"
 #include "pipeline/api_stats.h"
@@ -82,11 +81,12 @@ void Exchange::on_request_head(RequestHead&& head, bool end_stream) {
   // The newest configuration, held until this request ends.
   generation_ = shard_->current;
   generation_->acquire();
-  ++guard_;
-  route_ = generation_->match(request_.authority, request_.path);
-  if (!route_) {
-    finish_locally(LocalReplyCause::NoRoute, "no API matches this path");
-  } else {
+  guarded([this] {
+    route_ = generation_->match(request_.authority, request_.path);
+    if (!route_) {
+      finish_locally(LocalReplyCause::NoRoute, "no API matches this path");
+      return;
+    }
     if (grpc_) {
       // A gRPC deadline replaces upstream_timeout_ms for this call and covers the
       // filters too: the gateway answers DEADLINE_EXCEEDED itself when it passes and
@@ -100,16 +100,11 @@ void Exchange::on_request_head(RequestHead&& head, bool end_stream) {
       }
     }
     runner_.start(&route_->filters, this, this);
-  }
-  --guard_;
-  if (destroy_pending_) maybe_destroy();
+  });
 }
 
 void Exchange::continue_request() {
-  ++guard_;
-  runner_.resume();
-  --guard_;
-  if (destroy_pending_) maybe_destroy();
+  guarded([this] { runner_.resume(); });
 }
 
 void Exchange::on_filters_passed() {
@@ -125,15 +120,14 @@ void Exchange::on_filters_passed() {
 
 void Exchange::send_upstream(bool avoid_idle) {
   pool_ = route_->pool.get();
-  ++guard_;
-  // May call back synchronously.
-  if (avoid_idle) {
-    pool_->request_stream_avoiding_idle(this);
-  } else {
-    pool_->request_stream(this);
-  }
-  --guard_;
-  if (destroy_pending_) maybe_destroy();
+  guarded([this, avoid_idle] {
+    // May call back synchronously.
+    if (avoid_idle) {
+      pool_->request_stream_avoiding_idle(this);
+    } else {
+      pool_->request_stream(this);
+    }
+  });
 }
 
 void Exchange::on_upstream_ready(UpstreamStream* up) {
@@ -156,20 +150,19 @@ void Exchange::on_upstream_ready(UpstreamStream* up) {
   }
   bool end_stream = request_ended_ && pending_body_.empty() && !has_pending_trailers_;
   // Sending may fail at once and end the exchange (a local reply): finish first.
-  ++guard_;
-  // A stream that fails at once is replaced (a retry: retries_ moves on) or given up
-  // on (up_ cleared); the rest is then that attempt's business. (Comparing stream
-  // pointers would not do: a new stream may reuse the old one's memory.)
-  const uint8_t attempt = retries_;
-  up->send_request_head(request_, end_stream);
-  while (!pending_body_.empty() && up_ && retries_ == attempt) {
-    forward_body(pending_body_.pop_front());
-  }
-  if (up_ && retries_ == attempt && request_ended_ && !end_stream) {
-    up->send_request_end(has_pending_trailers_ ? &pending_trailers_ : nullptr);
-  }
-  --guard_;
-  if (destroy_pending_) maybe_destroy();
+  guarded([this, up, end_stream] {
+    // A stream that fails at once is replaced (a retry: retries_ moves on) or given
+    // up on (up_ cleared); the rest is then that attempt's business. (Comparing
+    // stream pointers would not do: a new stream may reuse the old one's memory.)
+    const uint8_t attempt = retries_;
+    up->send_request_head(request_, end_stream);
+    while (!pending_body_.empty() && up_ && retries_ == attempt) {
+      forward_body(pending_body_.pop_front());
+    }
+    if (up_ && retries_ == attempt && request_ended_ && !end_stream) {
+      up->send_request_end(has_pending_trailers_ ? &pending_trailers_ : nullptr);
+    }
+  });
 }
 
 // Sends |data| on the upstream stream, keeping a copy for a retry while the
@@ -181,9 +174,7 @@ void Exchange::forward_body(Slice data) {
       Slice copy = data.share();
       // Kept possibly until the response head: do not pin receive buffers for it
       // when they run low.
-      if (copy.in_recv_buffer() && thread_buffer_ring() && thread_buffer_ring()->scarce()) {
-        copy.detach();
-      }
+      if (copy.pins_scarce_buffer()) copy.detach();
       replay_bytes_ += copy.size();
       replay_body_.push_back(std::move(copy));
     } else {
@@ -215,8 +206,9 @@ void Exchange::on_request_data(Slice data) {
 }
 
 void Exchange::maybe_pause_request() {
-  uint32_t limit = generation_ ? generation_->gateway().stream_buffer_bytes : 0;
-  if (!request_paused_ && body_in_flight_ > limit && down_) {
+  // (Body bytes only come after the head, so the generation is set.)
+  if (!request_paused_ && body_in_flight_ > generation_->gateway().stream_buffer_bytes &&
+      down_) {
     request_paused_ = true;
     down_->pause_request();
   }
@@ -225,7 +217,7 @@ void Exchange::maybe_pause_request() {
 // Held until a stream is ready (bounded by the pause in on_request_data). Many small
 // runs must not each pin a buffer or a block.
 void Exchange::hold_request_data(Slice data) {
-  bool scarce = data.in_recv_buffer() && thread_buffer_ring() && thread_buffer_ring()->scarce();
+  bool scarce = data.pins_scarce_buffer();
   if (!pending_body_.empty()) {
     Slice& last = pending_body_.back();
     if (last.absorb(data)) return;  // adjacent bytes of one block (TLS plaintext)

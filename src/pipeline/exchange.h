@@ -90,6 +90,15 @@ class Exchange final : public RequestHandler,
   void credit_client(uint32_t bytes);
   void maybe_pause_request();
   void set_flag(LocalReplyCause cause) { flag_ = local_reply_flag(cause); }
+  // Runs |f| while a filter or a pool may end the exchange from inside it, then lets
+  // a destruction that became due happen. Callers return right after.
+  template <class F>
+  void guarded(F&& f) {
+    ++guard_;
+    f();
+    --guard_;
+    if (destroy_pending_) maybe_destroy();
+  }
   void maybe_destroy();
   void write_access_log();
 

@@ -6,17 +6,16 @@
 
 namespace ringway {
 
-ProxyGeneration::ProxyGeneration(std::shared_ptr<const Config> config, uint64_t number,
-                                 GenerationRefs* refs)
-    : config_(std::move(config)), number_(number), refs_(refs), router_(config_->apis) {}
+ProxyGeneration::ProxyGeneration(std::shared_ptr<const Config> config, GenerationRefs* refs)
+    : config_(std::move(config)), refs_(refs), router_(config_->apis) {}
 
 std::unique_ptr<ProxyGeneration> ProxyGeneration::build(std::shared_ptr<const Config> config,
-                                                        uint64_t number, Loop* loop,
-                                                        int shard_index, UpstreamPools& pools,
+                                                        Loop* loop, int shard_index,
+                                                        UpstreamPools& pools,
                                                         ApiStatsTable& stats,
                                                         GenerationRefs* refs,
                                                         std::string* error) {
-  std::unique_ptr<ProxyGeneration> gen(new ProxyGeneration(std::move(config), number, refs));
+  std::unique_ptr<ProxyGeneration> gen(new ProxyGeneration(std::move(config), refs));
   const Config& cfg = *gen->config_;
   gen->apis_.resize(cfg.apis.size());
   for (size_t i = 0; i < cfg.apis.size(); ++i) {

@@ -45,7 +45,7 @@ class ProxyGeneration {
   // |loop| and |shard_index|: the shard the generation runs on (filters that wait use
   // its timers).
   static std::unique_ptr<ProxyGeneration> build(std::shared_ptr<const Config> config,
-                                                uint64_t number, Loop* loop, int shard_index,
+                                                Loop* loop, int shard_index,
                                                 UpstreamPools& pools, ApiStatsTable& stats,
                                                 GenerationRefs* refs, std::string* error);
 
@@ -53,15 +53,13 @@ class ProxyGeneration {
   const ApiRoute* match(std::string_view host, std::string_view path) const;
   const Config& config() const { return *config_; }
   const GatewayConfig& gateway() const { return config_->gateway; }
-  uint64_t number() const { return number_; }
   void acquire() { refs_->acquire(); }
   void release() { refs_->release(); }
 
  private:
-  ProxyGeneration(std::shared_ptr<const Config> config, uint64_t number, GenerationRefs* refs);
+  ProxyGeneration(std::shared_ptr<const Config> config, GenerationRefs* refs);
 
   std::shared_ptr<const Config> config_;
-  uint64_t number_;
   GenerationRefs* refs_;
   Router router_;
   std::vector<ApiRoute> apis_;  // indexed like config_->apis

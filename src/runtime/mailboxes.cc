@@ -7,7 +7,7 @@
 
 namespace ringway {
 Mailboxes::Mailboxes(uint32_t shards, uint32_t capacity)
-    : shards_(shards), endpoints_(shards + 1), capacity_(capacity),
+    : shards_(shards), endpoints_(shards + 1),
       receivers_(new Receiver[shards + 1]) {
   for (uint32_t i = 0; i < endpoints_; ++i) {
     receivers_[i].wake_failure.complete = on_wake_failure;

@@ -34,7 +34,6 @@ class Mailboxes {
 
   uint32_t shard_count() const { return shards_; }
   uint32_t control() const { return shards_; }
-  uint32_t capacity() const { return capacity_; }
 
   // Receiver registration. The eventfd each endpoint's loop (or the control thread)
   // reads is set for every endpoint before any thread starts (so no post can find a
@@ -97,7 +96,6 @@ class Mailboxes {
 
   uint32_t shards_;
   uint32_t endpoints_;
-  uint32_t capacity_;
   std::vector<std::unique_ptr<SpscQueue<ShardMessage>>> queues_;  // [from][to]
   std::unique_ptr<Receiver[]> receivers_;
 };

@@ -379,7 +379,7 @@ std::unique_ptr<ShardGeneration> ShardRuntime::build_generation(
     gen->tls_server_ = std::move(made.context);
   }
   gen->proxy_ =
-      ProxyGeneration::build(gen->config_, number, &loop_, options_.index, pools_, api_stats_,
+      ProxyGeneration::build(gen->config_, &loop_, options_.index, pools_, api_stats_,
                              &gen->requests_, error);
   if (!gen->proxy_) return nullptr;
   return gen;
@@ -744,7 +744,6 @@ AdminStatus ShardRuntime::status() const {
   st.version = options_.version;
   st.shards = mailboxes_->shard_count();
   st.generation = current_->number_;
-  st.started_unix_s = options_.started_unix_s;
   return st;
 }
 

@@ -22,7 +22,6 @@ struct ShardOptions {
   int access_log_fd = -1;      // < 0: no access log
   std::string ticket_master;   // the secret session-ticket keys derive from
   std::string version;         // for /hello and /metrics
-  uint64_t started_unix_s = 0;
 };
 
 class Shard {

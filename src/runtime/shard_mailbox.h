@@ -39,8 +39,6 @@ class ShardMailbox {
   // end-of-turn hook. Call once, on the shard's thread, before messages are posted.
   void start();
 
-  uint32_t endpoint() const { return endpoint_; }
-  Mailboxes* mailboxes() const { return mailboxes_; }
   const MailboxStats& stats() const { return stats_; }
 
   // Posts to |to|; false when its mailbox is full (counted in posts_refused).

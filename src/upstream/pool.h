@@ -46,7 +46,6 @@ class UpstreamPool {
   virtual void abort_all() = 0;
   virtual uint32_t connection_count() const = 0;
   const UpstreamSettings& settings() const { return settings_; }
-  UpstreamConnStats* stats() const { return stats_; }
 
  protected:
   UpstreamPool(Loop* loop, UpstreamSettings settings, UpstreamConnStats* stats)

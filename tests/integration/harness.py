@@ -781,10 +781,11 @@ class Gateway:
             fail("sanitizer report from the gateway:\n" + report)
 
 
-class CaptureUpstream:
-    """A minimal HTTP/1.1 origin that records each request head it gets and answers
-    200 with a JSON body {"method", "target", "headers": [[name, value], ...],
-    "body_bytes"}. Keep-alive; content-length request bodies only."""
+class LocalOrigin:
+    """A listening socket on 127.0.0.1:<free port> with a thread per accepted
+    connection running self._serve(conn, connection number, counted from 1), which
+    subclasses write; the connection is closed when it returns. stop() closes the
+    socket and joins the threads."""
 
     def __init__(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -793,7 +794,8 @@ class CaptureUpstream:
         self.sock.listen(64)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
-        self.requests = []
+        self.connections = 0
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = []
         t = threading.Thread(target=self._accept_loop, daemon=True)
@@ -811,61 +813,80 @@ class CaptureUpstream:
                 continue
             except OSError:
                 return
-            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            with self._lock:
+                self.connections += 1
+                number = self.connections
+            t = threading.Thread(target=self._run, args=(conn, number), daemon=True)
             t.start()
             self._threads.append(t)
 
-    def _serve(self, conn):
-        conn.settimeout(0.2)
-        buf = b""
-        deadline = time.monotonic() + 60
+    def _run(self, conn, number):
         try:
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                while b"\r\n\r\n" not in buf:
-                    try:
-                        chunk = conn.recv(65536)
-                    except socket.timeout:
-                        if self._stop.is_set() or time.monotonic() > deadline:
-                            return
-                        continue
-                    if not chunk:
-                        return
-                    buf += chunk
-                i = buf.index(b"\r\n\r\n")
-                lines = buf[:i].decode("latin-1").split("\r\n")
-                buf = buf[i + 4:]
-                method, target, _ = lines[0].split(" ", 2)
-                headers = [[l.partition(":")[0].strip().lower(), l.partition(":")[2].strip()]
-                           for l in lines[1:] if l]
-                n = 0
-                for name, value in headers:
-                    if name == "content-length":
-                        n = int(value)
-                while len(buf) < n:
-                    try:
-                        chunk = conn.recv(65536)
-                    except socket.timeout:
-                        continue
-                    if not chunk:
-                        return
-                    buf += chunk
-                buf = buf[n:]
-                record = {"method": method, "target": target, "headers": headers,
-                          "body_bytes": n}
-                self.requests.append(record)
-                body = json.dumps(record).encode()
-                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-                             b"content-length: %d\r\n\r\n" % len(body) + body)
+            self._serve(conn, number)
         except OSError:
-            return
+            pass  # the peer went away; what the test checks is what was recorded
         finally:
             conn.close()
+
+    def _serve(self, conn, number):
+        raise NotImplementedError
 
     def stop(self):
         self._stop.set()
         self.sock.close()
         for t in self._threads:
             t.join(2)
+
+
+class CaptureUpstream(LocalOrigin):
+    """A minimal HTTP/1.1 origin that records each request head it gets and answers
+    200 with a JSON body {"method", "target", "headers": [[name, value], ...],
+    "body_bytes"}. Keep-alive; content-length request bodies only."""
+
+    def __init__(self):
+        self.requests = []
+        super().__init__()
+
+    def _serve(self, conn, number):
+        conn.settimeout(0.2)
+        buf = b""
+        deadline = time.monotonic() + 60
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            while b"\r\n\r\n" not in buf:
+                try:
+                    chunk = conn.recv(65536)
+                except socket.timeout:
+                    if self._stop.is_set() or time.monotonic() > deadline:
+                        return
+                    continue
+                if not chunk:
+                    return
+                buf += chunk
+            i = buf.index(b"\r\n\r\n")
+            lines = buf[:i].decode("latin-1").split("\r\n")
+            buf = buf[i + 4:]
+            method, target, _ = lines[0].split(" ", 2)
+            headers = [[l.partition(":")[0].strip().lower(), l.partition(":")[2].strip()]
+                       for l in lines[1:] if l]
+            n = 0
+            for name, value in headers:
+                if name == "content-length":
+                    n = int(value)
+            while len(buf) < n:
+                try:
+                    chunk = conn.recv(65536)
+                except socket.timeout:
+                    continue
+                if not chunk:
+                    return
+                buf += chunk
+            buf = buf[n:]
+            record = {"method": method, "target": target, "headers": headers,
+                      "body_bytes": n}
+            self.requests.append(record)
+            body = json.dumps(record).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                         b"content-length: %d\r\n\r\n" % len(body) + body)
 
 
 GATEWAY_CANDIDATES = ["ringway", "src/ringway"]
@@ -1108,56 +1129,23 @@ def nghttp(url, *args, timeout=30):
     return NghttpResult(p.returncode, p.stdout.decode(errors="replace"))
 
 
-class ScriptedUpstream:
+class ScriptedUpstream(LocalOrigin):
     """An HTTP/1.1 origin that reads one request head per connection and then runs
     |behaviour(conn)| (a function of the connected socket), then closes."""
 
     def __init__(self, behaviour):
         self.behaviour = behaviour
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    def url(self, scheme="http"):
-        return "%s://127.0.0.1:%d" % (scheme, self.port)
-
-    def _loop(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
+    def _serve(self, conn, number):
+        conn.settimeout(5)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = conn.recv(65536)
+            if not chunk:
                 return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        try:
-            conn.settimeout(5)
-            buf = b""
-            while b"\r\n\r\n" not in buf:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                buf += chunk
-            self.behaviour(conn)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def stop(self):
-        self._stop.set()
-        self.sock.close()
-        self._thread.join(2)
+            buf += chunk
+        self.behaviour(conn)
 
 
 class BlackholeUpstream:

@@ -273,23 +273,12 @@ class NginxUpstream:
             return
         self._stopped = True
         if self.proc is not None and self.proc.poll() is None:
-            workers = _children(self.proc.pid)
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(_STOP_TIMEOUT_S)  # the master waits for its workers
             except subprocess.TimeoutExpired:
-                for pid in [self.proc.pid] + workers:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-                try:
-                    self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    pass
-        if self._stderr:
-            self._stderr.close()
-            self._stderr = None
+                pass
+        self._kill_all()  # what is left (nothing, after a clean stop)
         if self.proc is None:
             return  # never started (its configuration was refused: reported then)
         crashes = [l for l in self.error_log_text().splitlines()

@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 
-from harness import MiniH2, RawConn, check, check_eq, curl
+from harness import LocalOrigin, MiniH2, RawConn, check, check_eq, curl
 from nginx_upstream import NginxUpstream
 
 RUNS = 10
@@ -116,52 +116,7 @@ for _f in (test_h2_h2c_nginx_goaway_rotation_no_errors,
 # A deterministic stale keep-alive connection (no NGINX)
 
 
-class _ScriptedOrigin:
-    """A listening socket on 127.0.0.1 with a thread per accepted connection running
-    self._serve(conn, connection number); stop() closes it and joins the threads."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.log = []
-        self.connections = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = []
-        t = threading.Thread(target=self._accept_loop, daemon=True)
-        t.start()
-        self._threads.append(t)
-
-    def _accept_loop(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-                number = self.connections
-            t = threading.Thread(target=self._serve, args=(conn, number), daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def _serve(self, conn, number):
-        raise NotImplementedError
-
-    def stop(self):
-        self._stop.set()
-        self.sock.close()
-        for t in self._threads:
-            t.join(2)
-
-
-class ClosesOnReuseUpstream(_ScriptedOrigin):
+class ClosesOnReuseUpstream(LocalOrigin):
     """An HTTP/1.1 origin whose keep-alive connections die just as they are reused:
     a request whose path starts with /drop, arriving on a connection that already
     answered a request, is read whole (head and content-length body) and the
@@ -178,10 +133,8 @@ class ClosesOnReuseUpstream(_ScriptedOrigin):
 
     def __init__(self, holds=0):
         self._barrier = threading.Barrier(holds, timeout=5) if holds else None
+        self.log = []
         super().__init__()
-
-    def url(self):
-        return "http://127.0.0.1:%d" % self.port
 
     def _recv(self, conn, buf, deadline):
         """buf plus what arrived next; None on EOF, deadline or stop."""
@@ -218,30 +171,25 @@ class ClosesOnReuseUpstream(_ScriptedOrigin):
         conn.settimeout(0.2)
         deadline = time.monotonic() + 30
         buf = b""
-        try:
-            for index in range(1, 1000):
-                req = self._read_request(conn, buf, deadline)
-                if req is None:
-                    return
-                method, path, n, buf = req
-                drop = index > 1 and path.startswith("/drop")
-                with self._lock:
-                    self.log.append((number, index, method, path, n,
-                                     "dropped" if drop else "answered"))
-                if drop:
-                    return  # closed below, everything read: a FIN
-                if path.startswith("/hold") and self._barrier is not None:
-                    try:
-                        self._barrier.wait()
-                    except threading.BrokenBarrierError:
-                        pass  # answered anyway; the test checks the connection count
-                body = b"" if method == "HEAD" else self.ORIGIN_BODY
-                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"
-                             b"content-length: %d\r\n\r\n" % len(self.ORIGIN_BODY) + body)
-        except OSError:
-            return
-        finally:
-            conn.close()
+        for index in range(1, 1000):
+            req = self._read_request(conn, buf, deadline)
+            if req is None:
+                return
+            method, path, n, buf = req
+            drop = index > 1 and path.startswith("/drop")
+            with self._lock:
+                self.log.append((number, index, method, path, n,
+                                 "dropped" if drop else "answered"))
+            if drop:
+                return  # closed below, everything read: a FIN
+            if path.startswith("/hold") and self._barrier is not None:
+                try:
+                    self._barrier.wait()
+                except threading.BrokenBarrierError:
+                    pass  # answered anyway; the test checks the connection count
+            body = b"" if method == "HEAD" else self.ORIGIN_BODY
+            conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n"
+                         b"content-length: %d\r\n\r\n" % len(self.ORIGIN_BODY) + body)
 
 
 def _is_json_error(body):
@@ -391,7 +339,7 @@ def _h2_frame(ftype, flags, stream_id, payload=b""):
             + payload)
 
 
-class GoawayAfterUpstream(_ScriptedOrigin):
+class GoawayAfterUpstream(LocalOrigin):
     """A cleartext HTTP/2 (prior knowledge) origin that behaves as NGINX with
     keepalive_requests = |per_connection|: on each connection it answers the first
     |per_connection| streams (200, body ORIGIN_BODY), sends GOAWAY(NO_ERROR) with
@@ -406,6 +354,7 @@ class GoawayAfterUpstream(_ScriptedOrigin):
     def __init__(self, per_connection, linger_s=2.0):
         self.per_connection = per_connection
         self.linger_s = linger_s
+        self.log = []
         super().__init__()
 
     def url(self):
@@ -420,60 +369,55 @@ class GoawayAfterUpstream(_ScriptedOrigin):
         goaway_at = None
         # SETTINGS: MAX_CONCURRENT_STREAMS 100 (as NGINX's 128: more than the test uses).
         out = _h2_frame(H2_SETTINGS, 0, 0, (3).to_bytes(2, "big") + (100).to_bytes(4, "big"))
-        try:
-            conn.sendall(out)
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                if goaway_at is not None and time.monotonic() > goaway_at + self.linger_s:
-                    return  # lingered long enough
-                try:
-                    chunk = conn.recv(65536)
-                except socket.timeout:
+        conn.sendall(out)
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            if goaway_at is not None and time.monotonic() > goaway_at + self.linger_s:
+                return  # lingered long enough
+            try:
+                chunk = conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return  # the gateway closed
+            buf += chunk
+            if not preface:
+                if len(buf) < 24:
                     continue
-                if not chunk:
-                    return  # the gateway closed
-                buf += chunk
-                if not preface:
-                    if len(buf) < 24:
-                        continue
-                    if buf[:24] != b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n":
-                        return
-                    buf = buf[24:]
-                    preface = True
-                out = b""
-                while len(buf) >= 9:
-                    length = int.from_bytes(buf[:3], "big")
-                    if len(buf) < 9 + length:
-                        break
-                    ftype, flags = buf[3], buf[4]
-                    sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
-                    payload = buf[9:9 + length]
-                    buf = buf[9 + length:]
-                    if ftype == H2_SETTINGS and not flags & 1:
-                        out += _h2_frame(H2_SETTINGS, 1, 0)
-                    elif ftype == H2_PING and not flags & 1:
-                        out += _h2_frame(H2_PING, 1, 0, payload)
-                    elif ftype == H2_HEADERS:
-                        # Requests are GETs: one HEADERS frame with END_HEADERS here.
-                        if answered < self.per_connection and goaway_at is None:
-                            answered += 1
-                            with self._lock:
-                                self.log.append((number, sid, "answered"))
-                            if answered == self.per_connection:
-                                goaway_at = time.monotonic()
-                                out += _h2_frame(H2_GOAWAY, 0, 0, sid.to_bytes(4, "big")
-                                                 + (0).to_bytes(4, "big"))
-                            # :status 200 (static table index 8), then the body.
-                            out += _h2_frame(H2_HEADERS, 0x4, sid, b"\x88")
-                            out += _h2_frame(H2_DATA, 0x1, sid, self.ORIGIN_BODY)
-                        else:
-                            with self._lock:
-                                self.log.append((number, sid, "ignored"))
-                if out:
-                    conn.sendall(out)
-        except OSError:
-            return
-        finally:
-            conn.close()
+                if buf[:24] != b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n":
+                    return
+                buf = buf[24:]
+                preface = True
+            out = b""
+            while len(buf) >= 9:
+                length = int.from_bytes(buf[:3], "big")
+                if len(buf) < 9 + length:
+                    break
+                ftype, flags = buf[3], buf[4]
+                sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+                payload = buf[9:9 + length]
+                buf = buf[9 + length:]
+                if ftype == H2_SETTINGS and not flags & 1:
+                    out += _h2_frame(H2_SETTINGS, 1, 0)
+                elif ftype == H2_PING and not flags & 1:
+                    out += _h2_frame(H2_PING, 1, 0, payload)
+                elif ftype == H2_HEADERS:
+                    # Requests are GETs: one HEADERS frame with END_HEADERS here.
+                    if answered < self.per_connection and goaway_at is None:
+                        answered += 1
+                        with self._lock:
+                            self.log.append((number, sid, "answered"))
+                        if answered == self.per_connection:
+                            goaway_at = time.monotonic()
+                            out += _h2_frame(H2_GOAWAY, 0, 0, sid.to_bytes(4, "big")
+                                             + (0).to_bytes(4, "big"))
+                        # :status 200 (static table index 8), then the body.
+                        out += _h2_frame(H2_HEADERS, 0x4, sid, b"\x88")
+                        out += _h2_frame(H2_DATA, 0x1, sid, self.ORIGIN_BODY)
+                    else:
+                        with self._lock:
+                            self.log.append((number, sid, "ignored"))
+            if out:
+                conn.sendall(out)
 
 
 def test_h2_h2c_goaway_unprocessed_streams_resent(ctx):

@@ -333,16 +333,22 @@ TEST(ConfigLoader, ParsesFaultDelayKeys) {
                 "6: api slow: fault_delay_percent must be between 0 and 100, got 101"}));
 }
 
-TEST(ConfigLoader, NamesTheKeysOnlyARestartApplies) {
+TEST(ConfigLoader, KeepsTheRunningValuesOfKeysOnlyARestartApplies) {
   auto running = load_ok("[gateway]\nshards = 2\naccess_log = off\n" + std::string(kDemoApi));
   auto same = load_ok("[gateway]\nshards = 2\nidle_timeout_ms = 5000\n" + std::string(kDemoApi));
-  auto changed = load_ok("[gateway]\nshards = 4\nbuffer_count = 2048\naccess_log = stdout\n" +
-                         std::string(kDemoApi));
+  auto changed = load_ok("[gateway]\nshards = 4\nbuffer_count = 2048\naccess_log = stdout\n"
+                         "idle_timeout_ms = 5000\n" + std::string(kDemoApi));
   ASSERT_TRUE(running && same && changed);
-  EXPECT_TRUE(restart_only_changes(*running, *same).empty());
-  EXPECT_EQ(restart_only_changes(*running, *changed),
+  Config same_copy = *same;
+  EXPECT_TRUE(keep_restart_only_values(*running, same_copy).empty());
+  Config next = *changed;
+  EXPECT_EQ(keep_restart_only_values(*running, next),
             (std::vector<std::string>{"[gateway] shards", "[gateway] buffer_count",
                                       "[gateway] access_log"}));
+  EXPECT_EQ(next.gateway.shards, 2u);
+  EXPECT_EQ(next.gateway.buffer_count, running->gateway.buffer_count);
+  EXPECT_EQ(next.gateway.access_log, "off");
+  EXPECT_EQ(next.gateway.idle_timeout_ms, 5000u);  // applies on reload
 }
 
 TEST(ConfigLoader, ReportsBadIntegerWithLine) {

@@ -50,9 +50,9 @@ class ProxyGenerationTest : public ::testing::Test {
   }
   void TearDown() override { pools_.reset(); }
 
-  std::unique_ptr<ProxyGeneration> build(const std::string& text, uint64_t number) {
+  std::unique_ptr<ProxyGeneration> build(const std::string& text) {
     std::string error;
-    auto gen = ProxyGeneration::build(load(text), number, &loop_, 0, *pools_, stats_, &refs_,
+    auto gen = ProxyGeneration::build(load(text), &loop_, 0, *pools_, stats_, &refs_,
                                       &error);
     EXPECT_TRUE(gen) << error;
     return gen;
@@ -65,7 +65,7 @@ class ProxyGenerationTest : public ::testing::Test {
 };
 
 TEST_F(ProxyGenerationTest, KeylessApisHaveNoFilterAndMutualTlsComesFirst) {
-  auto gen = build(std::string(kTwoApis), 1);
+  auto gen = build(std::string(kTwoApis));
   const ApiRoute* open = gen->match("any", "/open/x");
   ASSERT_TRUE(open);
   EXPECT_EQ(open->config->name, "open");
@@ -78,7 +78,7 @@ TEST_F(ProxyGenerationTest, KeylessApisHaveNoFilterAndMutualTlsComesFirst) {
   config->apis[0].use_mutual_tls_auth = true;
   std::string error;
   config->apis[0].fault_delay_ms = 50;
-  auto mtls = ProxyGeneration::build(config, 2, &loop_, 0, *pools_, stats_, &refs_, &error);
+  auto mtls = ProxyGeneration::build(config, &loop_, 0, *pools_, stats_, &refs_, &error);
   ASSERT_TRUE(mtls) << error;
   const ApiRoute* secure = mtls->match("any", "/open/x");
   ASSERT_EQ(secure->filters.size(), 2u);
@@ -88,7 +88,7 @@ TEST_F(ProxyGenerationTest, KeylessApisHaveNoFilterAndMutualTlsComesFirst) {
 }
 
 TEST_F(ProxyGenerationTest, ARequestHoldsItsGeneration) {
-  auto gen = build(std::string(kTwoApis), 1);
+  auto gen = build(std::string(kTwoApis));
   gen->acquire();
   gen->acquire();
   EXPECT_EQ(refs_.refs, 2);
@@ -98,11 +98,11 @@ TEST_F(ProxyGenerationTest, ARequestHoldsItsGeneration) {
 }
 
 TEST_F(ProxyGenerationTest, UnchangedUpstreamsKeepTheirPoolAcrossGenerations) {
-  auto first = build(std::string(kTwoApis), 1);
+  auto first = build(std::string(kTwoApis));
   // The same upstreams, one API's target moved elsewhere.
   std::string moved = kTwoApis;
   moved.replace(moved.find("9002"), 4, "9003");
-  auto second = build(moved, 2);
+  auto second = build(moved);
   EXPECT_EQ(first->match("", "/open")->pool, second->match("", "/open")->pool)
       << "the unchanged API shares the pool (its warm connections survive the reload)";
   EXPECT_NE(first->match("", "/h2")->pool, second->match("", "/h2")->pool);
@@ -120,8 +120,8 @@ TEST_F(ProxyGenerationTest, UnchangedUpstreamsKeepTheirPoolAcrossGenerations) {
 }
 
 TEST_F(ProxyGenerationTest, ChangedLimitsMakeANewPool) {
-  auto first = build(std::string(kTwoApis), 1);
-  auto second = build("[gateway]\nupstream_max_connections = 7\n" + std::string(kTwoApis), 2);
+  auto first = build(std::string(kTwoApis));
+  auto second = build("[gateway]\nupstream_max_connections = 7\n" + std::string(kTwoApis));
   EXPECT_NE(first->match("", "/open")->pool, second->match("", "/open")->pool);
   EXPECT_EQ(second->match("", "/open")->pool->settings().max_connections, 7u);
 }
@@ -139,14 +139,14 @@ TEST_F(ProxyGenerationTest, AReplacedUpstreamCertificateFileMakesANewPool) {
   }
   std::string text = "[api.tls]\nlisten_path = /\ntarget_url = https://127.0.0.1:9443\n"
                      "use_keyless = true\nupstream_ca_file = " + ca + "\n";
-  auto first = build(text, 1);
-  auto same = build(text, 2);
+  auto first = build(text);
+  auto same = build(text);
   ASSERT_TRUE(first && same);
   EXPECT_EQ(first->match("", "/")->pool, same->match("", "/")->pool);
   // Rewritten in place, one second newer.
   timeval times[2] = {{1700000000, 0}, {1700000001, 0}};
   ASSERT_EQ(utimes(ca.c_str(), times), 0);
-  auto rotated = build(text, 3);
+  auto rotated = build(text);
   ASSERT_TRUE(rotated);
   EXPECT_NE(first->match("", "/")->pool, rotated->match("", "/")->pool);
   first.reset();
