@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "runtime/mailboxes.h"
 #include "runtime/shard.h"
+#include "runtime/store_thread.h"
 #include "tls/ticket_key_schedule.h"
 #include "tls/tls_context.h"
 
@@ -86,9 +87,10 @@ std::vector<int> usable_cpus() {
 // The control thread: owns the running configuration and the reload procedure.
 class Control {
  public:
-  Control(std::string path, std::shared_ptr<const Config> config, Mailboxes* mailboxes)
+  Control(std::string path, std::shared_ptr<const Config> config, Mailboxes* mailboxes,
+          bool store_running)
       : path_(std::move(path)), running_(std::move(config)), mailboxes_(mailboxes),
-        requested_(mailboxes->shard_count(), 0) {}
+        store_running_(store_running), requested_(mailboxes->shard_count(), 0) {}
 
   // Posts |body| to every shard, retrying (bounded) while a mailbox is full.
   // |per_shard| adjusts the body for each shard before it is sent.
@@ -136,6 +138,11 @@ class Control {
     // Everything asked for so far is answered by this reload.
     std::vector<uint64_t> covers = requested_;
     ConfigLoadResult loaded = load_config(path_);
+    if (loaded.errors.empty() && !store_running_ && config_needs_store(*loaded.config)) {
+      // The store thread starts with the process only.
+      loaded.errors.push_back({0, "Basic or token auth (or [store]) needs the key store, "
+                                  "which starts with the gateway: restart to add it"});
+    }
     if (!loaded.errors.empty()) {
       std::string summary;
       for (const ConfigError& e : loaded.errors) {
@@ -169,6 +176,7 @@ class Control {
   std::string path_;
   std::shared_ptr<const Config> running_;
   Mailboxes* mailboxes_;
+  bool store_running_;
   uint64_t generation_ = 1;
   std::vector<uint64_t> requested_;  // highest reload request seen per shard
 };
@@ -221,13 +229,25 @@ int run(const std::string& config_path, bool check_only) {
   uint32_t shard_count = gw.shards == 0 ? static_cast<uint32_t>(cpus.size()) : gw.shards;
   Mailboxes mailboxes(shard_count, gw.mailbox_capacity);
   mailboxes.set_event_fd(mailboxes.control(), control_fd);
-  Control control(config_path, config, &mailboxes);
+  // The key store: opened before the shards start, so a bad path stops the start.
+  std::unique_ptr<StoreThread> store;
+  if (config_needs_store(*config)) {
+    store = std::make_unique<StoreThread>(config->store, &mailboxes);
+    std::string error;
+    if (!store->open(&error) || !store->start(&error)) {
+      RW_LOG(Error, "cannot start: key store %s: %s", config->store.path.c_str(),
+             error.c_str());
+      return 1;
+    }
+  }
+  Control control(config_path, config, &mailboxes, store != nullptr);
   std::vector<std::unique_ptr<Shard>> shards;
   ShardOptions options;
   // One secret for the whole process: every shard derives the same ticket keys.
   options.ticket_master = TicketKeySchedule::random_master();
   options.access_log_fd = access_log_fd;
   options.version = RINGWAY_VERSION;
+  options.store = store.get();
   for (uint32_t i = 0; i < shard_count; ++i) {
     options.index = static_cast<int>(i);
     options.cpu = gw.pin_shards ? cpus[i % cpus.size()] : -1;

@@ -4,10 +4,12 @@
 // later), a configuration reload (done by the control thread), and facts for /hello.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "config/config.h"
+#include "store/key_api.h"
 
 namespace ringway {
 
@@ -33,6 +35,16 @@ class ReloadWaiter {
   ~ReloadWaiter() = default;
 };
 
+class KeyApiWaiter {
+ public:
+  // The key API call ran; for a change, every shard dropped what it cached about the
+  // key before this is called.
+  virtual void on_key_api_done(int status, std::string body) = 0;
+
+ protected:
+  ~KeyApiWaiter() = default;
+};
+
 struct AdminStatus {
   std::string version;
   uint32_t shards = 0;
@@ -49,6 +61,11 @@ class AdminBackend {
   virtual bool request_reload(ReloadWaiter* waiter) = 0;
   virtual void cancel_reload(ReloadWaiter* waiter) = 0;
   virtual AdminStatus status() const = 0;
+  // Tyk's key API, run by the key store. False when no store runs or the call cannot
+  // be queued now (*why says which); otherwise on_key_api_done() follows, later.
+  virtual bool key_api(std::unique_ptr<KeyApiRequest> request, KeyApiWaiter* waiter,
+                       const char** why) = 0;
+  virtual void cancel_key_api(KeyApiWaiter* waiter) = 0;
   // The [admin] settings of the newest configuration (the secret may change on
   // reload).
   virtual const AdminConfig& admin_config() const = 0;

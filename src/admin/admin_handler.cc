@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "http/local_reply.h"
+#include "store/session.h"
 
 namespace ringway {
 namespace {
@@ -29,6 +30,29 @@ bool query_flag(std::string_view target, std::string_view name) {
     query.remove_prefix(amp + 1);
   }
   return false;
+}
+
+// "%41b" -> "Ab"; false on an invalid escape.
+bool percent_decode(std::string_view in, std::string* out) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    int hi = i + 1 < in.size() ? hex(in[i + 1]) : -1;
+    int lo = i + 2 < in.size() ? hex(in[i + 2]) : -1;
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
 }
 
 // Compares without an early exit, so the time taken does not tell how much of the
@@ -101,6 +125,7 @@ void AdminHandler::on_downstream_reset() {
   down_ = nullptr;
   if (waiting_ == Waiting::kMetrics) backend_->cancel_metrics(this);
   if (waiting_ == Waiting::kReload) backend_->cancel_reload(this);
+  if (waiting_ == Waiting::kKeyApi) backend_->cancel_key_api(this);
   waiting_ = Waiting::kNothing;
   maybe_destroy();
 }
@@ -144,9 +169,72 @@ void AdminHandler::dispatch() {
       if (!block) return reply(200, kJson, "{\"status\": \"ok\", \"message\": \"\"}");
       return;  // on_reload_done answers
     }
+    if (path == "/tyk/keys" || path.rfind("/tyk/keys/", 0) == 0) {
+      return dispatch_keys(path.substr(9));
+    }
     return reply_error(404, "Not found");
   }
   return reply_error(404, "Not found");
+}
+
+void AdminHandler::dispatch_keys(std::string_view rest) {
+  const std::string& method = request_.method;
+  auto call = std::make_unique<KeyApiRequest>();
+  call->hashed = query_flag(request_.path, "hashed");
+  call->suppress_reset = query_flag(request_.path, "suppress_reset");
+  if (rest.empty() || rest == "/") {
+    if (method == "GET") {
+      call->op = KeyApiOp::kList;
+    } else if (method == "POST") {
+      call->op = KeyApiOp::kCreate;
+    } else {
+      return reply_error(405, "method not allowed", "GET, POST");
+    }
+  } else {
+    std::string_view name = rest.substr(1);
+    if (!name.empty() && name.back() == '/') name.remove_suffix(1);
+    if (name == "create") {
+      if (method != "POST") return reply_error(405, "method not allowed", "POST");
+      call->op = KeyApiOp::kCreate;
+    } else {
+      if (!percent_decode(name, &call->key) || call->key.empty() ||
+          call->key.find('/') != std::string::npos) {
+        return reply_error(400, "the key in the path is not valid");
+      }
+      if (method == "GET" || method == "HEAD") {
+        call->op = KeyApiOp::kGet;
+      } else if (method == "POST") {
+        call->op = KeyApiOp::kAdd;
+      } else if (method == "PUT") {
+        call->op = KeyApiOp::kUpdate;
+      } else if (method == "DELETE") {
+        call->op = KeyApiOp::kDelete;
+      } else {
+        return reply_error(405, "method not allowed", "GET, POST, PUT, DELETE");
+      }
+    }
+  }
+  if (call->op == KeyApiOp::kCreate || call->op == KeyApiOp::kAdd ||
+      call->op == KeyApiOp::kUpdate) {
+    std::string why;
+    if (!parse_session_json(body_, &call->session, &why)) {
+      // Nothing is written: the body is checked before the store sees it.
+      return reply_error(400, "Request malformed: " + why);
+    }
+  }
+  waiting_ = Waiting::kKeyApi;
+  const char* why = "";
+  if (!backend_->key_api(std::move(call), this, &why)) {
+    waiting_ = Waiting::kNothing;
+    return reply_error(503, why);
+  }
+  // on_key_api_done answers.
+}
+
+void AdminHandler::on_key_api_done(int status, std::string body) {
+  waiting_ = Waiting::kNothing;
+  if (!down_) return maybe_destroy();
+  reply(status, kJson, std::move(body));
 }
 
 void AdminHandler::on_metrics(std::string text) {

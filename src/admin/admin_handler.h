@@ -5,7 +5,10 @@
 //   GET /metrics   Prometheus text exposition, summed over shards
 //   /tyk/...       Tyk's gateway API; every request needs x-tyk-authorization: SECRET
 //                  (403 otherwise). GET /tyk/reload[?block=true] reloads the
-//                  configuration as SIGHUP does.
+//                  configuration as SIGHUP does. /tyk/keys is Tyk's key API:
+//                  POST /tyk/keys/create (or POST /tyk/keys), POST|GET|PUT|DELETE
+//                  /tyk/keys/{key} (?hashed=true: {key} is the key's hash;
+//                  ?suppress_reset=1 keeps the quota counters), GET /tyk/keys.
 // Replies are JSON ({"status": "error", "message": ...} for errors, as Tyk answers).
 
 #include <cstdint>
@@ -30,6 +33,7 @@ class AdminHandlerFactory final : public RequestHandlerFactory {
 class AdminHandler final : public RequestHandler,
                            private MetricsWaiter,
                            private ReloadWaiter,
+                           private KeyApiWaiter,
                            public PoolAllocated<AdminHandler> {
  public:
   AdminHandler(AdminBackend* backend, ServerStream* stream);
@@ -42,13 +46,16 @@ class AdminHandler final : public RequestHandler,
   void on_request_error() override;
 
  private:
-  enum class Waiting : uint8_t { kNothing, kMetrics, kReload };
+  enum class Waiting : uint8_t { kNothing, kMetrics, kReload, kKeyApi };
 
   ~AdminHandler();
   void dispatch();
   void on_metrics(std::string text) override;
   void on_metrics_failed(const char* why) override;
   void on_reload_done(bool ok, std::string_view message) override;
+  void on_key_api_done(int status, std::string body) override;
+  // /tyk/keys and /tyk/keys/...: |rest| is what follows "/tyk/keys".
+  void dispatch_keys(std::string_view rest);
   // Sends the whole response and lets go of the stream.
   void reply(int status, std::string_view content_type, std::string body,
              const char* allow = nullptr);

@@ -16,6 +16,8 @@
 #include <sstream>
 #include <string_view>
 
+#include <sys/stat.h>
+
 #include "config/ini.h"
 #include "config/sections.h"
 #include "config/values.h"
@@ -70,17 +72,17 @@ struct BoolKey {
 constexpr BoolKey kGatewayBoolKeys[] = {
     {"enable_http2", &GatewayConfig::enable_http2},
     {"pin_shards", &GatewayConfig::pin_shards},
+    {"merge_slashes", &GatewayConfig::merge_slashes},
 };
 
 constexpr uint32_t kShardsMax = 1024;
 
 // DESIGN.md §4 keys and sections this build recognises but cannot honour yet; setting
 // them is an error rather than a silent no-op (auth must fail closed).
-constexpr const char* kUnsupportedSections[] = {"store", "coprocess"};
-constexpr const char* kUnsupportedApiBoolKeys[] = {
-    "use_basic_auth", "use_standard_auth", "enable_coprocess_auth"};
+constexpr const char* kUnsupportedSections[] = {"coprocess"};
+constexpr const char* kUnsupportedApiBoolKeys[] = {"enable_coprocess_auth"};
 constexpr const char* kUnsupportedApiStringKeys[] = {
-    "auth_header", "pre", "post_key_auth", "post", "response", "auth_check", "config_data"};
+    "pre", "post_key_auth", "post", "response", "auth_check", "config_data"};
 
 constexpr UintKey<TlsConfig> kTlsUintKeys[] = {
     {"session_ticket_rotation_s", &TlsConfig::session_ticket_rotation_s, 60, 604800},
@@ -106,6 +108,11 @@ bool contains_name(const Range& names, std::string_view name) {
     if (name == candidate) return true;
   }
   return false;
+}
+
+// RFC 9110 token characters a header name sensibly uses.
+bool is_header_name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
 }
 
 bool is_valid_api_name(std::string_view name) {
@@ -135,6 +142,8 @@ class Validator {
         tls_section(section, config.tls);
       } else if (section.name == "admin") {
         parse_admin_section(section, config.admin, errors_);
+      } else if (section.name == "store") {
+        parse_store_section(section, base_dir_, config.store, errors_);
       } else if (section.name.rfind("tls.", 0) == 0) {
         tls_sni_section(section, config.tls);
       } else if (contains_name(kUnsupportedSections, section.name)) {
@@ -153,6 +162,7 @@ class Validator {
       error(0, "no [api.NAME] section: there is nothing to route");
     }
     check_route_overlap(config);
+    check_store(config);
   }
 
  private:
@@ -257,6 +267,22 @@ class Validator {
   }
 
 
+  // The store's file is created on first start, but its directory must exist (as TLS
+  // files must): --check says so rather than the start failing later.
+  void check_store(const Config& config) {
+    if (!config_needs_store(config)) return;
+    const std::string& path = config.store.path;
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    if (dir.empty()) dir = "/";
+    struct stat st;
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      error(config.store.present ? config.store.line : 0,
+            "[store] path " + path + ": directory " + dir + " does not exist" +
+                (config.store.present ? "" : " (the default; set [store] path)"));
+    }
+  }
+
   void default_listen(GatewayConfig& gateway) {
     if (!gateway.listen.empty()) return;
     SockAddr address;
@@ -313,6 +339,29 @@ class Validator {
         }
       } else if (key == "use_keyless") {
         ok &= bool_value(entry, prefix, api.use_keyless);
+        lines.keyless = entry.line;
+      } else if (key == "use_basic_auth" || key == "use_standard_auth") {
+        bool& field = key == "use_basic_auth" ? api.use_basic_auth : api.use_standard_auth;
+        if (!bool_value(entry, prefix, field)) {
+          ok = false;
+          auth_requested = true;  // unreadable: do not also claim no mode was set
+        }
+        auth_requested |= field;
+        (key == "use_basic_auth" ? lines.basic : lines.standard) = entry.line;
+      } else if (key == "auth_header") {
+        if (entry.value.empty()) continue;  // as absent: Authorization
+        lines.auth_header = entry.line;
+        if (!std::all_of(entry.value.begin(), entry.value.end(), is_header_name_char)) {
+          error(entry.line, prefix + "auth_header: '" + entry.value +
+                                "' is not a header name (letters, digits, '-', '_')");
+          ok = false;
+        } else {
+          api.auth_header = to_lower(entry.value);
+        }
+      } else if (key == "strip_auth_data") {
+        ok &= bool_value(entry, prefix, api.strip_auth_data);
+      } else if (key == "allow_encoded_slashes") {
+        ok &= bool_value(entry, prefix, api.allow_encoded_slashes);
       } else if (key == "use_mutual_tls_auth") {
         ok &= bool_value(entry, prefix, api.use_mutual_tls_auth);
         auth_requested |= api.use_mutual_tls_auth;
@@ -374,9 +423,23 @@ class Validator {
       ok = false;
     }
     if (!api.use_keyless && !auth_requested) {
-      error(section.line, prefix + "no authentication mode set; set use_keyless = true or "
-                                   "use_mutual_tls_auth = true (other modes are not "
-                                   "supported by this build yet)");
+      error(section.line, prefix + "no authentication mode set; set use_keyless = true, or "
+                                   "one or more of use_basic_auth, use_standard_auth and "
+                                   "use_mutual_tls_auth");
+      ok = false;
+    }
+    if (api.use_keyless && auth_requested) {
+      error(lines.keyless, prefix + "use_keyless = true contradicts the authentication "
+                                    "mode(s) also set; choose one");
+      ok = false;
+    }
+    if (api.use_basic_auth && api.use_standard_auth && api.auth_header == "authorization") {
+      error(lines.standard, prefix + "use_basic_auth and use_standard_auth would both read "
+                                     "Authorization; set auth_header to another header");
+      ok = false;
+    }
+    if (lines.auth_header != 0 && !api.use_standard_auth) {
+      error(lines.auth_header, prefix + "auth_header needs use_standard_auth = true");
       ok = false;
     }
     if (!api.client_certificates.empty() && !api.use_mutual_tls_auth) {
@@ -411,6 +474,10 @@ class Validator {
     int ca = 0;
     int cert = 0;
     int key = 0;
+    int keyless = 0;
+    int basic = 0;
+    int standard = 0;
+    int auth_header = 0;
   };
 
   // Relative paths are relative to the config file's directory.
@@ -747,6 +814,22 @@ std::vector<std::string> keep_restart_only_values(const Config& running, Config&
   keep(&GatewayConfig::mailbox_capacity, "mailbox_capacity");
   keep(&GatewayConfig::access_log, "access_log");
   keep(&GatewayConfig::access_log_buffer_bytes, "access_log_buffer_bytes");
+  // The store thread, its workers and the shards' caches are set up once, at start.
+  auto keep_store = [&](auto StoreConfig::*field, const char* key) {
+    if (running.store.*field == loaded.store.*field) return;
+    changed.push_back(std::string("[store] ") + key);
+    loaded.store.*field = running.store.*field;
+  };
+  keep_store(&StoreConfig::backend, "backend");
+  keep_store(&StoreConfig::path, "path");
+  keep_store(&StoreConfig::cache_entries, "cache_entries");
+  keep_store(&StoreConfig::cache_ttl_ms, "cache_ttl_ms");
+  keep_store(&StoreConfig::max_pending_lookups, "max_pending_lookups");
+  keep_store(&StoreConfig::bcrypt_workers, "bcrypt_workers");
+  keep_store(&StoreConfig::bcrypt_queue, "bcrypt_queue");
+  keep_store(&StoreConfig::bcrypt_cost, "bcrypt_cost");
+  keep_store(&StoreConfig::rate_limit_keys, "rate_limit_keys");
+  keep_store(&StoreConfig::quota_flush_ms, "quota_flush_ms");
   // The first configuration with TLS sets the ticket rotation period for good.
   if (running.tls.present && loaded.tls.present &&
       running.tls.session_ticket_rotation_s != loaded.tls.session_ticket_rotation_s) {

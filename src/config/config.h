@@ -49,6 +49,16 @@ struct ApiConfig {
   uint32_t fault_delay_ms = 0;  // 0 = off
   uint32_t fault_delay_percent = 100;
   bool use_keyless = false;
+  // Basic auth (RFC 7617 in Authorization) against the key store's users.
+  bool use_basic_auth = false;
+  // Token auth (Tyk's "standard auth"): the key in auth_header, "Bearer " optional.
+  bool use_standard_auth = false;
+  std::string auth_header = "authorization";  // lower-case
+  // The credential headers are removed before the request goes upstream.
+  bool strip_auth_data = true;
+  // %2F / %5C in a request path: refused (400) unless the API allows them (they are
+  // then forwarded still encoded).
+  bool allow_encoded_slashes = false;
   // Mutual TLS: the client's certificate must verify against [tls] client_ca_file and,
   // when client_certificates is non-empty, its SHA-256 fingerprint must be listed.
   bool use_mutual_tls_auth = false;
@@ -129,6 +139,9 @@ struct GatewayConfig {
   // Messages each shard-to-shard (and control-to-shard) mailbox holds (power of two).
   uint32_t mailbox_capacity = 1024;
   uint32_t drain_timeout_ms = 30000;
+  // Request paths are normalised before routing (http/path_normalize.h); this also
+  // merges runs of '/'.
+  bool merge_slashes = true;
   std::string access_log = "off";  // off | stdout | PATH
   uint32_t access_log_buffer_bytes = 262144;  // per shard; lines beyond it are dropped
   LogLevel log_level = LogLevel::Info;
@@ -149,15 +162,46 @@ struct AdminConfig {
   uint32_t max_body_bytes = 1048576;
 };
 
+// [store]: where keys and Basic-auth users live, and how shards cache the answers.
+// The store runs (a thread, plus bcrypt workers) when the section is present or an
+// API uses Basic or token auth.
+struct StoreConfig {
+  bool present = false;  // the section exists
+  int line = 0;
+  std::string backend = "sqlite";
+  std::string path = "/var/lib/ringway/keys.db";  // absolute once loaded
+  // Per shard: decisions cached (positive and negative) and for how long.
+  uint32_t cache_entries = 65536;
+  uint32_t cache_ttl_ms = 10000;
+  // Distinct credentials a shard may be waiting on the store for; beyond, 503 / 14.
+  uint32_t max_pending_lookups = 1024;
+  // A request waiting longer than this for the store gets 503 / 14.
+  uint32_t lookup_timeout_ms = 2000;
+  // Password checks: worker threads, checks waiting for one (beyond: 503 / 14), and
+  // the bcrypt cost of passwords hashed on write.
+  uint32_t bcrypt_workers = 2;
+  uint32_t bcrypt_queue = 64;
+  uint32_t bcrypt_cost = 10;
+  // Rate-limit buckets per shard (least recently used dropped beyond).
+  uint32_t rate_limit_keys = 65536;
+  // How often each shard sends its quota counts to the store.
+  uint32_t quota_flush_ms = 100;
+};
+
 struct Config {
   std::string path;  // the file it was loaded from
   GatewayConfig gateway;
   TlsConfig tls;
   AdminConfig admin;
+  StoreConfig store;
   std::vector<ApiConfig> apis;
 };
 
 // One problem found while loading, reported as "FILE:LINE: message".
+// True when the key store must run for |config| ([store] present, or an API uses
+// Basic or token auth).
+bool config_needs_store(const Config& config);
+
 struct ConfigError {
   int line = 0;  // 0 when the problem is not tied to a line (e.g. file unreadable)
   std::string message;

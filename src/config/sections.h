@@ -13,4 +13,8 @@ namespace ringway {
 void parse_admin_section(const RawSection& section, AdminConfig& admin,
                          std::vector<ConfigError>& errors);
 
+// [store]: backend, path (relative to |base_dir|), cache and worker limits.
+void parse_store_section(const RawSection& section, const std::string& base_dir,
+                         StoreConfig& store, std::vector<ConfigError>& errors);
+
 }  // namespace ringway

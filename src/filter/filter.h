@@ -54,8 +54,10 @@ class FilterCallbacks {
   // from inside on_request (then it is as if the filter returned kContinue).
   virtual void continue_request() = 0;
   // Ends the request with a local reply: from on_request (then return kStop) or while
-  // stopped. Nothing else of the chain runs afterwards.
-  virtual void reply_locally(LocalReplyCause cause, std::string_view message) = 0;
+  // stopped. Nothing else of the chain runs afterwards. |extra_headers| (such as
+  // WWW-Authenticate or X-RateLimit-*) go into the reply's head.
+  virtual void reply_locally(LocalReplyCause cause, std::string_view message,
+                             const HeaderList* extra_headers = nullptr) = 0;
   // While stopped: what to cancel if the client goes away first (null clears it).
   virtual void set_pending(PendingOperation* operation) = 0;
 

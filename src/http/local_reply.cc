@@ -103,6 +103,11 @@ constexpr CauseInfo kCauses[] = {
     {431, 13, "TL", "headers_too_large"},
     {408, 4, "RT", "request_timeout"},
     {503, 14, "SD", "service_unavailable"},
+    {403, 16, "UA", "key_rejected"},
+    {400, 16, "UA", "malformed_credentials"},
+    {429, 8, "RL", "rate_limited"},                // RESOURCE_EXHAUSTED
+    {403, 8, "QE", "quota_exceeded"},
+    {503, 14, "AU", "auth_unavailable"},
 };
 static_assert(sizeof(kCauses) / sizeof(kCauses[0]) == kLocalReplyCauseCount,
               "one entry per LocalReplyCause");
@@ -134,8 +139,10 @@ std::string grpc_percent_encode(std::string_view message) {
   return out;
 }
 
-LocalReply make_local_reply(LocalReplyCause cause, std::string_view message, bool grpc) {
+LocalReply make_local_reply(LocalReplyCause cause, std::string_view message, bool grpc,
+                            const HeaderList* extra) {
   LocalReply reply;
+  if (extra) reply.head.headers = *extra;
   if (grpc) {
     // Trailers-only: everything in the one HEADERS block, no body (gRPC over HTTP/2).
     // No content-length either, as gRPC servers send none on such a response.

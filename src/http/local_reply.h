@@ -34,6 +34,11 @@ enum class LocalReplyCause : uint8_t {
   HeadersTooLarge,        // 431 / 13                                   TL
   RequestTimeout,         // 408 / 4: request head too slow             RT
   ServiceUnavailable,     // 503 / 14: draining or at a gateway limit   SD
+  KeyRejected,            // 403 / 16: unknown key (Tyk answers 403)    UA
+  MalformedCredentials,   // 400 / 16: an unreadable Basic header       UA
+  RateLimited,            // 429 / 8 RESOURCE_EXHAUSTED                 RL
+  QuotaExceeded,          // 403 / 8                                    QE
+  AuthUnavailable,        // 503 / 14: key store or bcrypt at a limit   AU
   kCount,
 };
 inline constexpr size_t kLocalReplyCauseCount = static_cast<size_t>(LocalReplyCause::kCount);
@@ -58,7 +63,9 @@ struct LocalReplyCounts {
 
 // |message| is a short human-readable reason ("no API matches /x"). For gRPC it is
 // percent-encoded into grpc-message as the gRPC spec requires; for JSON it is escaped.
-LocalReply make_local_reply(LocalReplyCause cause, std::string_view message, bool grpc);
+// |extra| headers (WWW-Authenticate, X-RateLimit-*) are added to the head.
+LocalReply make_local_reply(LocalReplyCause cause, std::string_view message, bool grpc,
+                            const HeaderList* extra = nullptr);
 
 // Percent-encodes a grpc-message value (bytes outside 0x20..0x7e and '%').
 std::string grpc_percent_encode(std::string_view message);

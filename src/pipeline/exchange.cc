@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "grpc/grpc_timeout.h"
+#include "http/path_normalize.h"
 #include "io/loop.h"
 #include "pipeline/access_log.h"
 #include "pipeline/api_stats.h"
@@ -82,9 +83,22 @@ void Exchange::on_request_head(RequestHead&& head, bool end_stream) {
   generation_ = shard_->current;
   generation_->acquire();
   guarded([this] {
+    // What is routed, authorised, logged and forwarded is the normalised path.
+    PathNormalizeResult path = normalize_request_path(
+        request_.path, PathNormalizeOptions{generation_->gateway().merge_slashes});
+    if (path.status == PathStatus::kInvalidEncoding) {
+      finish_locally(LocalReplyCause::BadRequest, "invalid percent-encoding in the path");
+      return;
+    }
+    if (path.changed) log_path_ = request_.path;
     route_ = generation_->match(request_.authority, request_.path);
     if (!route_) {
       finish_locally(LocalReplyCause::NoRoute, "no API matches this path");
+      return;
+    }
+    if (path.encoded_slash && !route_->config->allow_encoded_slashes) {
+      finish_locally(LocalReplyCause::BadRequest,
+                     "encoded slashes (%2F, %5C) are not allowed in this API's paths");
       return;
     }
     if (grpc_) {
@@ -480,12 +494,14 @@ void Exchange::on_deadline(Timer* timer) {
 }
 
 // FilterCallbacks: a filter answers (from on_request, or when its operation ends).
-void Exchange::reply_locally(LocalReplyCause cause, std::string_view message) {
+void Exchange::reply_locally(LocalReplyCause cause, std::string_view message,
+                             const HeaderList* extra_headers) {
   runner_.set_pending(nullptr);  // the filter's operation is over, not to be cancelled
-  finish_locally(cause, message);
+  finish_locally(cause, message, extra_headers);
 }
 
-void Exchange::finish_locally(LocalReplyCause cause, std::string_view message) {
+void Exchange::finish_locally(LocalReplyCause cause, std::string_view message,
+                              const HeaderList* extra_headers) {
   runner_.finish();  // a filter still waiting is cancelled
   shard_->loop->disarm_timer(&timeout_);
   shard_->http_stats->local_replies.add(cause);
@@ -500,7 +516,7 @@ void Exchange::finish_locally(LocalReplyCause cause, std::string_view message) {
   }
   if (down_ && !response_started_) {
     response_started_ = true;
-    LocalReply reply = make_local_reply(cause, message, grpc_);
+    LocalReply reply = make_local_reply(cause, message, grpc_, extra_headers);
     if (grpc_) status_ = 200;
     response_body_bytes_ = reply.body.size();
     Slice body = Slice::copy_of(reply.body.data(), static_cast<uint32_t>(reply.body.size()));

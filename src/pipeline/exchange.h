@@ -67,7 +67,8 @@ class Exchange final : public RequestHandler,
   const ApiConfig& api() const override;
   bool is_grpc() const override { return grpc_; }
   void continue_request() override;
-  void reply_locally(LocalReplyCause cause, std::string_view message) override;
+  void reply_locally(LocalReplyCause cause, std::string_view message,
+                     const HeaderList* extra_headers = nullptr) override;
   void set_pending(PendingOperation* operation) override { runner_.set_pending(operation); }
 
  private:
@@ -78,7 +79,8 @@ class Exchange final : public RequestHandler,
   static void on_timeout(Timer* timer);
   static void on_deadline(Timer* timer);
   // Ends the request with a local reply (cancelling a filter that waits).
-  void finish_locally(LocalReplyCause cause, std::string_view message);
+  void finish_locally(LocalReplyCause cause, std::string_view message,
+                      const HeaderList* extra_headers = nullptr);
   // |avoid_idle|: not on an idle keep-alive connection (one just proved closed).
   void send_upstream(bool avoid_idle = false);
   // Body bytes handed towards the upstream (sent, or held until a stream is ready).
@@ -113,7 +115,7 @@ class Exchange final : public RequestHandler,
   FilterRunner runner_;
   RequestHead request_;
   std::string client_address_;
-  std::string log_path_;  // the path as the client sent it
+  std::string log_path_;  // the normalised path (as sent when it could not be)
   SliceQueue pending_body_;  // request body not yet handed to an upstream stream
   HeaderList pending_trailers_;
   bool has_pending_trailers_ = false;

@@ -38,16 +38,20 @@ class GenerationRefs {
 };
 
 class Loop;
+struct AuthShard;
 
 class ProxyGeneration {
  public:
   // Null with |error| set when an upstream's TLS files cannot be loaded.
   // |loop| and |shard_index|: the shard the generation runs on (filters that wait use
   // its timers).
+  // |auth|: the shard's authentication state (null when no key store runs; then an
+  // API with Basic or token auth is an error).
   static std::unique_ptr<ProxyGeneration> build(std::shared_ptr<const Config> config,
                                                 Loop* loop, int shard_index,
                                                 UpstreamPools& pools, ApiStatsTable& stats,
-                                                GenerationRefs* refs, std::string* error);
+                                                AuthShard* auth, GenerationRefs* refs,
+                                                std::string* error);
 
   // The API for a request's host and path, or null.
   const ApiRoute* match(std::string_view host, std::string_view path) const;

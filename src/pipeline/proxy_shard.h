@@ -11,6 +11,7 @@
 namespace ringway {
 
 class AccessLog;
+struct AuthShard;
 class ApiStats;
 class Loop;
 class ProxyGeneration;
@@ -22,6 +23,7 @@ struct ProxyShard {
   HttpServerStats* http_stats = nullptr;  // local replies are counted here
   ApiStats* unrouted_stats = nullptr;  // requests no API matched (api="-")
   ProxyGeneration* current = nullptr;  // new requests take this generation
+  AuthShard* auth = nullptr;  // null when no key store runs
   uint32_t active_exchanges = 0;
 };
 

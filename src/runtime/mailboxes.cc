@@ -7,8 +7,8 @@
 
 namespace ringway {
 Mailboxes::Mailboxes(uint32_t shards, uint32_t capacity)
-    : shards_(shards), endpoints_(shards + 1),
-      receivers_(new Receiver[shards + 1]) {
+    : shards_(shards), endpoints_(shards + 2),
+      receivers_(new Receiver[shards + 2]) {
   for (uint32_t i = 0; i < endpoints_; ++i) {
     receivers_[i].wake_failure.complete = on_wake_failure;
     receivers_[i].wake_failure.owner = &receivers_[i];

@@ -26,7 +26,8 @@ struct Op;
 
 class Mailboxes {
  public:
-  // |shards| shard endpoints (0..shards-1) and one control endpoint (index shards).
+  // |shards| shard endpoints (0..shards-1), the control thread (index shards) and the
+  // key store thread (index shards + 1).
   Mailboxes(uint32_t shards, uint32_t capacity);
   ~Mailboxes();
   Mailboxes(const Mailboxes&) = delete;
@@ -34,6 +35,7 @@ class Mailboxes {
 
   uint32_t shard_count() const { return shards_; }
   uint32_t control() const { return shards_; }
+  uint32_t store() const { return shards_ + 1; }
 
   // Receiver registration. The eventfd each endpoint's loop (or the control thread)
   // reads is set for every endpoint before any thread starts (so no post can find a

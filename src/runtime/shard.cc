@@ -16,6 +16,10 @@
 #include <unistd.h>
 
 #include "admin/admin_handler.h"
+#include "auth/auth_filter.h"
+#include "auth/key_resolver.h"
+#include "auth/quota_tracker.h"
+#include "auth/rate_limiter.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "io/loop.h"
@@ -28,7 +32,9 @@
 #include "runtime/mailboxes.h"
 #include "runtime/shard_mailbox.h"
 #include "runtime/shard_metrics.h"
+#include "runtime/store_thread.h"
 #include "stats/process_stats.h"
+#include "tls/crypto.h"
 #include "tls/ticket_key_schedule.h"
 #include "tls/tls_context.h"
 #include "upstream/pool.h"
@@ -161,7 +167,10 @@ const char* kind_name(ListenerKind kind) {
 
 // Everything the shard thread owns while it runs; destroyed in reverse order, the
 // loop (and with it the ring) last.
-class ShardRuntime final : public AdminBackend, private Deferred, private ShardMailbox::Handler {
+class ShardRuntime final : public AdminBackend,
+                           private Deferred,
+                           private ShardMailbox::Handler,
+                           private KeyLookupBackend {
  public:
   ShardRuntime(const ShardOptions& options, Mailboxes* mailboxes, int event_fd)
       : options_(options),
@@ -183,6 +192,9 @@ class ShardRuntime final : public AdminBackend, private Deferred, private ShardM
   void cancel_reload(ReloadWaiter* waiter) override;
   AdminStatus status() const override;
   const AdminConfig& admin_config() const override { return current_->config().admin; }
+  bool key_api(std::unique_ptr<KeyApiRequest> request, KeyApiWaiter* waiter,
+               const char** why) override;
+  void cancel_key_api(KeyApiWaiter* waiter) override;
 
   void generation_unused(ShardGeneration* gen);
 
@@ -195,6 +207,26 @@ class ShardRuntime final : public AdminBackend, private Deferred, private ShardM
     uint32_t expected = 0;
     Timer timeout;
   };
+
+  // A key API call: waiting for the store, then for every shard's invalidation.
+  struct KeyCall {
+    ShardRuntime* rt = nullptr;
+    uint64_t id = 0;
+    KeyApiWaiter* waiter = nullptr;  // null: the client went away
+    std::unique_ptr<KeyApiResponse> response;  // once the store answered
+    uint32_t acks_expected = 0;
+    Timer timeout;
+  };
+
+  // Authentication.
+  void init_auth(const StoreConfig& store);
+  bool post_lookup(KeyLookup&& lookup) override;
+  void invalidate_key(const KeyDigest& subject);
+  void on_key_api_reply(KeyApiReplyMessage& m);
+  void on_invalidate_ack(InvalidateAckMessage& m);
+  void finish_key_call(std::list<KeyCall>::iterator it);
+  static void on_key_call_timeout(Timer* t);
+  static void on_quota_flush(Timer* t);
 
   // Generations.
   std::unique_ptr<ShardGeneration> build_generation(std::shared_ptr<const Config> config,
@@ -246,6 +278,16 @@ class ShardRuntime final : public AdminBackend, private Deferred, private ShardM
   ApiStatsTable api_stats_;
   uint64_t reloads_applied_ = 0;
   uint64_t reloads_failed_ = 0;
+  // Authentication (when a key store runs): the cache and lookups, rate limits and
+  // quotas, shared by the filters of every generation.
+  std::unique_ptr<KeyResolver> key_resolver_;
+  std::unique_ptr<RateLimiter> rate_limiter_;
+  std::unique_ptr<QuotaTracker> quotas_;
+  AuthShard auth_;
+  Timer quota_flush_;
+  uint32_t quota_flush_ms_ = 0;
+  std::list<KeyCall> key_calls_;
+  uint64_t key_call_seq_ = 0;
   // Pipeline.
   UpstreamPools pools_;
   std::unique_ptr<AccessLog> access_log_;
@@ -291,7 +333,9 @@ ShardRuntime::~ShardRuntime() {
   loop_.disarm_timer(&ticket_rotation_);
   loop_.disarm_timer(&drain_deadline_);
   loop_.disarm_timer(&exit_deadline_);
+  loop_.disarm_timer(&quota_flush_);
   for (Collection& c : collections_) loop_.disarm_timer(&c.timeout);
+  for (KeyCall& c : key_calls_) loop_.disarm_timer(&c.timeout);
   for (auto& l : listeners_) {
     loop_.disarm_timer(&l->retry_timer);
     if (l->fd >= 0) close(l->fd);
@@ -324,6 +368,7 @@ bool ShardRuntime::init(std::shared_ptr<const Config> config, std::string* error
   drain_deadline_.owner = this;
   exit_deadline_.callback = [](Timer*) {};
   exit_deadline_.owner = this;
+  if (options_.store) init_auth(config->store);
 
   std::unique_ptr<ShardGeneration> gen = build_generation(std::move(config), 1, error);
   if (!gen) return false;
@@ -380,7 +425,7 @@ std::unique_ptr<ShardGeneration> ShardRuntime::build_generation(
   }
   gen->proxy_ =
       ProxyGeneration::build(gen->config_, &loop_, options_.index, pools_, api_stats_,
-                             &gen->requests_, error);
+                             proxy_.auth, &gen->requests_, error);
   if (!gen->proxy_) return nullptr;
   return gen;
 }
@@ -568,6 +613,141 @@ void ShardRuntime::accept_connection(int fd, ListenerSocket* l) {
 }
 
 // ---------------------------------------------------------------------------------
+// Authentication
+
+void ShardRuntime::init_auth(const StoreConfig& store) {
+  key_resolver_ = std::make_unique<KeyResolver>(&loop_, store, static_cast<KeyLookupBackend*>(this));
+  rate_limiter_ = std::make_unique<RateLimiter>(store.rate_limit_keys,
+                                                mailboxes_->shard_count());
+  quotas_ = std::make_unique<QuotaTracker>(store.rate_limit_keys);
+  auth_.loop = &loop_;
+  auth_.resolver = key_resolver_.get();
+  auth_.rate_limiter = rate_limiter_.get();
+  auth_.quotas = quotas_.get();
+  random_bytes(auth_.basic_salt.data(), auth_.basic_salt.size());
+  proxy_.auth = &auth_;
+  quota_flush_ms_ = store.quota_flush_ms;
+  quota_flush_.callback = on_quota_flush;
+  quota_flush_.owner = this;
+  loop_.arm_timer(&quota_flush_, quota_flush_ms_);
+}
+
+bool ShardRuntime::post_lookup(KeyLookup&& lookup) {
+  return mailbox_.post(mailboxes_->store(),
+                       KeyLookupMessage{std::make_unique<KeyLookup>(std::move(lookup))});
+}
+
+void ShardRuntime::invalidate_key(const KeyDigest& subject) {
+  if (!key_resolver_) return;
+  key_resolver_->invalidate(subject);
+  rate_limiter_->forget(subject);
+  quotas_->forget(subject);
+}
+
+void ShardRuntime::on_quota_flush(Timer* t) {
+  auto* rt = static_cast<ShardRuntime*>(t->owner);
+  std::vector<QuotaUsage> report = rt->quotas_->take_report();
+  if (!report.empty()) {
+    rt->mailbox_.post_or_queue(
+        rt->mailboxes_->store(),
+        QuotaUsageMessage{std::make_unique<std::vector<QuotaUsage>>(std::move(report))});
+  }
+  rt->loop_.arm_timer(&rt->quota_flush_, rt->quota_flush_ms_);
+}
+
+bool ShardRuntime::key_api(std::unique_ptr<KeyApiRequest> request, KeyApiWaiter* waiter,
+                           const char** why) {
+  if (!options_.store) {
+    *why = "no key store runs: add a [store] section (or an API with Basic or token auth) "
+           "and restart";
+    return false;
+  }
+  uint64_t id = ++key_call_seq_;
+  request->id = id;
+  if (!mailbox_.post(mailboxes_->store(), KeyApiMessage{std::move(request)})) {
+    *why = "the key store's mailbox is full; try again";
+    return false;
+  }
+  key_calls_.emplace_back();
+  KeyCall& c = key_calls_.back();
+  c.rt = this;
+  c.id = id;
+  c.waiter = waiter;
+  c.timeout.callback = on_key_call_timeout;
+  c.timeout.owner = &c;
+  // The store's answer and every shard's acknowledgement within the /metrics bound
+  // (the same kind of wait: all shards answering a message).
+  loop_.arm_timer(&c.timeout, current_->config().admin.collect_timeout_ms +
+                                  current_->config().store.lookup_timeout_ms);
+  return true;
+}
+
+void ShardRuntime::cancel_key_api(KeyApiWaiter* waiter) {
+  for (KeyCall& c : key_calls_) {
+    if (c.waiter == waiter) c.waiter = nullptr;  // the call still completes
+  }
+}
+
+void ShardRuntime::on_key_api_reply(KeyApiReplyMessage& m) {
+  if (!m.response) return;
+  auto it = key_calls_.begin();
+  while (it != key_calls_.end() && it->id != m.response->id) ++it;
+  uint32_t acks = 0;
+  if (m.response->changed) {
+    // Every shard drops what it cached about the key before the caller hears back
+    // (and even when the caller gave up waiting: the key did change).
+    invalidate_key(m.response->subject);
+    uint32_t self = static_cast<uint32_t>(options_.index);
+    for (uint32_t to = 0; to < mailboxes_->shard_count(); ++to) {
+      if (to == self) continue;
+      mailbox_.post_or_queue(to, InvalidateKeyMessage{m.response->id, m.response->subject});
+      ++acks;
+    }
+  }
+  if (it == key_calls_.end()) return;  // timed out meanwhile
+  it->response = std::move(m.response);
+  it->acks_expected = acks;
+  if (acks == 0) finish_key_call(it);
+}
+
+void ShardRuntime::on_invalidate_ack(InvalidateAckMessage& m) {
+  for (auto it = key_calls_.begin(); it != key_calls_.end(); ++it) {
+    if (it->id != m.request) continue;
+    if (it->acks_expected > 0 && --it->acks_expected == 0 && it->response) finish_key_call(it);
+    return;
+  }
+}
+
+void ShardRuntime::finish_key_call(std::list<KeyCall>::iterator it) {
+  loop_.disarm_timer(&it->timeout);
+  KeyApiWaiter* waiter = it->waiter;
+  std::unique_ptr<KeyApiResponse> response = std::move(it->response);
+  key_calls_.erase(it);
+  if (waiter && response) waiter->on_key_api_done(response->status, std::move(response->body));
+}
+
+void ShardRuntime::on_key_call_timeout(Timer* t) {
+  auto* c = static_cast<KeyCall*>(t->owner);
+  ShardRuntime* rt = c->rt;
+  for (auto it = rt->key_calls_.begin(); it != rt->key_calls_.end(); ++it) {
+    if (&*it != c) continue;
+    KeyApiWaiter* waiter = it->waiter;
+    std::unique_ptr<KeyApiResponse> response = std::move(it->response);
+    rt->key_calls_.erase(it);
+    if (!waiter) return;
+    if (response) {
+      // Written, but a shard did not confirm in time (it will still drop its entries
+      // when it gets to the message): the write stands, so the answer is the store's.
+      RW_LOG(Warn, "key API: a shard did not confirm the cache invalidation in time");
+      waiter->on_key_api_done(response->status, std::move(response->body));
+    } else {
+      waiter->on_key_api_done(503, key_api_error_body("the key store did not answer in time"));
+    }
+    return;
+  }
+}
+
+// ---------------------------------------------------------------------------------
 // Messages
 
 void ShardRuntime::handle(ShardMessage&& message) {
@@ -584,8 +764,22 @@ void ShardRuntime::handle(ShardMessage&& message) {
           mailbox_.post_or_queue(message.from, MetricsReplyMessage{body.request, snapshot()});
         } else if constexpr (std::is_same_v<T, MetricsReplyMessage>) {
           on_metrics_reply(body);
+        } else if constexpr (std::is_same_v<T, KeyLookupReplyMessage>) {
+          if (key_resolver_ && body.result) key_resolver_->on_result(*body.result);
+        } else if constexpr (std::is_same_v<T, KeyApiReplyMessage>) {
+          on_key_api_reply(body);
+        } else if constexpr (std::is_same_v<T, InvalidateKeyMessage>) {
+          invalidate_key(body.subject);
+          mailbox_.post_or_queue(message.from, InvalidateAckMessage{body.request});
+        } else if constexpr (std::is_same_v<T, InvalidateAckMessage>) {
+          on_invalidate_ack(body);
+        } else if constexpr (std::is_same_v<T, QuotaStateMessage>) {
+          if (quotas_ && body.states) {
+            for (const QuotaState& s : *body.states) quotas_->on_store_state(s);
+          }
         }
-        // ReloadRequestMessage goes to the control thread only; monostate is empty.
+        // ReloadRequestMessage goes to the control thread only, KeyLookupMessage,
+        // KeyApiMessage and QuotaUsageMessage to the store; monostate is empty.
       },
       message.body);
 }
@@ -662,6 +856,27 @@ std::unique_ptr<ShardMetrics> ShardRuntime::snapshot() const {
   m->reloads_failed = reloads_failed_;
   m->loop_turns = loop_.turn();
   m->mailbox = mailbox_.stats();
+  if (key_resolver_) {
+    AuthMetrics& a = m->auth;
+    a.enabled = true;
+    const AuthCacheStats& cs = key_resolver_->cache().stats();
+    a.cache_hits = cs.hits;
+    a.cache_misses = cs.misses;
+    a.cache_evictions = cs.evictions;
+    a.cache_invalidations = cs.invalidations;
+    a.cache_entries = key_resolver_->cache().size();
+    const KeyResolverStats& rs = key_resolver_->stats();
+    a.lookups = rs.lookups;
+    a.lookups_joined = rs.lookups_joined;
+    a.lookups_failed = rs.lookups_failed;
+    a.lookups_repeated = rs.lookups_repeated;
+    a.lookups_pending = key_resolver_->pending();
+    a.allowed = auth_.stats.allowed;
+    a.denied = auth_.stats.denied;
+    a.waited = auth_.stats.waited;
+    a.rate_limit_buckets = rate_limiter_->size();
+    a.quota_keys = quotas_->size();
+  }
   return m;
 }
 
@@ -724,7 +939,20 @@ void ShardRuntime::finish_collection(std::list<Collection>::iterator it) {
   for (const auto& r : replies) shards.push_back(r.get());
   ProcessStats process;
   read_process_stats(&process);
-  waiter->on_metrics(render_metrics(shards, process, options_.version, tls_library_name()));
+  StoreMetrics store;
+  if (const StoreThread* st = options_.store) {
+    store.enabled = true;
+    const StoreThreadStats& s = st->stats();
+    store.lookups = s.lookups.load(std::memory_order_relaxed);
+    store.store_errors = s.store_errors.load(std::memory_order_relaxed);
+    store.password_checks = s.password_checks.load(std::memory_order_relaxed);
+    store.key_api_calls = s.key_api_calls.load(std::memory_order_relaxed);
+    store.quota_batches = s.quota_batches.load(std::memory_order_relaxed);
+    store.bcrypt_queue_depth = st->bcrypt().depth();
+    store.bcrypt_refused = st->bcrypt().refused();
+  }
+  waiter->on_metrics(
+      render_metrics(shards, process, store, options_.version, tls_library_name()));
 }
 
 void ShardRuntime::on_collection_timeout(Timer* t) {

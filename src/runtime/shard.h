@@ -15,6 +15,7 @@
 namespace ringway {
 
 class Mailboxes;
+class StoreThread;
 
 struct ShardOptions {
   int index = 0;
@@ -22,6 +23,9 @@ struct ShardOptions {
   int access_log_fd = -1;      // < 0: no access log
   std::string ticket_master;   // the secret session-ticket keys derive from
   std::string version;         // for /hello and /metrics
+  // The key store's thread (null when none runs): shards post lookups to it and read
+  // its counters for /metrics.
+  const StoreThread* store = nullptr;
 };
 
 class Shard {

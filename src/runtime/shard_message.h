@@ -8,8 +8,11 @@
 #include <string>
 #include <variant>
 
+#include "auth/key_lookup.h"
 #include "config/config.h"
 #include "runtime/shard_metrics.h"
+#include "store/key_api.h"
+#include "store/key_store.h"
 
 namespace ringway {
 
@@ -41,9 +44,46 @@ struct MetricsReplyMessage {
   std::unique_ptr<ShardMetrics> metrics;
 };
 
-using ShardMessageBody = std::variant<std::monostate, DrainMessage, ReloadMessage,
-                                      ReloadFailedMessage, ReloadRequestMessage,
-                                      CollectMetricsMessage, MetricsReplyMessage>;
+// Authentication (payloads boxed: the queues hold messages by value).
+// shard -> store: a cache miss.
+struct KeyLookupMessage {
+  std::unique_ptr<KeyLookup> lookup;
+};
+// store -> shard
+struct KeyLookupReplyMessage {
+  std::unique_ptr<KeyLookupResult> result;
+};
+// shard -> store: a key API call (/tyk/keys/...).
+struct KeyApiMessage {
+  std::unique_ptr<KeyApiRequest> request;
+};
+// store -> shard
+struct KeyApiReplyMessage {
+  std::unique_ptr<KeyApiResponse> response;
+};
+// shard -> shard: a key changed; drop what you cached about it, then say so.
+struct InvalidateKeyMessage {
+  uint64_t request = 0;
+  KeyDigest subject{};
+};
+struct InvalidateAckMessage {
+  uint64_t request = 0;
+};
+// shard -> store: requests counted against quotas since the last report.
+struct QuotaUsageMessage {
+  std::unique_ptr<std::vector<QuotaUsage>> usage;
+};
+// store -> every shard: the quotas a batch changed.
+struct QuotaStateMessage {
+  std::shared_ptr<const std::vector<QuotaState>> states;
+};
+
+using ShardMessageBody =
+    std::variant<std::monostate, DrainMessage, ReloadMessage, ReloadFailedMessage,
+                 ReloadRequestMessage, CollectMetricsMessage, MetricsReplyMessage,
+                 KeyLookupMessage, KeyLookupReplyMessage, KeyApiMessage, KeyApiReplyMessage,
+                 InvalidateKeyMessage, InvalidateAckMessage, QuotaUsageMessage,
+                 QuotaStateMessage>;
 
 struct ShardMessage {
   uint32_t from = 0;         // sender endpoint (a shard index, or the control thread)

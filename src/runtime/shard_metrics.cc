@@ -13,8 +13,8 @@ const char* const kClassLabels[] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 }  // namespace
 
 std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
-                           const ProcessStats& process, const std::string& version,
-                           const std::string& tls_library) {
+                           const ProcessStats& process, const StoreMetrics& store,
+                           const std::string& version, const std::string& tls_library) {
   PrometheusWriter w;
   size_t n = shards.size();
   std::vector<std::string> shard_ids(n);
@@ -198,6 +198,84 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
   for (size_t i = 0; i < n; ++i) {
     w.sample("ringway_mailbox_posts_refused_total", {{"shard", shard_ids[i]}},
              shards[i]->mailbox.posts_refused);
+  }
+
+  // Authentication: per shard (each has its own cache), and the key store.
+  bool auth = std::any_of(shards.begin(), shards.end(),
+                          [](const ShardMetrics* s) { return s->auth.enabled; });
+  if (auth) {
+    struct AuthCounter {
+      const char* name;
+      const char* type;
+      const char* help;
+      uint64_t AuthMetrics::*field;
+    };
+    const AuthCounter auth_counters[] = {
+        {"ringway_auth_cache_hits_total", "counter",
+         "Authentication decisions taken from the shard's cache.", &AuthMetrics::cache_hits},
+        {"ringway_auth_cache_misses_total", "counter",
+         "Credentials not in the shard's cache (or expired there).",
+         &AuthMetrics::cache_misses},
+        {"ringway_auth_cache_evictions_total", "counter",
+         "Cache entries dropped for room (cache_entries).", &AuthMetrics::cache_evictions},
+        {"ringway_auth_cache_invalidations_total", "counter",
+         "Cache entries dropped because their key was changed through the key API.",
+         &AuthMetrics::cache_invalidations},
+        {"ringway_auth_cache_entries", "gauge", "Entries in the shard's cache.",
+         &AuthMetrics::cache_entries},
+        {"ringway_auth_store_lookups_total", "counter",
+         "Lookups the shard sent to the key store.", &AuthMetrics::lookups},
+        {"ringway_auth_store_lookups_joined_total", "counter",
+         "Requests that waited on a lookup another request had already sent.",
+         &AuthMetrics::lookups_joined},
+        {"ringway_auth_store_lookups_failed_total", "counter",
+         "Lookups that failed, timed out (lookup_timeout_ms) or could not be sent "
+         "(max_pending_lookups): their requests got 503 / UNAVAILABLE.",
+         &AuthMetrics::lookups_failed},
+        {"ringway_auth_store_lookups_repeated_total", "counter",
+         "Lookups asked again because their key changed while they were out.",
+         &AuthMetrics::lookups_repeated},
+        {"ringway_auth_store_lookups_pending", "gauge", "Lookups waiting for the store.",
+         &AuthMetrics::lookups_pending},
+        {"ringway_auth_allowed_total", "counter", "Requests Basic or token auth let through.",
+         &AuthMetrics::allowed},
+        {"ringway_auth_denied_total", "counter",
+         "Requests Basic or token auth answered (401, 403, 429, 503...).",
+         &AuthMetrics::denied},
+        {"ringway_auth_waited_total", "counter",
+         "Requests that waited for the key store (a cache miss).", &AuthMetrics::waited},
+        {"ringway_rate_limit_buckets", "gauge", "Keys with a rate-limit bucket on the shard.",
+         &AuthMetrics::rate_limit_buckets},
+        {"ringway_quota_keys", "gauge", "Keys whose quota the shard is counting.",
+         &AuthMetrics::quota_keys},
+    };
+    for (const AuthCounter& c : auth_counters) {
+      w.family(c.name, c.type, c.help);
+      for (size_t i = 0; i < n; ++i) {
+        w.sample(c.name, {{"shard", shard_ids[i]}}, shards[i]->auth.*c.field);
+      }
+    }
+  }
+  if (store.enabled) {
+    w.family("ringway_store_lookups_total", "counter", "Lookups the key store answered.");
+    w.sample("ringway_store_lookups_total", {}, store.lookups);
+    w.family("ringway_store_errors_total", "counter",
+             "Key store operations that failed (see the error log).");
+    w.sample("ringway_store_errors_total", {}, store.store_errors);
+    w.family("ringway_store_password_checks_total", "counter",
+             "bcrypt password checks run by the bcrypt workers.");
+    w.sample("ringway_store_password_checks_total", {}, store.password_checks);
+    w.family("ringway_store_key_api_calls_total", "counter", "Key API calls run by the store.");
+    w.sample("ringway_store_key_api_calls_total", {}, store.key_api_calls);
+    w.family("ringway_store_quota_batches_total", "counter",
+             "Batches of quota counts the store applied.");
+    w.sample("ringway_store_quota_batches_total", {}, store.quota_batches);
+    w.family("ringway_bcrypt_queue_depth", "gauge",
+             "Password checks and hashes waiting for or running on a bcrypt worker.");
+    w.sample("ringway_bcrypt_queue_depth", {}, store.bcrypt_queue_depth);
+    w.family("ringway_bcrypt_refused_total", "counter",
+             "Password checks and hashes refused because bcrypt_queue was full.");
+    w.sample("ringway_bcrypt_refused_total", {}, store.bcrypt_refused);
   }
 
   // The process (Prometheus' standard names).

@@ -21,6 +21,38 @@ struct MailboxStats {
   uint64_t posts_refused = 0;    // a destination's mailbox was full
 };
 
+// One shard's authentication counters (when a key store runs).
+struct AuthMetrics {
+  bool enabled = false;
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;
+  uint64_t cache_evictions = 0;
+  uint64_t cache_invalidations = 0;  // entries dropped because their key changed
+  uint64_t cache_entries = 0;        // gauge
+  uint64_t lookups = 0;              // sent to the store
+  uint64_t lookups_joined = 0;
+  uint64_t lookups_failed = 0;
+  uint64_t lookups_repeated = 0;
+  uint64_t lookups_pending = 0;      // gauge
+  uint64_t allowed = 0;
+  uint64_t denied = 0;
+  uint64_t waited = 0;
+  uint64_t rate_limit_buckets = 0;   // gauge
+  uint64_t quota_keys = 0;           // gauge
+};
+
+// The key store thread's counters (process-wide; read by the rendering shard).
+struct StoreMetrics {
+  bool enabled = false;
+  uint64_t lookups = 0;
+  uint64_t store_errors = 0;
+  uint64_t password_checks = 0;
+  uint64_t key_api_calls = 0;
+  uint64_t quota_batches = 0;
+  uint64_t bcrypt_queue_depth = 0;  // gauge
+  uint64_t bcrypt_refused = 0;
+};
+
 struct ShardMetrics {
   int shard = 0;
   DownstreamStats downstream;
@@ -34,12 +66,13 @@ struct ShardMetrics {
   uint64_t reloads_failed = 0;
   uint64_t loop_turns = 0;
   MailboxStats mailbox;
+  AuthMetrics auth;
 };
 
 // The exposition of every shard's counters (summed, with a shard label where the
 // per-shard value matters) and the process's own resource use.
 std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
-                           const ProcessStats& process, const std::string& version,
-                           const std::string& tls_library);
+                           const ProcessStats& process, const StoreMetrics& store,
+                           const std::string& version, const std::string& tls_library);
 
 }  // namespace ringway

@@ -81,7 +81,7 @@ def test_check_fails_closed_on_auth(ctx):
         "no auth mode": "[gateway]\nlisten = 127.0.0.1:8080\n\n[api.a]\nlisten_path = /a/\n"
                         "target_url = http://127.0.0.1:9\n",
         "unsupported mode": "[gateway]\nlisten = 127.0.0.1:8080\n\n[api.a]\nlisten_path = /a/\n"
-                            "target_url = http://127.0.0.1:9\nuse_basic_auth = true\n",
+                            "target_url = http://127.0.0.1:9\nenable_coprocess_auth = true\n",
         "unknown section": "[gateway]\nlisten = 127.0.0.1:8080\n\n[nope]\nx = 1\n",
     }
     for what, text in cases.items():

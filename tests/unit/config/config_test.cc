@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -236,11 +237,9 @@ TEST(ConfigLoader, ReportsUnknownSectionWithLine) {
 
 TEST(ConfigLoader, ReportsUnsupportedSectionsWithLine) {
   EXPECT_EQ(errors_of(std::string(kDemoApi) +
-                      "[store]\n"
                       "[coprocess]\n"
                       "enable_coprocess = true\n"),
-            (std::vector<std::string>{"5: section [store] is not supported by this build yet",
-                                      "6: section [coprocess] is not supported by this build yet"}));
+            (std::vector<std::string>{"5: section [coprocess] is not supported by this build yet"}));
 }
 
 TEST(ConfigLoader, AdminIsOffWithoutItsSection) {
@@ -533,9 +532,7 @@ TEST(ConfigLoader, ReportsUnsupportedAuthKeyWithLine) {
   EXPECT_EQ(errors_of("[api.a]\n"
                       "listen_path = /a\n"
                       "target_url = http://127.0.0.1:9000\n"
-                      "use_basic_auth = true\n"
                       "use_standard_auth = yes\n"
-                      "auth_header = Authorization\n"
                       "enable_coprocess_auth = 1\n"
                       "pre = MyPreHook\n"
                       "post_key_auth = MyPostKeyAuth\n"
@@ -544,16 +541,163 @@ TEST(ConfigLoader, ReportsUnsupportedAuthKeyWithLine) {
                       "auth_check = MyAuthCheck\n"
                       "config_data = {\"a\": 1}\n"),
             (std::vector<std::string>{
-                "4: api a: use_basic_auth is not supported by this build yet",
-                "5: api a: use_standard_auth is not supported by this build yet",
-                "6: api a: auth_header is not supported by this build yet",
-                "7: api a: enable_coprocess_auth is not supported by this build yet",
-                "8: api a: pre is not supported by this build yet",
-                "9: api a: post_key_auth is not supported by this build yet",
-                "10: api a: post is not supported by this build yet",
-                "11: api a: response is not supported by this build yet",
-                "12: api a: auth_check is not supported by this build yet",
-                "13: api a: config_data is not supported by this build yet"}));
+                "5: api a: enable_coprocess_auth is not supported by this build yet",
+                "6: api a: pre is not supported by this build yet",
+                "7: api a: post_key_auth is not supported by this build yet",
+                "8: api a: post is not supported by this build yet",
+                "9: api a: response is not supported by this build yet",
+                "10: api a: auth_check is not supported by this build yet",
+                "11: api a: config_data is not supported by this build yet"}));
+}
+
+TEST(ConfigLoader, ParsesKeyAuthModesAndTheStore) {
+  auto config = load_ok("[gateway]\n"
+                        "merge_slashes = false\n"
+                        "[store]\n"
+                        "path = ringway.db\n"
+                        "cache_entries = 1000\n"
+                        "cache_ttl_ms = 500\n"
+                        "max_pending_lookups = 8\n"
+                        "lookup_timeout_ms = 250\n"
+                        "bcrypt_workers = 3\n"
+                        "bcrypt_queue = 5\n"
+                        "bcrypt_cost = 4\n"
+                        "rate_limit_keys = 100\n"
+                        "quota_flush_ms = 50\n"
+                        "[api.both]\n"
+                        "listen_path = /both\n"
+                        "target_url = http://127.0.0.1:9000\n"
+                        "use_basic_auth = true\n"
+                        "use_standard_auth = true\n"
+                        "auth_header = X-Api-Key\n"
+                        "strip_auth_data = false\n"
+                        "allow_encoded_slashes = true\n"
+                        "[api.tok]\n"
+                        "listen_path = /tok\n"
+                        "target_url = http://127.0.0.1:9000\n"
+                        "use_standard_auth = true\n");
+  ASSERT_NE(config, nullptr);
+  EXPECT_FALSE(config->gateway.merge_slashes);
+  const StoreConfig& s = config->store;
+  EXPECT_TRUE(s.present);
+  EXPECT_EQ(s.backend, "sqlite");
+  EXPECT_EQ(s.path, "./ringway.db");  // relative to the file's directory
+  EXPECT_EQ(s.cache_entries, 1000u);
+  EXPECT_EQ(s.cache_ttl_ms, 500u);
+  EXPECT_EQ(s.max_pending_lookups, 8u);
+  EXPECT_EQ(s.lookup_timeout_ms, 250u);
+  EXPECT_EQ(s.bcrypt_workers, 3u);
+  EXPECT_EQ(s.bcrypt_queue, 5u);
+  EXPECT_EQ(s.bcrypt_cost, 4u);
+  EXPECT_EQ(s.rate_limit_keys, 100u);
+  EXPECT_EQ(s.quota_flush_ms, 50u);
+  const ApiConfig& both = config->apis[0];
+  EXPECT_TRUE(both.use_basic_auth);
+  EXPECT_TRUE(both.use_standard_auth);
+  EXPECT_EQ(both.auth_header, "x-api-key");
+  EXPECT_FALSE(both.strip_auth_data);
+  EXPECT_TRUE(both.allow_encoded_slashes);
+  const ApiConfig& tok = config->apis[1];
+  EXPECT_EQ(tok.auth_header, "authorization");
+  EXPECT_TRUE(tok.strip_auth_data);
+  EXPECT_FALSE(tok.allow_encoded_slashes);
+  EXPECT_TRUE(config_needs_store(*config));
+}
+
+TEST(ConfigLoader, StoreDefaultsAndWhenItRuns) {
+  auto keyless = load_ok(kDemoApi);
+  ASSERT_NE(keyless, nullptr);
+  EXPECT_FALSE(config_needs_store(*keyless));
+  EXPECT_TRUE(keyless->gateway.merge_slashes);
+  const StoreConfig& s = keyless->store;
+  EXPECT_FALSE(s.present);
+  EXPECT_EQ(s.path, "/var/lib/ringway/keys.db");
+  EXPECT_EQ(s.cache_entries, 65536u);
+  EXPECT_EQ(s.cache_ttl_ms, 10000u);
+  EXPECT_EQ(s.bcrypt_workers, 2u);
+  EXPECT_EQ(s.bcrypt_queue, 64u);
+  EXPECT_EQ(s.bcrypt_cost, 10u);
+  auto with_section = load_ok(std::string(kDemoApi) + "[store]\npath = /tmp/k.db\n");
+  ASSERT_NE(with_section, nullptr);
+  EXPECT_TRUE(config_needs_store(*with_section));
+  EXPECT_EQ(with_section->store.path, "/tmp/k.db");
+}
+
+TEST(ConfigLoader, ReportsStoreErrorsWithLine) {
+  EXPECT_EQ(errors_of(std::string(kDemoApi) +
+                      "[store]\n"
+                      "backend = redis\n"
+                      "path = /nonexistent-ringway-dir/keys.db\n"
+                      "cache_entries = 1\n"
+                      "bcrypt_cost = 40\n"
+                      "bcrypt_queue = 0\n"
+                      "colour = blue\n"),
+            (std::vector<std::string>{
+                "5: [store] path /nonexistent-ringway-dir/keys.db: directory "
+                "/nonexistent-ringway-dir does not exist",
+                "6: [store] backend must be sqlite (the only backend of this build), got 'redis'",
+                "8: [store] cache_entries must be between 16 and 10000000, got 1",
+                "9: [store] bcrypt_cost must be between 4 and 16, got 40",
+                "10: [store] bcrypt_queue must be between 1 and 65536, got 0",
+                "11: [store] unknown key 'colour'"}));
+}
+
+TEST(ConfigLoader, ReportsAnEmptyStorePath) {
+  std::vector<std::string> errors = errors_of(std::string(kDemoApi) + "[store]\npath =\n");
+  EXPECT_NE(std::find(errors.begin(), errors.end(), "6: [store] path must not be empty"),
+            errors.end());
+}
+
+TEST(ConfigLoader, ReportsAStoreDirectoryThatDoesNotExist) {
+  // The directory is checked when the store will run (here: an API with token auth).
+  EXPECT_EQ(errors_of("[api.t]\nlisten_path = /t\ntarget_url = http://127.0.0.1:9\n"
+                      "use_standard_auth = true\n[store]\npath = /tmp/no-such-dir-xyz/k.db\n"),
+            (std::vector<std::string>{"5: [store] path /tmp/no-such-dir-xyz/k.db: directory "
+                                      "/tmp/no-such-dir-xyz does not exist"}));
+}
+
+TEST(ConfigLoader, ReportsContradictoryAuthModes) {
+  EXPECT_EQ(errors_of("[api.a]\n"
+                      "listen_path = /a\n"
+                      "target_url = http://127.0.0.1:9000\n"
+                      "use_keyless = true\n"
+                      "use_standard_auth = true\n"
+                      "[api.b]\n"
+                      "listen_path = /b\n"
+                      "target_url = http://127.0.0.1:9000\n"
+                      "use_basic_auth = true\n"
+                      "use_standard_auth = true\n"
+                      "[api.c]\n"
+                      "listen_path = /c\n"
+                      "target_url = http://127.0.0.1:9000\n"
+                      "use_basic_auth = true\n"
+                      "auth_header = x-key\n"
+                      "[api.d]\n"
+                      "listen_path = /d\n"
+                      "target_url = http://127.0.0.1:9000\n"
+                      "use_standard_auth = true\n"
+                      "auth_header = x key\n"),
+            (std::vector<std::string>{
+                "4: api a: use_keyless = true contradicts the authentication mode(s) also set; "
+                "choose one",
+                "10: api b: use_basic_auth and use_standard_auth would both read Authorization; "
+                "set auth_header to another header",
+                "15: api c: auth_header needs use_standard_auth = true",
+                "20: api d: auth_header: 'x key' is not a header name (letters, digits, '-', "
+                "'_')"}));
+}
+
+TEST(ConfigLoader, StoreKeysOnlyChangeOnRestart) {
+  auto running = load_ok(std::string(kDemoApi) + "[store]\npath = /tmp/a.db\n");
+  ASSERT_NE(running, nullptr);
+  auto loaded = std::make_shared<Config>(*load_ok(
+      std::string(kDemoApi) + "[store]\npath = /tmp/b.db\ncache_ttl_ms = 20\nbcrypt_workers = 4\n"));
+  std::vector<std::string> changed = keep_restart_only_values(*running, *loaded);
+  EXPECT_EQ(changed, (std::vector<std::string>{"[store] path", "[store] cache_ttl_ms",
+                                               "[store] bcrypt_workers"}));
+  EXPECT_EQ(loaded->store.path, "/tmp/a.db");
+  EXPECT_EQ(loaded->store.cache_ttl_ms, 10000u);
+  EXPECT_EQ(loaded->store.bcrypt_workers, 2u);
 }
 
 TEST(ConfigLoader, AcceptsUnsupportedAuthKeysWhenOff) {
@@ -569,8 +713,8 @@ TEST(ConfigLoader, AcceptsUnsupportedAuthKeysWhenOff) {
 
 TEST(ConfigLoader, ReportsMissingAuthModeOnSectionLine) {
   const std::string message =
-      "api open: no authentication mode set; set use_keyless = true or use_mutual_tls_auth = "
-      "true (other modes are not supported by this build yet)";
+      "api open: no authentication mode set; set use_keyless = true, or one or more of "
+      "use_basic_auth, use_standard_auth and use_mutual_tls_auth";
   EXPECT_EQ(errors_of("[gateway]\n"
                       "[api.open]\n"
                       "listen_path = /open\n"
@@ -725,8 +869,8 @@ TEST(ConfigLoader, CollectsEveryErrorInOnePassSortedByLine) {
                 "2: ring_entries must be between 64 and 32768, got 1",
                 "3: log_level must be debug, info, warn or error, got 'loud'",
                 "8: api b: listen_path is required",
-                "8: api b: no authentication mode set; set use_keyless = true or "
-                "use_mutual_tls_auth = true (other modes are not supported by this build yet)",
+                "8: api b: no authentication mode set; set use_keyless = true, or one or more of "
+                "use_basic_auth, use_standard_auth and use_mutual_tls_auth",
                 "10: [tls] is set but [gateway] tls_listen is empty: nothing would use it",
                 "10: [tls] cert_file is required",
                 "10: [tls] key_file is required",

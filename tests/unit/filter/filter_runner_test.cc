@@ -20,7 +20,8 @@ class FakeRequest : public FilterCallbacks, public FilterRunner::Owner {
   const ApiConfig& api() const override { return api_; }
   bool is_grpc() const override { return false; }
   void continue_request() override { runner.resume(); }
-  void reply_locally(LocalReplyCause cause, std::string_view message) override {
+  void reply_locally(LocalReplyCause cause, std::string_view message,
+                     const HeaderList* = nullptr) override {
     runner.set_pending(nullptr);
     runner.finish();
     replies.push_back(std::string(local_reply_flag(cause)) + " " + std::string(message));

@@ -41,6 +41,13 @@ constexpr CauseCase kCauses[] = {
     {LocalReplyCause::HeadersTooLarge, 431, 13, "TL", "headers_too_large"},
     {LocalReplyCause::RequestTimeout, 408, 4, "RT", "request_timeout"},
     {LocalReplyCause::ServiceUnavailable, 503, 14, "SD", "service_unavailable"},
+    // Authentication: Tyk's HTTP codes; gRPC by meaning (an unknown key is
+    // UNAUTHENTICATED although Tyk answers 403).
+    {LocalReplyCause::KeyRejected, 403, 16, "UA", "key_rejected"},
+    {LocalReplyCause::MalformedCredentials, 400, 16, "UA", "malformed_credentials"},
+    {LocalReplyCause::RateLimited, 429, 8, "RL", "rate_limited"},
+    {LocalReplyCause::QuotaExceeded, 403, 8, "QE", "quota_exceeded"},
+    {LocalReplyCause::AuthUnavailable, 503, 14, "AU", "auth_unavailable"},
 };
 static_assert(sizeof(kCauses) / sizeof(kCauses[0]) == kLocalReplyCauseCount,
               "every cause is listed");
@@ -135,6 +142,19 @@ TEST(LocalReply, PercentEncodesGrpcMessage) {
   EXPECT_EQ(lines(reply.head.headers),
             (Lines{"content-type: application/grpc", "grpc-status: 12",
                    "grpc-message: no API matches /%C3%A9%25"}));
+}
+
+TEST(LocalReply, ExtraHeadersGoIntoTheHead) {
+  HeaderList extra{{"www-authenticate", "Basic realm=\"api\""}};
+  LocalReply json = make_local_reply(LocalReplyCause::Unauthenticated, "no", false, &extra);
+  EXPECT_EQ(lines(json.head.headers),
+            (Lines{"www-authenticate: Basic realm=\"api\"", "content-type: application/json",
+                   "content-length: 15"}));
+  HeaderList rate{{"x-ratelimit-limit", "4"}};
+  LocalReply grpc = make_local_reply(LocalReplyCause::RateLimited, "slow", true, &rate);
+  EXPECT_EQ(lines(grpc.head.headers),
+            (Lines{"x-ratelimit-limit: 4", "content-type: application/grpc", "grpc-status: 8",
+                   "grpc-message: slow"}));
 }
 
 }  // namespace
