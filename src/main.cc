@@ -229,6 +229,9 @@ int run(const std::string& config_path, bool check_only) {
   uint32_t shard_count = gw.shards == 0 ? static_cast<uint32_t>(cpus.size()) : gw.shards;
   Mailboxes mailboxes(shard_count, gw.mailbox_capacity);
   mailboxes.set_event_fd(mailboxes.control(), control_fd);
+  // Declared before the store: it is stopped (and joined) before the shards' objects
+  // go, as it writes to their eventfds.
+  std::vector<std::unique_ptr<Shard>> shards;
   // The key store: opened before the shards start, so a bad path stops the start.
   std::unique_ptr<StoreThread> store;
   if (config_needs_store(*config)) {
@@ -241,7 +244,6 @@ int run(const std::string& config_path, bool check_only) {
     }
   }
   Control control(config_path, config, &mailboxes, store != nullptr);
-  std::vector<std::unique_ptr<Shard>> shards;
   ShardOptions options;
   // One secret for the whole process: every shard derives the same ticket keys.
   options.ticket_master = TicketKeySchedule::random_master();
@@ -332,6 +334,8 @@ int run(const std::string& config_path, bool check_only) {
     s->join();
     requests += s->requests_served();
   }
+  // After the shards: it takes their last quota counts.
+  if (store) store->stop();
   RW_LOG(Info, "stopped after %llu request(s)", static_cast<unsigned long long>(requests));
   if (access_log_fd > STDOUT_FILENO) close(access_log_fd);
   close(signal_fd);

@@ -1,5 +1,6 @@
 #include "admin/admin_handler.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "http/local_reply.h"
@@ -197,8 +198,13 @@ void AdminHandler::dispatch_keys(std::string_view rest) {
       if (method != "POST") return reply_error(405, "method not allowed", "POST");
       call->op = KeyApiOp::kCreate;
     } else {
+      // A key name is text (it is echoed in JSON replies): valid UTF-8 without
+      // control characters or '/'.
       if (!percent_decode(name, &call->key) || call->key.empty() ||
-          call->key.find('/') != std::string::npos) {
+          !is_valid_utf8(call->key) ||
+          std::any_of(call->key.begin(), call->key.end(), [](char c) {
+            return static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '/';
+          })) {
         return reply_error(400, "the key in the path is not valid");
       }
       if (method == "GET" || method == "HEAD") {

@@ -59,6 +59,12 @@ KeyDigest basic_credential_digest(const KeyDigest& salt, std::string_view user,
                  user, ":", password});
 }
 
+KeyDigest token_credential_digest(const KeyDigest& salt, std::string_view token) {
+  // "t" keeps a token's digest apart from any Basic one.
+  return sha256({std::string_view(reinterpret_cast<const char*>(salt.data()), salt.size()),
+                 "t", token});
+}
+
 KeyAuthFilter::KeyAuthFilter(AuthShard* shard, KeyAuthMode mode, const ApiConfig& api)
     : shard_(shard),
       mode_(mode),
@@ -87,8 +93,8 @@ FilterStatus KeyAuthFilter::on_request(FilterCallbacks& request) {
     return FilterStatus::kStop;
   }
   KeyDigest credential;
-  KeyDigest subject;
   BasicCredentials basic;
+  std::string_view token;
   if (mode_ == KeyAuthMode::kBasic) {
     BasicParse parsed = parse_basic_authorization(header->value, &basic);
     if (parsed != BasicParse::kOk) {
@@ -97,15 +103,14 @@ FilterStatus KeyAuthFilter::on_request(FilterCallbacks& request) {
                basic_parse_message(parsed));
       return FilterStatus::kStop;
     }
-    credential = basic_credential_digest(shard_->basic_salt, basic.user, basic.password);
-    subject = key_digest(basic.user);
+    credential = basic_credential_digest(shard_->credential_salt, basic.user, basic.password);
   } else {
-    std::string_view token = extract_token(header->value);
+    token = extract_token(header->value);
     if (token.empty()) {
       unauthorised(request, kFieldMissing);
       return FilterStatus::kStop;
     }
-    credential = subject = key_digest(token);
+    credential = token_credential_digest(shard_->credential_salt, token);
   }
 
   KeyResolver* resolver = shard_->resolver;
@@ -113,6 +118,8 @@ FilterStatus KeyAuthFilter::on_request(FilterCallbacks& request) {
     return admit(request, *entry) ? FilterStatus::kContinue : FilterStatus::kStop;
   }
   // A miss: the store decides (bcrypt for Basic); the request waits, the shard does not.
+  // The store knows keys by the digest of the key (or user name).
+  KeyDigest subject = key_digest(mode_ == KeyAuthMode::kBasic ? basic.user : token);
   auto* wait = new AuthWait(this, &request, resolver, credential);
   const char* why = "";
   if (!resolver->wait(credential, subject, mode_ == KeyAuthMode::kBasic, basic.password, wait,

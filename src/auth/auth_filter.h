@@ -43,9 +43,11 @@ struct AuthShard {
   KeyResolver* resolver = nullptr;
   RateLimiter* rate_limiter = nullptr;
   QuotaTracker* quotas = nullptr;
-  // Basic-auth cache entries are indexed by a digest of this secret, the user and the
-  // password, so the cache holds nothing a password could be recovered from quickly.
-  KeyDigest basic_salt{};
+  // Cache entries are indexed by a digest of this secret and the credential: for
+  // Basic auth the cache then holds nothing a password could be recovered from
+  // quickly, and for either no client can choose credentials that collide in the
+  // cache's hash table (its index is the digest's first bytes).
+  KeyDigest credential_salt{};
   AuthFilterStats stats;
 };
 
@@ -75,8 +77,9 @@ class KeyAuthFilter final : public RequestFilter {
   HeaderList www_authenticate_;  // Basic's 401 header
 };
 
-// The digest a Basic-auth cache entry is indexed by.
+// The digests cache entries are indexed by.
 KeyDigest basic_credential_digest(const KeyDigest& salt, std::string_view user,
                                   std::string_view password);
+KeyDigest token_credential_digest(const KeyDigest& salt, std::string_view token);
 
 }  // namespace ringway

@@ -74,11 +74,31 @@ bool KeyResolver::send(Pending& p) {
 
 void KeyResolver::cancel(const KeyDigest& credential, Waiter* waiter) {
   auto it = pending_.find(credential);
-  if (it == pending_.end()) return;
-  std::vector<Waiter*>& waiters = it->second->waiters;
-  auto w = std::find(waiters.begin(), waiters.end(), waiter);
-  // The lookup stays out: its answer still fills the cache for the next request.
-  if (w != waiters.end()) waiters.erase(w);
+  if (it != pending_.end()) {
+    std::vector<Waiter*>& waiters = it->second->waiters;
+    auto w = std::find(waiters.begin(), waiters.end(), waiter);
+    // The lookup stays out: its answer still fills the cache for the next request.
+    if (w != waiters.end()) waiters.erase(w);
+    return;
+  }
+  if (notifying_) {
+    // Its lookup is being answered and an earlier waiter's callback ended this one.
+    auto w = std::find(notifying_->begin(), notifying_->end(), waiter);
+    if (w != notifying_->end()) *w = nullptr;
+  }
+}
+
+template <class Notify>
+void KeyResolver::notify_all(std::vector<Waiter*> waiters, Notify&& notify) {
+  std::vector<Waiter*>* outer = notifying_;
+  notifying_ = &waiters;
+  for (Waiter*& w : waiters) {
+    Waiter* current = w;
+    if (!current) continue;
+    w = nullptr;
+    notify(current);
+  }
+  notifying_ = outer;
 }
 
 void KeyResolver::on_result(KeyLookupResult& result) {
@@ -120,7 +140,7 @@ void KeyResolver::on_result(KeyLookupResult& result) {
   if (!p->stale) cache_.insert(p->credential, entry, loop_->now_ms(), not_after_ms);
   std::vector<Waiter*> waiters = std::move(p->waiters);
   erase(p);
-  for (Waiter* w : waiters) w->on_resolved(entry);
+  notify_all(std::move(waiters), [&entry](Waiter* w) { w->on_resolved(entry); });
 }
 
 void KeyResolver::invalidate(const KeyDigest& subject) {
@@ -140,7 +160,7 @@ void KeyResolver::fail(Pending* p, const char* why) {
   ++stats_.lookups_failed;
   std::vector<Waiter*> waiters = std::move(p->waiters);
   erase(p);
-  for (Waiter* w : waiters) w->on_unavailable(why);
+  notify_all(std::move(waiters), [why](Waiter* w) { w->on_unavailable(why); });
 }
 
 void KeyResolver::erase(Pending* p) {

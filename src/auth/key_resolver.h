@@ -84,6 +84,10 @@ class KeyResolver {
   // Removes |p| and tells its waiters.
   void fail(Pending* p, const char* why);
   void erase(Pending* p);
+  // Calls |notify| for each of |waiters| (taken from an erased lookup); a waiter
+  // cancelled by an earlier one's callback is skipped.
+  template <class Notify>
+  void notify_all(std::vector<Waiter*> waiters, Notify&& notify);
 
   Loop* loop_;
   KeyLookupBackend* backend_;
@@ -93,6 +97,7 @@ class KeyResolver {
   uint64_t next_id_ = 1;
   std::unordered_map<KeyDigest, std::unique_ptr<Pending>, KeyDigestHash> pending_;
   std::unordered_map<uint64_t, Pending*> by_id_;
+  std::vector<Waiter*>* notifying_ = nullptr;  // waiters being called back
   KeyResolverStats stats_;
 };
 

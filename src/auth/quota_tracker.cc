@@ -6,9 +6,11 @@ bool QuotaTracker::take(const KeyDigest& subject, const SessionState& session,
                         int64_t now_unix) {
   auto [it, inserted] = keys_.try_emplace(subject);
   Count& c = it->second;
-  if (inserted) {
+  if (inserted || c.relearn) {
     c.remaining = session.quota_remaining;
     c.renews = session.quota_renews;
+    c.in_flight = 0;
+    c.relearn = false;
   }
   if (session.quota_renewal_rate > 0 && now_unix >= c.renews) {
     // Due for renewal: the store renews it too when it applies the next batch.
@@ -21,6 +23,16 @@ bool QuotaTracker::take(const KeyDigest& subject, const SessionState& session,
   return true;
 }
 
+void QuotaTracker::forget(const KeyDigest& subject) {
+  auto it = keys_.find(subject);
+  if (it == keys_.end()) return;
+  if (it->second.unreported == 0) {
+    keys_.erase(it);
+  } else {
+    it->second.relearn = true;
+  }
+}
+
 std::vector<QuotaUsage> QuotaTracker::take_report() {
   std::vector<QuotaUsage> report;
   for (auto it = keys_.begin(); it != keys_.end();) {
@@ -29,7 +41,7 @@ std::vector<QuotaUsage> QuotaTracker::take_report() {
       report.push_back({digest_hex(it->first), c.unreported});
       c.in_flight += c.unreported;
       c.unreported = 0;
-    } else if (keys_.size() > max_keys_ && c.in_flight == 0) {
+    } else if ((keys_.size() > max_keys_ && c.in_flight == 0) || c.relearn) {
       it = keys_.erase(it);
       continue;
     }

@@ -33,8 +33,9 @@ class QuotaTracker {
   std::vector<QuotaUsage> take_report();
   // The store's word on a key after a batch (from any shard).
   void on_store_state(const QuotaState& state);
-  // The key was written or removed: start again from its next session.
-  void forget(const KeyDigest& subject) { keys_.erase(subject); }
+  // The key was written or removed: its figures come again from its next session
+  // (counts not yet reported are still reported).
+  void forget(const KeyDigest& subject);
   size_t size() const { return keys_.size(); }
 
  private:
@@ -43,6 +44,7 @@ class QuotaTracker {
     int64_t renews = 0;     // unix seconds
     int64_t unreported = 0;
     int64_t in_flight = 0;  // reported, not yet reflected in |remaining|
+    bool relearn = false;   // take remaining/renews from the next session seen
   };
 
   size_t max_keys_;

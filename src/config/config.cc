@@ -825,6 +825,7 @@ std::vector<std::string> keep_restart_only_values(const Config& running, Config&
   keep_store(&StoreConfig::cache_entries, "cache_entries");
   keep_store(&StoreConfig::cache_ttl_ms, "cache_ttl_ms");
   keep_store(&StoreConfig::max_pending_lookups, "max_pending_lookups");
+  keep_store(&StoreConfig::lookup_timeout_ms, "lookup_timeout_ms");
   keep_store(&StoreConfig::bcrypt_workers, "bcrypt_workers");
   keep_store(&StoreConfig::bcrypt_queue, "bcrypt_queue");
   keep_store(&StoreConfig::bcrypt_cost, "bcrypt_cost");

@@ -42,6 +42,19 @@ size_t utf8_sequence_length(std::string_view s) {
 
 }  // namespace
 
+bool is_valid_utf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length = utf8_sequence_length(text.substr(i));
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
+
 // Messages may quote request bytes (a path), so the body must stay valid JSON for any
 // input: control characters are escaped and invalid UTF-8 becomes U+FFFD.
 void append_json_string(std::string& out, std::string_view text) {

@@ -70,6 +70,10 @@ LocalReply make_local_reply(LocalReplyCause cause, std::string_view message, boo
 // Percent-encodes a grpc-message value (bytes outside 0x20..0x7e and '%').
 std::string grpc_percent_encode(std::string_view message);
 
+// True when |text| is valid UTF-8 (no overlong forms, surrogates or code points
+// above U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+
 // Appends |text| as a JSON string literal (quotes included): control characters are
 // escaped and invalid UTF-8 becomes U+FFFD, so any input yields valid JSON.
 void append_json_string(std::string& out, std::string_view text);

@@ -624,7 +624,7 @@ void ShardRuntime::init_auth(const StoreConfig& store) {
   auth_.resolver = key_resolver_.get();
   auth_.rate_limiter = rate_limiter_.get();
   auth_.quotas = quotas_.get();
-  random_bytes(auth_.basic_salt.data(), auth_.basic_salt.size());
+  random_bytes(auth_.credential_salt.data(), auth_.credential_salt.size());
   proxy_.auth = &auth_;
   quota_flush_ms_ = store.quota_flush_ms;
   quota_flush_.callback = on_quota_flush;
@@ -700,8 +700,14 @@ void ShardRuntime::on_key_api_reply(KeyApiReplyMessage& m) {
     uint32_t self = static_cast<uint32_t>(options_.index);
     for (uint32_t to = 0; to < mailboxes_->shard_count(); ++to) {
       if (to == self) continue;
-      mailbox_.post_or_queue(to, InvalidateKeyMessage{m.response->id, m.response->subject});
-      ++acks;
+      if (mailbox_.post_or_queue(to, InvalidateKeyMessage{m.response->id,
+                                                          m.response->subject})) {
+        ++acks;
+      } else {
+        // Only a shard that has not taken 2048 messages from this one gets here.
+        RW_LOG(Error, "key API: shard %u's mailbox is full: it keeps its cached answers "
+                      "for the changed key up to cache_ttl_ms", to);
+      }
     }
   }
   if (it == key_calls_.end()) return;  // timed out meanwhile
@@ -741,7 +747,9 @@ void ShardRuntime::on_key_call_timeout(Timer* t) {
       RW_LOG(Warn, "key API: a shard did not confirm the cache invalidation in time");
       waiter->on_key_api_done(response->status, std::move(response->body));
     } else {
-      waiter->on_key_api_done(503, key_api_error_body("the key store did not answer in time"));
+      waiter->on_key_api_done(
+          503, key_api_error_body("the key store did not answer in time; the change may "
+                                  "still be applied (GET the key to see)"));
     }
     return;
   }
@@ -993,6 +1001,11 @@ void ShardRuntime::start_drain() {
   }
   connections_.for_each([](DownstreamConn* c) { c->drain(); });
   pools_.shutdown();
+  if (quotas_) {
+    // Counts so far now, the rest when the drain ends (finish_exit).
+    loop_.disarm_timer(&quota_flush_);
+    on_quota_flush(&quota_flush_);
+  }
   loop_.arm_timer(&drain_deadline_, current_->config().gateway.drain_timeout_ms);
   loop_.disarm_timer(&ticket_rotation_);
 }
@@ -1025,6 +1038,15 @@ void ShardRuntime::run() {
 }
 
 void ShardRuntime::finish_exit() {
+  if (quotas_) {
+    // The last counts, before the store thread stops (it drains its mailbox then).
+    std::vector<QuotaUsage> report = quotas_->take_report();
+    if (!report.empty()) {
+      mailbox_.post(mailboxes_->store(),
+                    QuotaUsageMessage{std::make_unique<std::vector<QuotaUsage>>(
+                        std::move(report))});
+    }
+  }
   // Give closing upstream connections a few turns to finish their close.
   pools_.shutdown();
   loop_.arm_timer(&exit_deadline_, 1000);  // bounds the wait below

@@ -12,7 +12,8 @@ ShardMailbox::ShardMailbox(Mailboxes* mailboxes, uint32_t endpoint, Loop* loop, 
       endpoint_(endpoint),
       loop_(loop),
       event_fd_(event_fd),
-      handler_(handler) {
+      handler_(handler),
+      outboxes_(mailboxes->shard_count() + 2) {
   event_op_.complete = on_event;
   event_op_.owner = this;
   ring_wake_op_.complete = on_ring_wake;
@@ -36,7 +37,7 @@ void ShardMailbox::on_turn_end(void* arg) {
     box->mailboxes_->clear_wake(box->endpoint_);
     box->drain();
   }
-  if (!box->outbox_.empty()) box->flush_outbox();
+  if (box->queued_ > 0) box->flush_outbox();
   // Messages posted from now on are stamped with the next turn: handled at its end
   // at the latest (or at the end of this one), that is, within one turn.
   box->mailboxes_->publish_turn(box->endpoint_, box->loop_->turn() + 1);
@@ -77,27 +78,34 @@ bool ShardMailbox::post(uint32_t to, ShardMessageBody body) {
   return false;
 }
 
-void ShardMailbox::post_or_queue(uint32_t to, ShardMessageBody body) {
-  if (outbox_.empty()) {
+bool ShardMailbox::post_or_queue(uint32_t to, ShardMessageBody body) {
+  std::deque<ShardMessageBody>& queue = outboxes_[to];
+  if (queue.empty()) {
     ShardMessage m;
     m.body = std::move(body);
-    if (mailboxes_->post(endpoint_, to, std::move(m), &loop_->ring())) return;
+    if (mailboxes_->post(endpoint_, to, std::move(m), &loop_->ring())) return true;
     ++stats_.posts_refused;
     body = std::move(m.body);  // a refused post leaves the message untouched
   }
-  if (outbox_.size() >= kMaxOutbox) return;
-  outbox_.emplace_back(to, std::move(body));
+  if (queue.size() >= kMaxOutbox) return false;
+  queue.push_back(std::move(body));
+  ++queued_;
+  return true;
 }
 
 void ShardMailbox::flush_outbox() {
-  while (!outbox_.empty()) {
-    ShardMessage m;
-    m.body = std::move(outbox_.front().second);
-    if (!mailboxes_->post(endpoint_, outbox_.front().first, std::move(m), &loop_->ring())) {
-      outbox_.front().second = std::move(m.body);
-      return;
+  for (uint32_t to = 0; to < outboxes_.size() && queued_ > 0; ++to) {
+    std::deque<ShardMessageBody>& queue = outboxes_[to];
+    while (!queue.empty()) {
+      ShardMessage m;
+      m.body = std::move(queue.front());
+      if (!mailboxes_->post(endpoint_, to, std::move(m), &loop_->ring())) {
+        queue.front() = std::move(m.body);
+        break;
+      }
+      queue.pop_front();
+      --queued_;
     }
-    outbox_.pop_front();
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <utility>
+#include <vector>
 
 #include "io/ring.h"
 #include "runtime/mailboxes.h"
@@ -26,8 +27,9 @@ class ShardMailbox {
     ~Handler() = default;
   };
 
-  // Replies kept while a destination's mailbox is full (beyond: dropped, and the
-  // asker's own timeout covers it).
+  // Messages kept per destination while its mailbox is full (beyond: dropped; the
+  // asker's own timeout covers a reply). One queue per destination, so one slow
+  // receiver holds up only what goes to it.
   static constexpr size_t kMaxOutbox = 1024;
 
   ShardMailbox(Mailboxes* mailboxes, uint32_t endpoint, Loop* loop, int event_fd,
@@ -43,8 +45,9 @@ class ShardMailbox {
 
   // Posts to |to|; false when its mailbox is full (counted in posts_refused).
   bool post(uint32_t to, ShardMessageBody body);
-  // Posts, or keeps the message for the next turns when the mailbox is full.
-  void post_or_queue(uint32_t to, ShardMessageBody body);
+  // Posts, or keeps the message for the next turns when the mailbox is full; false
+  // when it had to be dropped (that destination's outbox is full too).
+  bool post_or_queue(uint32_t to, ShardMessageBody body);
 
  private:
   static void on_turn_end(void* arg);
@@ -62,7 +65,8 @@ class ShardMailbox {
   Op event_op_;
   uint64_t event_value_ = 0;
   Op ring_wake_op_;
-  std::deque<std::pair<uint32_t, ShardMessageBody>> outbox_;
+  std::vector<std::deque<ShardMessageBody>> outboxes_;  // per destination endpoint
+  size_t queued_ = 0;  // messages in outboxes_
   MailboxStats stats_;
 };
 

@@ -19,9 +19,10 @@
 namespace ringway {
 namespace {
 
-// Messages kept for shards whose mailbox is full; beyond, quota updates are dropped
-// (the next batch carries newer figures) — answers to lookups and key API calls are
-// bounded by what the shards may have outstanding.
+// Messages kept per shard whose mailbox is full; beyond, quota updates are dropped
+// (the next batch carries newer figures). Answers to lookups and key API calls are
+// always kept: they are bounded by what the shards may have outstanding
+// (max_pending_lookups, one call per admin request).
 constexpr size_t kMaxOutbox = 65536;
 // While messages wait for room, the thread looks again this often.
 constexpr int kOutboxRetryMs = 2;
@@ -39,7 +40,10 @@ std::string_view bytes(const KeyDigest& d) {
 }  // namespace
 
 StoreThread::StoreThread(const StoreConfig& config, Mailboxes* mailboxes)
-    : config_(config), mailboxes_(mailboxes), pool_(config.bcrypt_workers, config.bcrypt_queue) {}
+    : config_(config),
+      mailboxes_(mailboxes),
+      pool_(config.bcrypt_workers, config.bcrypt_queue),
+      outboxes_(mailboxes->shard_count()) {}
 
 StoreThread::~StoreThread() {
   stop();
@@ -79,10 +83,9 @@ void StoreThread::stop() {
 }
 
 void StoreThread::run() {
-  const uint32_t self = mailboxes_->store();
   while (!stopping_.load()) {
     pollfd fds[2] = {{event_fd_, POLLIN, 0}, {pool_.event_fd(), POLLIN, 0}};
-    int rc = poll(fds, 2, outbox_.empty() ? -1 : kOutboxRetryMs);
+    int rc = poll(fds, 2, queued_ == 0 ? -1 : kOutboxRetryMs);
     if (rc < 0 && errno != EINTR) {
       RW_LOG(Error, "key store thread: poll: %s", strerror(errno));
       return;
@@ -92,11 +95,28 @@ void StoreThread::run() {
       ssize_t n = read(event_fd_, &value, sizeof(value));
       (void)n;
     }
-    mailboxes_->clear_wake(self);
-    mailboxes_->drain(self, [this](ShardMessage&& m) { handle(std::move(m)); });
+    drain_mailbox();
     if (fds[1].revents & POLLIN) pool_.run_completions();
     flush_outbox();
   }
+  // What the shards sent last (their final quota counts) before they stopped.
+  drain_mailbox();
+  flush_outbox();
+}
+
+void StoreThread::drain_mailbox() {
+  const uint32_t self = mailboxes_->store();
+  mailboxes_->clear_wake(self);
+  mailboxes_->drain(self, [this](ShardMessage&& m) {
+    // The store's libraries (SQLite, JSON) report some failures by throwing; one bad
+    // message must not take the gateway down.
+    try {
+      handle(std::move(m));
+    } catch (const std::exception& e) {
+      stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+      RW_LOG(Error, "key store: a message failed: %s", e.what());
+    }
+  });
 }
 
 void StoreThread::handle(ShardMessage&& message) {
@@ -122,8 +142,10 @@ void StoreThread::on_lookup(uint32_t from, KeyLookup& lookup) {
     RW_LOG(Error, "key store: %s", why.c_str());
     result->outcome = LookupOutcome::kUnavailable;
     result->why = why;
-  } else if (r == StoreResult::kNotFound || (lookup.basic && !session->is_basic_user())) {
-    // A token key presented as a Basic user is no user at all.
+  } else if (r == StoreResult::kNotFound || lookup.basic != session->is_basic_user()) {
+    // A token key presented as a Basic user is no user at all, and a Basic user's
+    // name is no token (user names are not secret: without this, "Authorization:
+    // alice" would pass token auth with no password).
     result->outcome = LookupOutcome::kNotFound;
   } else if (!lookup.basic) {
     result->outcome = LookupOutcome::kFound;
@@ -139,18 +161,20 @@ void StoreThread::on_lookup(uint32_t from, KeyLookup& lookup) {
     // bcrypt on a worker; the answer goes out from its completion.
     KeyDigest digest = sha256({bytes(verify_salt_), bytes(lookup.subject), lookup.password,
                                session->basic_auth_data.password});
+    // Owned by the job (a job dropped at shutdown frees it with itself).
     auto verified = std::make_shared<bool>(false);
     std::string password = std::move(lookup.password);
     std::string hash = session->basic_auth_data.password;
-    KeyLookupResult* pending = result.release();
+    uint64_t id = lookup.id;
     bool queued = pool_.submit(BcryptPool::Job{
         [verified, password = std::move(password), hash = std::move(hash)] {
           *verified = bcrypt_verify(password, hash);
         },
-        [this, from, pending, verified, session, digest] {
-          std::unique_ptr<KeyLookupResult> done(pending);
+        [this, from, id, verified, session, digest] {
           stats_.password_checks.fetch_add(1, std::memory_order_relaxed);
           remember(digest, *verified, steady_ms());
+          auto done = std::make_unique<KeyLookupResult>();
+          done->id = id;
           if (*verified) {
             done->outcome = LookupOutcome::kFound;
             done->session = session;
@@ -160,7 +184,6 @@ void StoreThread::on_lookup(uint32_t from, KeyLookup& lookup) {
           send(from, KeyLookupReplyMessage{std::move(done)});
         }});
     if (queued) return;
-    result.reset(pending);
     result->outcome = LookupOutcome::kUnavailable;
     result->why = "password checks are at bcrypt_queue";
   }
@@ -190,48 +213,66 @@ void StoreThread::remember(const KeyDigest& digest, bool ok, uint64_t now_ms) {
 
 void StoreThread::on_key_api(uint32_t from, std::unique_ptr<KeyApiRequest> request) {
   stats_.key_api_calls.fetch_add(1, std::memory_order_relaxed);
-  auto finish = [this, from](KeyApiRequest& req) {
-    auto response = std::make_unique<KeyApiResponse>(
-        run_key_api(*store_, req, static_cast<int64_t>(time(nullptr))));
-    if (response->status >= 500) {
-      stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
-      RW_LOG(Error, "key API: %s", response->body.c_str());
+  key_calls_.emplace_back(from, std::move(request));
+  run_key_calls();
+}
+
+// Key API calls run one after another in the order they came: a write whose password
+// is being hashed holds back the calls behind it, so a POST with a password followed
+// by a DELETE of the same key cannot land in reverse.
+void StoreThread::run_key_calls() {
+  while (!key_call_hashing_ && !key_calls_.empty()) {
+    auto [from, request] = std::move(key_calls_.front());
+    key_calls_.pop_front();
+    if (!key_api_needs_password_hash(*request)) {
+      finish_key_call(from, *request);
+      continue;
     }
-    send(from, KeyApiReplyMessage{std::move(response)});
-  };
-  if (!key_api_needs_password_hash(*request)) {
-    finish(*request);
-    return;
+    // The password is hashed on a worker (the job owns the request), then the write
+    // happens here.
+    std::shared_ptr<KeyApiRequest> req = std::move(request);
+    auto hash = std::make_shared<std::string>();
+    auto error = std::make_shared<std::string>();
+    int cost = static_cast<int>(config_.bcrypt_cost);
+    bool queued = pool_.submit(BcryptPool::Job{
+        [req, hash, error, cost] {
+          *hash = bcrypt_hash(req->session.basic_auth_data.password, cost, error.get());
+        },
+        [this, from = from, req, hash, error] {
+          key_call_hashing_ = false;
+          if (hash->empty()) {
+            reply_key_call(from, req->id, 500, "password hashing failed: " + *error);
+          } else {
+            req->session.basic_auth_data.password = std::move(*hash);
+            req->session.basic_auth_data.hash_type = "bcrypt";
+            finish_key_call(from, *req);
+          }
+          run_key_calls();
+        }});
+    if (queued) {
+      key_call_hashing_ = true;
+    } else {
+      reply_key_call(from, req->id, 503, "password hashing is busy (bcrypt_queue); try again");
+    }
   }
-  // The password is hashed on a worker, then the write happens here.
-  KeyApiRequest* req = request.release();
-  auto hash = std::make_shared<std::string>();
-  auto error = std::make_shared<std::string>();
-  int cost = static_cast<int>(config_.bcrypt_cost);
-  bool queued = pool_.submit(BcryptPool::Job{
-      [req, hash, error, cost] {
-        *hash = bcrypt_hash(req->session.basic_auth_data.password, cost, error.get());
-      },
-      [this, from, req, hash, error, finish] {
-        std::unique_ptr<KeyApiRequest> owned(req);
-        if (hash->empty()) {
-          auto response = std::make_unique<KeyApiResponse>();
-          response->id = owned->id;
-          response->status = 500;
-          response->body = key_api_error_body("password hashing failed: " + *error);
-          send(from, KeyApiReplyMessage{std::move(response)});
-          return;
-        }
-        owned->session.basic_auth_data.password = std::move(*hash);
-        owned->session.basic_auth_data.hash_type = "bcrypt";
-        finish(*owned);
-      }});
-  if (queued) return;
-  std::unique_ptr<KeyApiRequest> owned(req);
+}
+
+void StoreThread::finish_key_call(uint32_t from, const KeyApiRequest& request) {
+  auto response = std::make_unique<KeyApiResponse>(
+      run_key_api(*store_, request, static_cast<int64_t>(time(nullptr))));
+  if (response->status >= 500) {
+    stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+    RW_LOG(Error, "key API: %s", response->body.c_str());
+  }
+  send(from, KeyApiReplyMessage{std::move(response)});
+}
+
+void StoreThread::reply_key_call(uint32_t from, uint64_t id, int status,
+                                 std::string_view message) {
   auto response = std::make_unique<KeyApiResponse>();
-  response->id = owned->id;
-  response->status = 503;
-  response->body = key_api_error_body("password hashing is busy (bcrypt_queue); try again");
+  response->id = id;
+  response->status = status;
+  response->body = key_api_error_body(message);
   send(from, KeyApiReplyMessage{std::move(response)});
 }
 
@@ -253,27 +294,34 @@ void StoreThread::on_quota_usage(std::vector<QuotaUsage>& usage) {
 }
 
 void StoreThread::send(uint32_t to, ShardMessageBody body) {
-  if (outbox_.empty()) {
+  std::deque<ShardMessageBody>& queue = outboxes_[to];
+  if (queue.empty()) {
     ShardMessage m;
     m.body = std::move(body);
     if (mailboxes_->post(mailboxes_->store(), to, std::move(m), nullptr)) return;
-    body = std::move(m.body);
+    body = std::move(m.body);  // a refused post leaves the message untouched
   }
-  if (outbox_.size() >= kMaxOutbox && std::holds_alternative<QuotaStateMessage>(body)) {
+  if (queue.size() >= kMaxOutbox && std::holds_alternative<QuotaStateMessage>(body)) {
     return;  // a later batch carries newer figures
   }
-  outbox_.emplace_back(to, std::move(body));
+  queue.push_back(std::move(body));
+  ++queued_;
 }
 
 void StoreThread::flush_outbox() {
-  while (!outbox_.empty()) {
-    ShardMessage m;
-    m.body = std::move(outbox_.front().second);
-    if (!mailboxes_->post(mailboxes_->store(), outbox_.front().first, std::move(m), nullptr)) {
-      outbox_.front().second = std::move(m.body);
-      return;
+  // One queue per shard: a shard that is slow to drain holds up only its own answers.
+  for (uint32_t to = 0; to < outboxes_.size() && queued_ > 0; ++to) {
+    std::deque<ShardMessageBody>& queue = outboxes_[to];
+    while (!queue.empty()) {
+      ShardMessage m;
+      m.body = std::move(queue.front());
+      if (!mailboxes_->post(mailboxes_->store(), to, std::move(m), nullptr)) {
+        queue.front() = std::move(m.body);
+        break;
+      }
+      queue.pop_front();
+      --queued_;
     }
-    outbox_.pop_front();
   }
 }
 

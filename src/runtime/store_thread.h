@@ -52,6 +52,7 @@ class StoreThread {
 
  private:
   void run();
+  void drain_mailbox();
   void handle(ShardMessage&& message);
   void on_lookup(uint32_t from, KeyLookup& lookup);
   // bcrypt's answers, so a password is checked once per cache_ttl_ms for the whole
@@ -60,6 +61,9 @@ class StoreThread {
   const bool* verified(const KeyDigest& digest, uint64_t now_ms);
   void remember(const KeyDigest& digest, bool ok, uint64_t now_ms);
   void on_key_api(uint32_t from, std::unique_ptr<KeyApiRequest> request);
+  void run_key_calls();
+  void finish_key_call(uint32_t from, const KeyApiRequest& request);
+  void reply_key_call(uint32_t from, uint64_t id, int status, std::string_view message);
   void on_quota_usage(std::vector<QuotaUsage>& usage);
   // Posts to a shard, or keeps the message until its mailbox has room.
   void send(uint32_t to, ShardMessageBody body);
@@ -72,7 +76,11 @@ class StoreThread {
   int event_fd_ = -1;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
-  std::deque<std::pair<uint32_t, ShardMessageBody>> outbox_;
+  std::vector<std::deque<ShardMessageBody>> outboxes_;  // per shard
+  size_t queued_ = 0;  // messages in outboxes_
+  // Key API calls in arrival order; one at a time while a password is hashed.
+  std::deque<std::pair<uint32_t, std::unique_ptr<KeyApiRequest>>> key_calls_;
+  bool key_call_hashing_ = false;
   struct Verified {
     bool ok = false;
     uint64_t expires_ms = 0;

@@ -16,7 +16,7 @@ std::string modified_body(std::string_view key, std::string_view action,
     j["key_hash"] = key_hash;
     j["key_hashed"] = key_hash;
   }
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 KeyApiResponse error(uint64_t id, int status, std::string_view message) {
@@ -38,7 +38,7 @@ void reset_quota(SessionState& s, int64_t now_unix) {
 
 std::string key_api_error_body(std::string_view message) {
   nlohmann::json j = {{"status", "error"}, {"message", message}};
-  return j.dump();
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 bool key_api_needs_password_hash(const KeyApiRequest& request) {
@@ -122,7 +122,13 @@ KeyApiResponse run_key_api(KeyStore& store, const KeyApiRequest& request, int64_
         // run_key_api's caller hashes clear passwords first.
         return error(request.id, 500, "password was not hashed");
       }
-      if (!request.suppress_reset || found != StoreResult::kOk) reset_quota(session, now_unix);
+      if (request.suppress_reset && found == StoreResult::kOk) {
+        // Tyk's suppress_reset: the key's live counters stay as they are.
+        session.quota_remaining = existing.quota_remaining;
+        session.quota_renews = existing.quota_renews;
+      } else {
+        reset_quota(session, now_unix);
+      }
       session.date_created = found == StoreResult::kOk && existing.date_created != 0
                                  ? existing.date_created
                                  : now_unix;

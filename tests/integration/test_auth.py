@@ -1326,3 +1326,82 @@ def test_auth_reload_cannot_add_the_store(ctx):
     key = g2.keys.create(session(["a"]))
     check_eq(curl_ok("-H", "Authorization: " + key, g2.url("/a/hello")).status, 200,
              "key after the reload")
+
+
+# ---------------------------------------------------------------------------
+# Found in review
+
+
+def test_auth_basic_user_name_is_not_a_token(ctx):
+    """A Basic-auth user is a key named by the user name, which is not a secret: on a
+    token API that name (without the password) is refused like an unknown key, and a
+    token key is no Basic user."""
+    b = ctx.backend()
+    g = auth_gateway(ctx, {"tok": protected(b.url(), "/tok/"),
+                           "basic": protected(b.url(), "/basic/", mode="basic")})
+    k = g.keys
+    k.add("alice", session(basic_auth_data={"password": "s3cret"}))
+    k.add("tokenkey", session())
+    check_eq(request(g.port, "GET", "/basic/hello", [("Authorization", basic("alice", "s3cret"))])
+             .status, 200, "alice with her password")
+    for value in ("alice", "Bearer alice"):
+        r = request(g.port, "GET", "/tok/hello", [("Authorization", value)])
+        expect_error(r, 403, DISALLOWED, "the user name %r as a token" % value)
+    check_eq(request(g.port, "GET", "/tok/hello", [("Authorization", "tokenkey")]).status, 200,
+             "a token key")
+    r = request(g.port, "GET", "/basic/hello", [("Authorization", basic("tokenkey", ""))])
+    expect_error(r, 401, NOT_AUTHORISED, "a token key as a Basic user",
+                 www='Basic realm="basic"')
+
+
+def test_auth_key_names_must_be_text(ctx):
+    """Key names are echoed in JSON replies: a name that is not UTF-8 text (or holds
+    control characters) is a 400 and the gateway keeps serving."""
+    b = ctx.backend()
+    g = auth_gateway(ctx, {"tok": protected(b.url(), "/tok/")})
+    k = g.keys
+    for name in ("%FF", "bad%C3", "a%00b", "a%0Ab", "a%2Fb"):
+        for method, body in (("POST", session()), ("GET", None), ("DELETE", None)):
+            r = k.call(method, "/tyk/keys/" + name, body)
+            check_eq(r.status, 400, "%s /tyk/keys/%s (body %r)" % (method, name, r.body[:200]))
+    check_eq(k.list(), [], "nothing was written")
+    # UTF-8 text is a fine name.
+    j = k.ok("POST", "/tyk/keys/jos%C3%A9", session())
+    check_eq((j["key"], j["key_hash"]), ("jos\u00e9", sha256_hex("jos\u00e9")),
+             "the percent-decoded UTF-8 name")
+    check_eq(request(g.port, "GET", "/tok/hello", [("Authorization", "jos\u00e9".encode())])
+             .status, 200, "a UTF-8 key")
+    check(g.alive(), "the gateway died")
+
+
+def test_auth_key_api_calls_apply_in_order(ctx):
+    """A write whose password is being hashed (on a bcrypt worker) and the calls sent
+    after it are applied in the order they came: POST a user with a password, then at
+    once DELETE it, then GET: 404, every time."""
+    b = ctx.backend()
+    g = auth_gateway(ctx, {"basic": protected(b.url(), "/basic/", mode="basic")},
+                     store={"bcrypt_cost": 8})
+    k = g.keys
+    for i in range(5):
+        name = "racer%d" % i
+        results = {}
+
+        def post():
+            results["post"] = k.call("POST", "/tyk/keys/" + name,
+                                     session(basic_auth_data={"password": "pw"})).status
+
+        t = threading.Thread(target=post)
+        t.start()
+        time.sleep(0.005)  # the POST is in (hashing); the DELETE comes behind it
+        r = k.call("DELETE", "/tyk/keys/" + name)
+        t.join(10)
+        check_eq(results.get("post"), 200, "POST %s" % name)
+        if r.status == 200:
+            check_eq(k.call("GET", "/tyk/keys/" + name).status, 404,
+                     "%s deleted after its POST" % name)
+        else:
+            # The DELETE reached the store first: the user exists and works.
+            check_eq(r.status, 404, "DELETE %s" % name)
+            check_eq(request(g.port, "GET", "/basic/hello",
+                             [("Authorization", basic(name, "pw"))]).status, 200,
+                     "%s created after the DELETE" % name)

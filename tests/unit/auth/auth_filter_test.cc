@@ -4,6 +4,7 @@
 
 #include "auth/auth_filter.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 
 #include "filter/filter_runner.h"
 #include "io/loop.h"
+#include "tls/crypto.h"
 
 namespace ringway {
 namespace {
@@ -45,7 +47,10 @@ class FakeRequest : public FilterCallbacks, public FilterRunner::Owner {
     ++replies;
   }
   void set_pending(PendingOperation* operation) override { runner.set_pending(operation); }
-  void on_filters_passed() override { ++passed; }
+  void on_filters_passed() override {
+    ++passed;
+    if (on_passed) on_passed();
+  }
 
   std::string header(std::string_view name) const {
     const Header* h = find_header(head.headers, name);
@@ -61,6 +66,7 @@ class FakeRequest : public FilterCallbacks, public FilterRunner::Owner {
   HeaderList reply_headers;
   int replies = 0;
   int passed = 0;
+  std::function<void()> on_passed;  // runs when the request got through
 };
 
 std::shared_ptr<const SessionState> session(std::vector<std::string> apis = {}) {
@@ -255,6 +261,48 @@ TEST_F(AuthFilterTest, AClientThatLeavesIsNotCalledBackButTheAnswerIsCached) {
   EXPECT_EQ(a->replies, 0);
   EXPECT_EQ(start(chain_, api_, "gone")->passed, 1);  // from the cache
   EXPECT_EQ(backend_.lookups.size(), 1u);
+}
+
+TEST_F(AuthFilterTest, AWaiterEndedByAnEarlierWaitersCallbackIsNotCalled) {
+  auto a = start(chain_, api_, "same");
+  auto b = start(chain_, api_, "same");
+  auto c = start(chain_, api_, "same");
+  // Resuming a ends b (as a request's progress may end another's connection).
+  a->on_passed = [&b] { b->runner.finish(); };
+  answer(0, LookupOutcome::kFound, session());
+  EXPECT_EQ(a->passed, 1);
+  EXPECT_EQ(b->passed, 0);
+  EXPECT_EQ(b->replies, 0);
+  EXPECT_EQ(c->passed, 1);
+}
+
+TEST_F(AuthFilterTest, CountsOfAChangedKeyAreStillReported) {
+  auto quota = std::make_shared<SessionState>();
+  quota->quota_max = 10;
+  quota->quota_remaining = 10;
+  quota->quota_renewal_rate = 3600;
+  quota->quota_renews = time(nullptr) + 3600;
+  auto r = start(chain_, api_, "q2");
+  answer(0, LookupOutcome::kFound, quota);
+  EXPECT_EQ(start(chain_, api_, "q2")->passed, 1);
+  quotas_->forget(key_digest("q2"));  // the key was written meanwhile
+  std::vector<QuotaUsage> report = quotas_->take_report();
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0].used, 2);
+  EXPECT_EQ(quotas_->take_report().size(), 0u);
+  EXPECT_EQ(quotas_->size(), 0u);  // then forgotten
+}
+
+TEST_F(AuthFilterTest, TokensAreIndexedBySaltedDigests) {
+  random_bytes(shard_.credential_salt.data(), shard_.credential_salt.size());
+  auto r = start(chain_, api_, "salted");
+  ASSERT_EQ(backend_.lookups.size(), 1u);
+  EXPECT_EQ(backend_.lookups[0].subject, key_digest("salted"));  // the store's key
+  answer(0, LookupOutcome::kFound, session());
+  EXPECT_NE(resolver_->cache().find(token_credential_digest(shard_.credential_salt, "salted"),
+                                    loop_.now_ms()),
+            nullptr);
+  EXPECT_EQ(resolver_->cache().find(key_digest("salted"), loop_.now_ms()), nullptr);
 }
 
 TEST_F(AuthFilterTest, AnInvalidationWhileALookupIsOutAsksAgain) {
