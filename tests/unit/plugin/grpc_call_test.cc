@@ -1,0 +1,285 @@
+// GrpcUnaryCall against a real gRPC C++ server (tests/fixtures/ringway-grpc-server,
+// started here as a process: gRPC C++ links OpenSSL, which cannot share a process
+// with the gateway's BoringSSL), over the shard's own HTTP/2 pool and loop.
+
+#include "plugin/grpc_call.h"
+
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "io/loop.h"
+#include "upstream/pool.h"
+
+namespace ringway {
+namespace {
+
+constexpr char kService[] = "/ringway.test.TestService/";
+
+// A fixture server (named by an environment variable meson sets), on a free port.
+class GrpcServerProcess {
+ public:
+  explicit GrpcServerProcess(const char* variable = "RINGWAY_GRPC_SERVER")
+      : variable_(variable) {}
+  bool start(std::string* error) {
+    const char* path = getenv(variable_);
+    if (!path) {
+      *error = std::string(variable_) + " is not set (meson sets it)";
+      return false;
+    }
+    int out[2];
+    if (pipe(out) != 0) return false;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], STDOUT_FILENO);
+      close(out[0]);
+      close(out[1]);
+      execl(path, path, "--listen", "127.0.0.1:0", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(out[1]);
+    FILE* f = fdopen(out[0], "r");
+    char line[256] = {};
+    bool got = fgets(line, sizeof(line), f) != nullptr;
+    fclose(f);
+    unsigned p = 0;
+    if (!got || sscanf(line, "listening on 127.0.0.1:%u", &p) != 1) {
+      *error = std::string("no 'listening on' line from ") + path + ": " + line;
+      return false;
+    }
+    port = static_cast<uint16_t>(p);
+    return true;
+  }
+  void stop() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  ~GrpcServerProcess() { stop(); }
+  uint16_t port = 0;
+
+ private:
+  const char* variable_;
+  pid_t pid_ = -1;
+};
+
+class Collect : public GrpcCallDone {
+ public:
+  void on_grpc_call_done(GrpcCallResult& result) override {
+    results.push_back(std::move(result));
+  }
+  std::vector<GrpcCallResult> results;
+};
+
+UpstreamSettings h2c_settings(uint16_t port) {
+  UpstreamSettings s;
+  s.api = "plugin";
+  s.target.protocol = UpstreamProtocol::Http2;
+  s.target.host = "127.0.0.1";
+  s.target.port = port;
+  s.target.authority = "127.0.0.1:" + std::to_string(port);
+  auto* in = reinterpret_cast<sockaddr_in*>(&s.target.address.storage);
+  in->sin_family = AF_INET;
+  in->sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &in->sin_addr);
+  s.target.address.len = sizeof(sockaddr_in);
+  s.target.address.text = s.target.authority;
+  s.reconnect_backoff_ms = 0;
+  s.reconnect_backoff_max_ms = 0;
+  return s;
+}
+
+// A protobuf varint (the tests hand-encode the fixture's small messages).
+std::string varint(uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+  return out;
+}
+
+std::string bytes_field(int number, const std::string& value) {
+  return std::string(1, static_cast<char>(number << 3 | 2)) + varint(value.size()) + value;
+}
+
+std::string int_field(int number, uint64_t value) {
+  return std::string(1, static_cast<char>(number << 3)) + varint(value);
+}
+
+class GrpcCallTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    ASSERT_TRUE(server_.start(&error)) << error;
+    ASSERT_TRUE(loop_.init(LoopLimits{256, 64, 16384}, &error)) << error;
+    pools_ = std::make_unique<UpstreamPools>(&loop_);
+    pool_ = pools_->acquire(h2c_settings(server_.port), &stats_, &error);
+    ASSERT_NE(pool_, nullptr) << error;
+    options_.authority = "127.0.0.1:" + std::to_string(server_.port);
+    options_.timeout_ms = 5000;
+  }
+  void TearDown() override {
+    pool_.reset();
+    pools_->abort_all();
+    if (pools_->connection_count() > 0) run_for(50);
+  }
+
+  GrpcUnaryCall* call(const std::string& method, const std::string& request) {
+    return GrpcUnaryCall::start(&loop_, pool_.get(), kService + method, request, options_,
+                                &done_);
+  }
+  // Runs the loop until |n| results are in (bounded: 10 s).
+  void run_until(size_t n) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (done_.results.size() < n && std::chrono::steady_clock::now() < deadline) {
+      loop_.run_once();
+    }
+    ASSERT_EQ(done_.results.size(), n) << "calls did not finish within 10 s";
+  }
+  // Runs the loop for |ms| (a timer wakes it).
+  void run_for(uint64_t ms) {
+    bool fired = false;
+    Timer t;
+    t.callback = [](Timer* timer) { *static_cast<bool*>(timer->owner) = true; };
+    t.owner = &fired;
+    loop_.arm_timer(&t, ms);
+    while (!fired) loop_.run_once();
+  }
+
+  GrpcServerProcess server_;
+  Loop loop_;
+  std::unique_ptr<UpstreamPools> pools_;
+  UpstreamConnStats stats_;
+  std::shared_ptr<UpstreamPool> pool_;
+  GrpcCallOptions options_;
+  Collect done_;
+};
+
+TEST_F(GrpcCallTest, UnaryCallsShareOneConnection) {
+  std::string request = bytes_field(1, "hello plugin");
+  for (int i = 0; i < 8; ++i) call("Unary", request);  // one turn: one connection
+  EXPECT_TRUE(done_.results.empty());  // never from inside start()
+  run_until(8);
+  for (const GrpcCallResult& r : done_.results) {
+    EXPECT_EQ(r.status, GrpcCallStatus::kOk) << r.reason;
+    EXPECT_EQ(r.message, request);  // EchoReply{payload} encodes like EchoRequest{payload}
+  }
+  EXPECT_EQ(stats_.connects, 1u);
+}
+
+TEST_F(GrpcCallTest, AnEmptyReplyMessageIsAMessage) {
+  call("Unary", "");
+  run_until(1);
+  EXPECT_EQ(done_.results[0].status, GrpcCallStatus::kOk) << done_.results[0].reason;
+  EXPECT_EQ(done_.results[0].message, "");
+}
+
+TEST_F(GrpcCallTest, ANonZeroGrpcStatusIsReported) {
+  call("Fail", int_field(1, 5) + bytes_field(2, "no such key"));  // NOT_FOUND
+  call("NoSuchMethod", "");
+  run_until(2);
+  // In the order the server answered.
+  const GrpcCallResult& fail = done_.results[0].grpc_status == 5 ? done_.results[0]
+                                                                  : done_.results[1];
+  const GrpcCallResult& unknown = &fail == &done_.results[0] ? done_.results[1]
+                                                             : done_.results[0];
+  EXPECT_EQ(fail.status, GrpcCallStatus::kError);
+  EXPECT_EQ(fail.grpc_status, 5);
+  EXPECT_EQ(fail.reason, "no such key");
+  EXPECT_EQ(unknown.status, GrpcCallStatus::kError);
+  EXPECT_EQ(unknown.grpc_status, 12);  // UNIMPLEMENTED
+}
+
+TEST_F(GrpcCallTest, TheDeadlineCutsASlowCall) {
+  options_.timeout_ms = 100;
+  auto start = std::chrono::steady_clock::now();
+  call("Sleep", int_field(1, 3000));
+  run_until(1);
+  EXPECT_EQ(done_.results[0].status, GrpcCallStatus::kDeadline);
+  // Bounded by the deadline, not the sleep (a hang check, not a speed assertion).
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  // The connection is still good for the next call.
+  options_.timeout_ms = 5000;
+  call("Unary", bytes_field(1, "after"));
+  run_until(2);
+  EXPECT_EQ(done_.results[1].status, GrpcCallStatus::kOk) << done_.results[1].reason;
+}
+
+TEST_F(GrpcCallTest, MessageSizesAreBounded) {
+  options_.max_send_bytes = 10;
+  call("Unary", bytes_field(1, std::string(20, 'x')));
+  options_.max_send_bytes = 4 << 20;
+  options_.max_recv_bytes = 1000;
+  call("Unary", int_field(2, 100000));  // a 100 000-byte reply
+  call("Unary", int_field(2, 900));     // fits
+  run_until(3);
+  EXPECT_EQ(done_.results[0].status, GrpcCallStatus::kTooLarge);
+  int too_large = 0, ok = 0;
+  for (size_t i = 1; i < 3; ++i) {
+    too_large += done_.results[i].status == GrpcCallStatus::kTooLarge;
+    ok += done_.results[i].status == GrpcCallStatus::kOk;
+  }
+  EXPECT_EQ(too_large, 1);
+  EXPECT_EQ(ok, 1);
+}
+
+TEST_F(GrpcCallTest, ACancelledCallIsNeverReported) {
+  GrpcUnaryCall* c = call("Sleep", int_field(1, 200));
+  call("Unary", bytes_field(1, "x"));
+  c->cancel();
+  run_until(1);
+  EXPECT_EQ(done_.results[0].status, GrpcCallStatus::kOk);
+  // Nothing else arrives, also after the sleep would have ended.
+  run_for(400);
+  EXPECT_EQ(done_.results.size(), 1u);
+}
+
+TEST_F(GrpcCallTest, AServerThatIsNotGrpcIsAProtocolError) {
+  // The HTTP test backend over h2c: a text/plain 200 and a 503.
+  GrpcServerProcess backend("RINGWAY_TEST_BACKEND");
+  std::string error;
+  ASSERT_TRUE(backend.start(&error)) << error;
+  auto pool = pools_->acquire(h2c_settings(backend.port), &stats_, &error);
+  ASSERT_NE(pool, nullptr) << error;
+  GrpcUnaryCall::start(&loop_, pool.get(), "/hello", "x", options_, &done_);
+  GrpcUnaryCall::start(&loop_, pool.get(), "/status?code=503", "x", options_, &done_);
+  run_until(2);
+  for (const GrpcCallResult& r : done_.results) {
+    EXPECT_EQ(r.status, GrpcCallStatus::kProtocol);
+  }
+  std::vector<std::string> reasons{done_.results[0].reason, done_.results[1].reason};
+  std::sort(reasons.begin(), reasons.end());
+  EXPECT_EQ(reasons, (std::vector<std::string>{"HTTP status 503",
+                                               "not a gRPC reply (content-type)"}));
+  pool.reset();
+}
+
+TEST_F(GrpcCallTest, ADeadServerIsUnavailable) {
+  call("Unary", bytes_field(1, "x"));
+  run_until(1);
+  ASSERT_EQ(done_.results[0].status, GrpcCallStatus::kOk);
+  server_.stop();  // the connection drops; nothing listens any more
+  run_for(100);
+  call("Unary", bytes_field(1, "y"));
+  run_until(2);
+  EXPECT_EQ(done_.results[1].status, GrpcCallStatus::kUnavailable);
+  EXPECT_FALSE(done_.results[1].reason.empty());
+}
+
+}  // namespace
+}  // namespace ringway
