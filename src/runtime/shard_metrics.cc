@@ -257,25 +257,34 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
     }
   }
   if (store.enabled) {
-    w.family("ringway_store_lookups_total", "counter", "Lookups the key store answered.");
-    w.sample("ringway_store_lookups_total", {}, store.lookups);
-    w.family("ringway_store_errors_total", "counter",
-             "Key store operations that failed (see the error log).");
-    w.sample("ringway_store_errors_total", {}, store.store_errors);
-    w.family("ringway_store_password_checks_total", "counter",
-             "bcrypt password checks run by the bcrypt workers.");
-    w.sample("ringway_store_password_checks_total", {}, store.password_checks);
-    w.family("ringway_store_key_api_calls_total", "counter", "Key API calls run by the store.");
-    w.sample("ringway_store_key_api_calls_total", {}, store.key_api_calls);
-    w.family("ringway_store_quota_batches_total", "counter",
-             "Batches of quota counts the store applied.");
-    w.sample("ringway_store_quota_batches_total", {}, store.quota_batches);
-    w.family("ringway_bcrypt_queue_depth", "gauge",
-             "Password checks and hashes waiting for or running on a bcrypt worker.");
-    w.sample("ringway_bcrypt_queue_depth", {}, store.bcrypt_queue_depth);
-    w.family("ringway_bcrypt_refused_total", "counter",
-             "Password checks and hashes refused because bcrypt_queue was full.");
-    w.sample("ringway_bcrypt_refused_total", {}, store.bcrypt_refused);
+    struct StoreFamily {
+      const char* name;
+      const char* type;
+      const char* help;
+      uint64_t StoreMetrics::*field;
+    };
+    const StoreFamily store_families[] = {
+        {"ringway_store_lookups_total", "counter", "Lookups the key store answered.",
+         &StoreMetrics::lookups},
+        {"ringway_store_errors_total", "counter",
+         "Key store operations that failed (see the error log).", &StoreMetrics::store_errors},
+        {"ringway_store_password_checks_total", "counter",
+         "bcrypt password checks run by the bcrypt workers.", &StoreMetrics::password_checks},
+        {"ringway_store_key_api_calls_total", "counter", "Key API calls run by the store.",
+         &StoreMetrics::key_api_calls},
+        {"ringway_store_quota_batches_total", "counter",
+         "Batches of quota counts the store applied.", &StoreMetrics::quota_batches},
+        {"ringway_bcrypt_queue_depth", "gauge",
+         "Password checks and hashes waiting for or running on a bcrypt worker.",
+         &StoreMetrics::bcrypt_queue_depth},
+        {"ringway_bcrypt_refused_total", "counter",
+         "Password checks and hashes refused because bcrypt_queue was full.",
+         &StoreMetrics::bcrypt_refused},
+    };
+    for (const StoreFamily& f : store_families) {
+      w.family(f.name, f.type, f.help);
+      w.sample(f.name, {}, store.*f.field);
+    }
   }
 
   // The process (Prometheus' standard names).
