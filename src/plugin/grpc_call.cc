@@ -141,7 +141,10 @@ void GrpcUnaryCall::finish(const HeaderList& trailers) {
   if (code != 0) {
     const Header* message = find(trailers, "grpc-message");
     result_.grpc_status = code;
-    fail(GrpcCallStatus::kError, message ? message->value.str() : std::string());
+    // DEADLINE_EXCEEDED: the server saw the grpc-timeout we sent run out first.
+    constexpr int kDeadlineExceeded = 4;
+    fail(code == kDeadlineExceeded ? GrpcCallStatus::kDeadline : GrpcCallStatus::kError,
+         message ? message->value.str() : std::string());
     return;
   }
   // Exactly one uncompressed message.

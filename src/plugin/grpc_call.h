@@ -37,7 +37,7 @@ struct GrpcCallOptions {
 enum class GrpcCallStatus : uint8_t {
   kOk,           // |message| is the reply
   kUnavailable,  // no connection, or it failed (gRPC 14 territory)
-  kDeadline,     // timeout_ms passed
+  kDeadline,     // timeout_ms passed (here, or at the server: grpc-status 4)
   kError,        // the server answered a non-zero grpc-status
   kProtocol,     // not a gRPC reply (HTTP status, content-type, framing, compression)
   kTooLarge,     // a message over max_send_bytes / max_recv_bytes

@@ -3,6 +3,7 @@
 // with the gateway's BoringSSL), over the shard's own HTTP/2 pool and loop.
 
 #include "plugin/grpc_call.h"
+#include "plugin/plugin_client.h"
 
 #include <arpa/inet.h>
 #include <signal.h>
@@ -326,6 +327,90 @@ TEST_F(GrpcCallTest, DispatchesCoprocessObjectsToAPluginServer) {
   EXPECT_EQ(replies["auth_ok"].session().rate(), 100);
   EXPECT_EQ(replies["auth_ok"].session().key_id(), "abc");
   EXPECT_EQ(replies["auth_ok"].metadata().at("token"), "abc");
+  pool.reset();
+}
+
+class Replies : public PluginReplyDone {
+ public:
+  void on_plugin_reply(PluginReply& reply) override { replies.push_back(std::move(reply)); }
+  std::vector<PluginReply> replies;
+};
+
+coprocess::Object hook_object(coprocess::HookType type, const std::string& name,
+                              const std::string& sleep_ms = "") {
+  coprocess::Object o;
+  o.set_hook_type(type);
+  o.set_hook_name(name);
+  o.mutable_request()->set_url("/x");
+  o.mutable_request()->set_method("GET");
+  if (!sleep_ms.empty()) (*o.mutable_request()->mutable_headers())["X-Sleep-Ms"] = sleep_ms;
+  return o;
+}
+
+TEST_F(GrpcCallTest, ThePluginClientBoundsCallsAndCountsThemPerHook) {
+  GrpcServerProcess plugin("RINGWAY_PLUGIN_SERVER");
+  std::string error;
+  ASSERT_TRUE(plugin.start(&error)) << error;
+  auto pool = pools_->acquire(h2c_settings(plugin.port), &stats_, &error);
+  ASSERT_NE(pool, nullptr) << error;
+  PluginClientSettings settings;
+  settings.authority = "localhost";
+  settings.timeout_ms = 300;
+  settings.max_in_flight = 2;
+  PluginClient client(&loop_, pool, settings);
+  Replies got;
+  auto run_replies = [&](size_t n) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (got.replies.size() < n && std::chrono::steady_clock::now() < deadline) {
+      loop_.run_once();
+    }
+    ASSERT_EQ(got.replies.size(), n);
+  };
+
+  ASSERT_NE(client.dispatch(hook_object(coprocess::Pre, "set_headers"), &got), nullptr);
+  ASSERT_NE(client.dispatch(hook_object(coprocess::Post, "grpc_error"), &got), nullptr);
+  // max_in_flight = 2: refused at once, nothing sent.
+  EXPECT_EQ(client.dispatch(hook_object(coprocess::Pre, "set_headers"), &got), nullptr);
+  EXPECT_EQ(client.in_flight(), 2u);
+  run_replies(2);
+  EXPECT_EQ(client.in_flight(), 0u);
+  for (const PluginReply& r : got.replies) {
+    if (r.status == GrpcCallStatus::kOk) {
+      EXPECT_EQ(r.object.hook_name(), "set_headers");
+      EXPECT_EQ(r.object.request().set_headers().at("Testheader"), "testvalue");
+    } else {
+      EXPECT_EQ(r.status, GrpcCallStatus::kError);
+      EXPECT_EQ(r.grpc_status, 13);
+    }
+  }
+  // A plugin slower than timeout_ms.
+  client.dispatch(hook_object(coprocess::PostKeyAuth, "sleep", "2000"), &got);
+  run_replies(3);
+  EXPECT_EQ(got.replies[2].status, GrpcCallStatus::kDeadline);
+  // A cancelled call frees its slot and is never answered.
+  PluginClient::Call* call = client.dispatch(hook_object(coprocess::Response, "sleep", "100"),
+                                             &got);
+  ASSERT_NE(call, nullptr);
+  client.cancel(call);
+  EXPECT_EQ(client.in_flight(), 0u);
+  run_for(300);
+  EXPECT_EQ(got.replies.size(), 3u);
+
+  const auto& s = client.stats();
+  EXPECT_EQ(s[coprocess::Pre].calls, 1u);
+  EXPECT_EQ(s[coprocess::Pre].refused, 1u);
+  EXPECT_EQ(s[coprocess::Pre].errors, 0u);
+  EXPECT_EQ(s[coprocess::Post].errors, 1u);
+  EXPECT_EQ(s[coprocess::PostKeyAuth].timeouts, 1u);
+  EXPECT_EQ(s[coprocess::PostKeyAuth].errors, 1u);
+  EXPECT_EQ(s[coprocess::Response].calls, 1u);
+  // Destroyed with a call in flight: the call is cancelled, nothing is answered.
+  {
+    PluginClient short_lived(&loop_, pool, settings);
+    ASSERT_NE(short_lived.dispatch(hook_object(coprocess::Pre, "sleep", "50"), &got), nullptr);
+  }
+  run_for(200);
+  EXPECT_EQ(got.replies.size(), 3u);
   pool.reset();
 }
 
