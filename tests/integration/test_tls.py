@@ -1428,7 +1428,11 @@ def test_tls_record_sizes(ctx):
         bulk = sizes[i + 2:]
         check(len(bulk) > 10, "too few records after warm-up: %r" % sizes[-20:])
         full_count = sum(1 for n in bulk if n == full)
-        check(full_count >= len(bulk) - 3, "bulk records are not full size: %r" % bulk[:20])
+        # Mostly full records, none larger. A few are cut short where a turn ends with
+        # less than 16 KiB relayed (how the origin's writes arrive is timing: 4 of 22
+        # were seen on a loaded machine), so the bound is a share, not a count.
+        check(all(n <= full for n in bulk) and full_count * 4 >= len(bulk) * 3,
+              "bulk records are not full size: %r" % bulk[:24])
         # Busy connection: the next response goes out in full records at once.
         again = c.get("/h1/bytes?n=100000")
         check(max(again) == full and sum(1 for n in again if n == full) >= 4,
