@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 
+#include "base/hex.h"
 #include "http/local_reply.h"
 #include "store/session.h"
 
@@ -35,20 +36,14 @@ bool query_flag(std::string_view target, std::string_view name) {
 
 // "%41b" -> "Ab"; false on an invalid escape.
 bool percent_decode(std::string_view in, std::string* out) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   out->clear();
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] != '%') {
       out->push_back(in[i]);
       continue;
     }
-    int hi = i + 1 < in.size() ? hex(in[i + 1]) : -1;
-    int lo = i + 2 < in.size() ? hex(in[i + 2]) : -1;
+    int hi = i + 1 < in.size() ? hex_digit_value(in[i + 1]) : -1;
+    int lo = i + 2 < in.size() ? hex_digit_value(in[i + 2]) : -1;
     if (hi < 0 || lo < 0) return false;
     out->push_back(static_cast<char>(hi * 16 + lo));
     i += 2;

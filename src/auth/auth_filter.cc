@@ -44,12 +44,6 @@ class AuthWait final : public PendingOperation, public KeyResolver::Waiter {
   KeyDigest credential_;
 };
 
-void remove_headers(HeaderList& headers, std::string_view name) {
-  for (size_t i = headers.size(); i-- > 0;) {
-    if (headers[i].name == name) headers.erase(headers.begin() + static_cast<ptrdiff_t>(i));
-  }
-}
-
 }  // namespace
 
 KeyDigest basic_credential_digest(const KeyDigest& salt, std::string_view user,

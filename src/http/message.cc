@@ -27,4 +27,8 @@ bool is_grpc_content_type(std::string_view content_type) {
   return content_type.size() >= kGrpc.size() && iequals(content_type.substr(0, kGrpc.size()), kGrpc);
 }
 
+void remove_headers(HeaderList& headers, std::string_view name) {
+  std::erase_if(headers, [name](const Header& h) { return h.name == name; });
+}
+
 }  // namespace ringway

@@ -41,6 +41,9 @@ struct ResponseHead {
 // Finds a header by lower-case name; null when absent.
 const Header* find_header(const HeaderList& headers, std::string_view name);
 
+// Removes every header named |name| (lower-case).
+void remove_headers(HeaderList& headers, std::string_view name);
+
 // Case-insensitive ASCII comparison.
 bool iequals(std::string_view a, std::string_view b);
 

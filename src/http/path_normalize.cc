@@ -6,18 +6,12 @@
 
 #include "http/path_normalize.h"
 
+#include "base/hex.h"
+
 #include <cstring>
 
 namespace ringway {
 namespace {
-
-// -1 for a character that is not a hex digit.
-constexpr int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
 
 constexpr char upper_hex(char c) { return (c >= 'a' && c <= 'f') ? char(c - 'a' + 'A') : c; }
 
@@ -45,8 +39,8 @@ Scan scan_path(const char* p, size_t n, bool merge_slashes) {
   for (size_t i = 0; i < n; ++i) {
     char c = p[i];
     if (c == '%') {
-      int hi = i + 2 < n ? hex_value(p[i + 1]) : -1;
-      int lo = i + 2 < n ? hex_value(p[i + 2]) : -1;
+      int hi = i + 2 < n ? hex_digit_value(p[i + 1]) : -1;
+      int lo = i + 2 < n ? hex_digit_value(p[i + 2]) : -1;
       if (hi < 0 || lo < 0) {
         s.valid = false;
         return s;
@@ -76,7 +70,7 @@ size_t decode_and_merge(char* p, size_t n, bool merge_slashes) {
     if (c == '%') {
       char h = p[i + 1];
       char l = p[i + 2];
-      unsigned char v = static_cast<unsigned char>(hex_value(h) * 16 + hex_value(l));
+      unsigned char v = static_cast<unsigned char>(hex_digit_value(h) * 16 + hex_digit_value(l));
       if (is_unreserved(v)) {
         p[w++] = static_cast<char>(v);
       } else {

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/hex.h"
 #include "http/local_reply.h"
 
 namespace ringway {
@@ -17,13 +18,6 @@ bool is_token_char(char c) {
   return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Go's url.QueryUnescape for one component ('+' is a space); invalid escapes are
 // kept as they are.
 std::string query_unescape(std::string_view s) {
@@ -32,9 +26,9 @@ std::string query_unescape(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '+') {
       out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 &&
-               hex_digit(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
+    } else if (s[i] == '%' && i + 2 < s.size() && hex_digit_value(s[i + 1]) >= 0 &&
+               hex_digit_value(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex_digit_value(s[i + 1]) * 16 + hex_digit_value(s[i + 2]));
       i += 2;
     } else {
       out += s[i];
@@ -135,19 +129,14 @@ bool apply_request_changes(const coprocess::MiniRequestObject& reply, RequestHea
     }
     return out;
   };
-  auto remove = [&head](const std::string& name) {
-    for (size_t i = head.headers.size(); i-- > 0;) {
-      if (head.headers[i].name == name) head.headers.erase(head.headers.begin() + i);
-    }
-  };
-  for (const std::string& name : reply.delete_headers()) remove(lower(name));
+  for (const std::string& name : reply.delete_headers()) remove_headers(head.headers, lower(name));
   for (const auto& [name, value] : reply.set_headers()) {
     std::string n = lower(name);
     if (n == "host") {
       head.authority = value;
       continue;
     }
-    remove(n);
+    remove_headers(head.headers, n);
     head.headers.push_back({n, value});
   }
   // The URL as returned, then the query edits (only when there are some, so an

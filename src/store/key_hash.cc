@@ -3,19 +3,13 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "base/hex.h"
 #include "tls/crypto.h"
 
 namespace ringway {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 std::string to_hex(const uint8_t* bytes, size_t size) {
   std::string out(size * 2, '0');
@@ -40,8 +34,8 @@ bool parse_digest_hex(std::string_view hex, KeyDigest* out) {
   if (hex.size() != 2 * out->size()) return false;
   KeyDigest digest;
   for (size_t i = 0; i < digest.size(); ++i) {
-    int hi = hex_value(hex[2 * i]);
-    int lo = hex_value(hex[2 * i + 1]);
+    int hi = hex_digit_value(hex[2 * i]);
+    int lo = hex_digit_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) return false;
     digest[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
