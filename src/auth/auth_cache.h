@@ -43,6 +43,7 @@ struct AuthEntry {
   AuthDenial denial = AuthDenial::kNone;
   KeyDigest subject{};
   uint64_t expires_ms = 0;  // loop milliseconds
+  std::string key_id;  // custom auth: the plugin's token (what later plugin hooks see)
 };
 
 struct AuthCacheStats {

@@ -140,39 +140,58 @@ bool KeyAuthFilter::admit(FilterCallbacks& request, const AuthEntry& entry) {
     }
     return false;
   }
+  if (!admit_session(*shard_, request, *api_, entry)) return false;
+  request.identity().session = entry.session;
+  if (api_->has_plugin_hooks()) {
+    // Plugins see the key (Tyk's session key_id): the token, or the Basic user.
+    if (const Header* h = find_header(request.request().headers, header_)) {
+      if (mode_ == KeyAuthMode::kToken) {
+        request.identity().key_id = std::string(extract_token(h->value));
+      } else {
+        BasicCredentials basic;
+        if (parse_basic_authorization(h->value, &basic) == BasicParse::kOk) {
+          request.identity().key_id = std::string(basic.user);
+        }
+      }
+    }
+  }
+  if (api_->strip_auth_data) remove_headers(request.request().headers, header_);
+  return true;
+}
+
+bool admit_session(AuthShard& shard, FilterCallbacks& request, const ApiConfig& api,
+                   const AuthEntry& entry) {
+  auto deny = [&](LocalReplyCause cause, std::string_view message,
+                  const HeaderList* headers = nullptr) {
+    ++shard.stats.denied;
+    request.reply_locally(cause, message, headers);
+    return false;
+  };
   const SessionState& session = *entry.session;
   int64_t now_unix = 0;
   if (session.expires > 0 || session.has_quota()) now_unix = time(nullptr);
   if (session.is_inactive) {
-    deny(request, LocalReplyCause::Forbidden, "Key is inactive, please renew");
-    return false;
+    return deny(LocalReplyCause::Forbidden, "Key is inactive, please renew");
   }
   if (session.expires > 0 && now_unix >= session.expires) {
-    unauthorised(request, "Key has expired, please renew");
-    return false;
+    return deny(LocalReplyCause::Unauthenticated, "Key has expired, please renew");
   }
-  if (!session.grants(api_->name)) {
-    deny(request, LocalReplyCause::Forbidden, kDisallowed);
-    return false;
-  }
+  if (!session.grants(api.name)) return deny(LocalReplyCause::Forbidden, kDisallowed);
   if (session.has_rate_limit()) {
-    RateDecision rd = shard_->rate_limiter->check(entry.subject, session.rate, session.per,
-                                                  shard_->loop->now_us());
+    RateDecision rd = shard.rate_limiter->check(entry.subject, session.rate, session.per,
+                                                shard.loop->now_us());
     if (!rd.allowed) {
       HeaderList headers;
       headers.push_back({"x-ratelimit-limit", std::to_string(rd.limit)});
       headers.push_back({"x-ratelimit-remaining", std::to_string(rd.remaining)});
       headers.push_back({"x-ratelimit-reset", std::to_string(rd.reset_s)});
-      deny(request, LocalReplyCause::RateLimited, "Rate limit exceeded", &headers);
-      return false;
+      return deny(LocalReplyCause::RateLimited, "Rate limit exceeded", &headers);
     }
   }
-  if (session.has_quota() && !shard_->quotas->take(entry.subject, session, now_unix)) {
-    deny(request, LocalReplyCause::QuotaExceeded, "Quota exceeded");
-    return false;
+  if (session.has_quota() && !shard.quotas->take(entry.subject, session, now_unix)) {
+    return deny(LocalReplyCause::QuotaExceeded, "Quota exceeded");
   }
-  if (api_->strip_auth_data) remove_headers(request.request().headers, header_);
-  ++shard_->stats.allowed;
+  ++shard.stats.allowed;
   return true;
 }
 

@@ -77,6 +77,12 @@ class KeyAuthFilter final : public RequestFilter {
   HeaderList www_authenticate_;  // Basic's 401 header
 };
 
+// What every authentication does once it has a session (Tyk's order): inactive,
+// expired, access_rights for |api|, rate limit, quota. False after answering the
+// request with the reason.
+bool admit_session(AuthShard& shard, FilterCallbacks& request, const ApiConfig& api,
+                   const AuthEntry& entry);
+
 // The digests cache entries are indexed by.
 KeyDigest basic_credential_digest(const KeyDigest& salt, std::string_view user,
                                   std::string_view password);

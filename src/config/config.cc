@@ -77,12 +77,17 @@ constexpr BoolKey kGatewayBoolKeys[] = {
 
 constexpr uint32_t kShardsMax = 1024;
 
-// DESIGN.md §4 keys and sections this build recognises but cannot honour yet; setting
-// them is an error rather than a silent no-op (auth must fail closed).
-constexpr const char* kUnsupportedSections[] = {"coprocess"};
-constexpr const char* kUnsupportedApiBoolKeys[] = {"enable_coprocess_auth"};
-constexpr const char* kUnsupportedApiStringKeys[] = {
-    "pre", "post_key_auth", "post", "response", "auth_check", "config_data"};
+// Hooks per list: each is a plugin call on every request of the API.
+constexpr size_t kMaxHooksPerList = 16;
+
+// A plugin hook's name (what plugins switch on): letters, digits and _ . : -.
+bool is_valid_hook_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
+           c == '-';
+  });
+}
 
 constexpr UintKey<TlsConfig> kTlsUintKeys[] = {
     {"session_ticket_rotation_s", &TlsConfig::session_ticket_rotation_s, 60, 604800},
@@ -100,14 +105,6 @@ std::string normalise_fingerprint(std::string_view text) {
     out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
   return out.size() == 64 ? out : std::string();
-}
-
-template <typename Range>
-bool contains_name(const Range& names, std::string_view name) {
-  for (const char* candidate : names) {
-    if (name == candidate) return true;
-  }
-  return false;
 }
 
 // RFC 9110 token characters a header name sensibly uses.
@@ -146,8 +143,8 @@ class Validator {
         parse_store_section(section, base_dir_, config.store, errors_);
       } else if (section.name.rfind("tls.", 0) == 0) {
         tls_sni_section(section, config.tls);
-      } else if (contains_name(kUnsupportedSections, section.name)) {
-        error(section.line, "section [" + section.name + "] is not supported by this build yet");
+      } else if (section.name == "coprocess") {
+        parse_coprocess_section(section, config.coprocess, errors_);
       } else if (section.name == "api") {
         error(section.line, "unknown section [api]; APIs are declared as [api.NAME]");
       } else {
@@ -163,6 +160,7 @@ class Validator {
     }
     check_route_overlap(config);
     check_store(config);
+    check_plugins(config);
   }
 
  private:
@@ -393,22 +391,38 @@ class Validator {
       } else if (key == "upstream_key_file") {
         api.upstream_key_file = path_value(entry.value);
         lines.upstream_tls = lines.key = entry.line;
-      } else if (contains_name(kUnsupportedApiBoolKeys, key)) {
-        bool value = false;
-        if (!bool_value(entry, prefix, value)) {
+      } else if (key == "pre" || key == "post_key_auth" || key == "post" ||
+                 key == "response") {
+        std::vector<std::string>& hooks = key == "pre"             ? api.pre_hooks
+                                          : key == "post_key_auth" ? api.post_key_auth_hooks
+                                          : key == "post"          ? api.post_hooks
+                                                                   : api.response_hooks;
+        if (key == "post_key_auth") lines.post_key_auth = entry.line;
+        ok &= hook_list(entry, prefix, hooks);
+      } else if (key == "auth_check") {
+        lines.auth_check = entry.line;
+        if (entry.value.empty()) continue;
+        if (!is_valid_hook_name(entry.value)) {
+          error(entry.line, prefix + "auth_check: '" + entry.value +
+                                "' is not a hook name (letters, digits, _ . : -)");
+          ok = false;
+        } else {
+          api.auth_check = entry.value;
+        }
+      } else if (key == "enable_coprocess_auth") {
+        lines.coprocess_auth = entry.line;
+        if (!bool_value(entry, prefix, api.enable_coprocess_auth)) {
           ok = false;
           auth_requested = true;  // unreadable: do not also claim no mode was set
-        } else if (value) {
-          error(entry.line, prefix + key + " is not supported by this build yet");
-          ok = false;
-          auth_requested = true;
         }
-      } else if (contains_name(kUnsupportedApiStringKeys, key)) {
-        if (!entry.value.empty()) {
-          error(entry.line, prefix + key + " is not supported by this build yet");
+        auth_requested |= api.enable_coprocess_auth;
+      } else if (key == "config_data") {
+        if (!parse_config_data(entry.value, &api.config_data, &why)) {
+          error(entry.line, prefix + why);
           ok = false;
-          auth_requested = true;
         }
+      } else if (key == "org_id") {
+        api.org_id = entry.value;
       } else {
         error(entry.line, prefix + "unknown key '" + key + "'");
         ok = false;
@@ -424,8 +438,8 @@ class Validator {
     }
     if (!api.use_keyless && !auth_requested) {
       error(section.line, prefix + "no authentication mode set; set use_keyless = true, or "
-                                   "one or more of use_basic_auth, use_standard_auth and "
-                                   "use_mutual_tls_auth");
+                                   "one or more of use_basic_auth, use_standard_auth, "
+                                   "use_mutual_tls_auth and enable_coprocess_auth");
       ok = false;
     }
     if (api.use_keyless && auth_requested) {
@@ -438,8 +452,23 @@ class Validator {
                                      "Authorization; set auth_header to another header");
       ok = false;
     }
-    if (lines.auth_header != 0 && !api.use_standard_auth) {
-      error(lines.auth_header, prefix + "auth_header needs use_standard_auth = true");
+    if (api.enable_coprocess_auth && api.auth_check.empty()) {
+      error(lines.coprocess_auth, prefix + "enable_coprocess_auth needs auth_check (the hook "
+                                           "that authenticates)");
+      ok = false;
+    }
+    if (!api.auth_check.empty() && !api.enable_coprocess_auth) {
+      error(lines.auth_check, prefix + "auth_check needs enable_coprocess_auth = true");
+      ok = false;
+    }
+    if (!api.post_key_auth_hooks.empty() && api.use_keyless) {
+      error(lines.post_key_auth, prefix + "post_key_auth hooks run after authentication; "
+                                          "this API is keyless (use pre or post)");
+      ok = false;
+    }
+    if (lines.auth_header != 0 && !api.use_standard_auth && !api.enable_coprocess_auth) {
+      error(lines.auth_header, prefix + "auth_header needs use_standard_auth = true (or "
+                                        "enable_coprocess_auth, whose cache it keys)");
       ok = false;
     }
     if (!api.client_certificates.empty() && !api.use_mutual_tls_auth) {
@@ -478,7 +507,48 @@ class Validator {
     int basic = 0;
     int standard = 0;
     int auth_header = 0;
+    int auth_check = 0;
+    int coprocess_auth = 0;
+    int post_key_auth = 0;
   };
+
+  bool hook_list(const RawEntry& entry, const std::string& prefix,
+                 std::vector<std::string>& hooks) {
+    hooks.clear();
+    if (trim(entry.value).empty()) return true;
+    bool ok = true;
+    for (std::string_view item : split_list(entry.value)) {
+      if (!is_valid_hook_name(item)) {
+        error(entry.line, prefix + entry.key + ": '" + std::string(item) +
+                              "' is not a hook name (letters, digits, _ . : -)");
+        ok = false;
+      } else {
+        hooks.emplace_back(item);
+      }
+    }
+    if (hooks.size() > kMaxHooksPerList) {
+      error(entry.line, prefix + entry.key + ": at most " + std::to_string(kMaxHooksPerList) +
+                            " hooks");
+      ok = false;
+    }
+    return ok;
+  }
+
+  // Hooks need a plugin server; a plugin that authenticates must really run (fail
+  // closed), while other hooks are simply not installed when enable_coprocess = false.
+  void check_plugins(const Config& config) {
+    for (const ApiConfig& api : config.apis) {
+      if (!api.has_plugin_hooks()) continue;
+      const std::string prefix = "api " + api.name + ": ";
+      if (!config.coprocess.present) {
+        error(api.line, prefix + "plugin hooks need a [coprocess] section with "
+                                 "coprocess_grpc_server");
+      } else if (!config.coprocess.enable_coprocess && api.enable_coprocess_auth) {
+        error(api.line, prefix + "enable_coprocess_auth needs [coprocess] "
+                                 "enable_coprocess = true (the API would be left open)");
+      }
+    }
+  }
 
   // Relative paths are relative to the config file's directory.
   std::string path_value(const std::string& value) const {

@@ -68,6 +68,24 @@ struct ApiConfig {
   std::string upstream_ca_file;    // empty = the system trust store
   std::string upstream_cert_file;  // client certificate for upstream mTLS
   std::string upstream_key_file;
+  // Rich plugins ([coprocess]): hook names in the order they run, each one Dispatch
+  // call. pre runs before authentication, auth_check is the authentication (with
+  // enable_coprocess_auth), post_key_auth right after it, post just before the
+  // upstream, response on the upstream's response.
+  std::vector<std::string> pre_hooks;
+  std::vector<std::string> post_key_auth_hooks;
+  std::vector<std::string> post_hooks;
+  std::vector<std::string> response_hooks;
+  std::string auth_check;
+  bool enable_coprocess_auth = false;
+  // The API's config_data (a JSON object), as plugins receive it in spec.config_data:
+  // compact JSON text, "" when not set.
+  std::string config_data;
+  std::string org_id;  // Tyk's org_id: spec.OrgID, and custom-auth sessions' org_id
+  bool has_plugin_hooks() const {
+    return !pre_hooks.empty() || !post_key_auth_hooks.empty() || !post_hooks.empty() ||
+           !response_hooks.empty() || enable_coprocess_auth;
+  }
 };
 
 // [tls.NAME]: a certificate for clients whose SNI matches server_names.
@@ -188,12 +206,37 @@ struct StoreConfig {
   uint32_t quota_flush_ms = 100;
 };
 
+// [coprocess]: the rich-plugin server (Tyk's coprocess.Dispatcher over gRPC). Each
+// shard calls it on its own HTTP/2 connection.
+struct CoprocessConfig {
+  bool present = false;  // the section exists
+  int line = 0;
+  // Off: hooks are not installed (as in Tyk), and an API that authenticates with a
+  // plugin is a --check error rather than left open.
+  bool enable_coprocess = true;
+  std::string server;     // coprocess_grpc_server as written
+  bool unix_socket = false;
+  SockAddr address;       // resolved (AF_INET/AF_INET6) or the socket path (AF_UNIX)
+  std::string authority;  // grpc_authority, else host:port, else localhost
+  uint32_t timeout_ms = 1000;  // every call's deadline (grpc-timeout)
+  uint32_t grpc_recv_max_size = 4194304;  // largest reply message accepted
+  uint32_t grpc_send_max_size = 4194304;  // largest message sent (so: largest body buffered)
+  bool on_error_allow = false;  // on_error = allow: a failed call lets the request on
+  uint32_t max_in_flight = 1024;  // calls out per shard; beyond, 503 / UNAVAILABLE
+  uint32_t max_connections = 4;   // per shard to the plugin server
+  // Tyk's cp_dynamic_handler: AuthFailure events go to DispatchEvent with this
+  // handler_name. Empty: no events.
+  std::string event_handler;
+  bool active() const { return present && enable_coprocess; }
+};
+
 struct Config {
   std::string path;  // the file it was loaded from
   GatewayConfig gateway;
   TlsConfig tls;
   AdminConfig admin;
   StoreConfig store;
+  CoprocessConfig coprocess;
   std::vector<ApiConfig> apis;
 };
 

@@ -75,7 +75,8 @@ void parse_store_section(const RawSection& section, const std::string& base_dir,
 bool config_needs_store(const Config& config) {
   if (config.store.present) return true;
   for (const ApiConfig& api : config.apis) {
-    if (api.use_basic_auth || api.use_standard_auth) return true;
+    // Custom-auth sessions are kept in the store as Tyk keeps them in Redis.
+    if (api.use_basic_auth || api.use_standard_auth || api.enable_coprocess_auth) return true;
   }
   return false;
 }

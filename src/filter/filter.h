@@ -14,7 +14,15 @@
 // cancels the operation registered with set_pending().
 //
 // Responses pass back through the filters that ran, in reverse order (head, data,
-// trailers), for filters that ask for it (wants_response()).
+// trailers), for filters that ask for it (wants_response()). Filters that must see
+// a response whole and may wait while doing so (response plugin hooks) ask for a
+// held response instead (wants_held_response()): the head — and, unless it is a
+// gRPC stream, the whole body — is kept from the client until each of them has
+// continued, in chain order.
+//
+// A filter that needs the request body whole (plugin hooks send it) asks for it with
+// wait_for_request_body() and returns kStop; its on_request runs again once the body
+// has ended (or outgrew the limit). gRPC bodies are streams and are never held.
 
 #include <memory>
 #include <string_view>
@@ -25,6 +33,7 @@
 #include "http/local_reply.h"
 #include "http/message.h"
 #include "mem/slice.h"
+#include "store/session.h"
 
 namespace ringway {
 
@@ -43,6 +52,30 @@ class PendingOperation {
   ~PendingOperation() = default;
 };
 
+// Where the request body stands for a filter that asked for it whole.
+enum class RequestBody : uint8_t {
+  kNone,       // not asked for (or a gRPC stream: never held)
+  kReceiving,  // still arriving
+  kComplete,   // whole: request_body() has it
+  kTooLarge,   // outgrew the limit: what arrived goes upstream, the rest streams
+};
+
+// The upstream's response as filters with wants_held_response() see it.
+struct HeldResponse {
+  ResponseHead head;
+  std::string body;         // the whole body (body_whole), else empty
+  bool body_whole = false;  // false: a gRPC stream (or too large), passing through
+  bool body_too_large = false;  // over held_body_limit(): passing through unseen
+  HeaderList trailers;      // gRPC: trailers that arrived while the head was held
+};
+
+// The key a request was authenticated with, for the filters after authentication
+// (plugins receive its session).
+struct RequestIdentity {
+  std::shared_ptr<const SessionState> session;  // null: not authenticated (keyless)
+  std::string key_id;                           // the key (token), or the Basic user
+};
+
 // The request as a filter sees it.
 class FilterCallbacks {
  public:
@@ -50,6 +83,24 @@ class FilterCallbacks {
   virtual const DownstreamInfo& downstream() const = 0;
   virtual const ApiConfig& api() const = 0;
   virtual bool is_grpc() const = 0;
+  virtual RequestIdentity& identity() = 0;
+
+  // The body, whole (see the top of this file). wait_for_request_body() true: return
+  // kStop; on_request runs again when request_body_state() is kComplete or kTooLarge
+  // (past |limit| bytes). False: the state is final already (kComplete, kTooLarge, or
+  // kNone for a gRPC stream), carry on.
+  virtual RequestBody request_body_state() const = 0;
+  virtual bool wait_for_request_body(uint64_t limit) = 0;
+  virtual std::string request_body() const = 0;  // kComplete: the bytes
+  virtual void replace_request_body(std::string body) = 0;  // kComplete only
+
+  // Ends the request with a reply the filter composed (a plugin's override): from
+  // on_request (then return kStop), while stopped, or from on_held_response before
+  // continuing. Nothing else of the chain runs afterwards.
+  virtual void reply_with(ResponseHead& head, std::string body) = 0;
+  // After kStop from on_held_response: the next filter sees the response, and after
+  // the last the client does.
+  virtual void continue_response() = 0;
   // After kStop: go on with the next filter. At most once per stop; may be called
   // from inside on_request (then it is as if the filter returned kContinue).
   virtual void continue_request() = 0;
@@ -87,6 +138,18 @@ class RequestFilter {
     (void)request;
     (void)trailers;
   }
+
+  // The held response (see the top of this file): may change it, answer instead
+  // (reply_with / reply_locally) or stop until continue_response().
+  virtual bool wants_held_response() const { return false; }
+  // Largest body held whole for this filter (a larger one passes through unseen,
+  // with body_whole false).
+  virtual uint64_t held_body_limit() const { return 0; }
+  virtual FilterStatus on_held_response(FilterCallbacks& request, HeldResponse& response) {
+    (void)request;
+    (void)response;
+    return FilterStatus::kContinue;
+  }
 };
 
 // One API's filters, in order. Immutable once built.
@@ -94,16 +157,24 @@ class FilterChain {
  public:
   void add(std::unique_ptr<RequestFilter> filter) {
     if (filter->wants_response()) has_response_filters_ = true;
+    if (filter->wants_held_response()) {
+      has_held_response_filters_ = true;
+      if (filter->held_body_limit() > held_body_limit_) held_body_limit_ = filter->held_body_limit();
+    }
     filters_.push_back(std::move(filter));
   }
   size_t size() const { return filters_.size(); }
   bool empty() const { return filters_.empty(); }
   RequestFilter* at(size_t i) const { return filters_[i].get(); }
   bool has_response_filters() const { return has_response_filters_; }
+  bool has_held_response_filters() const { return has_held_response_filters_; }
+  uint64_t held_body_limit() const { return held_body_limit_; }
 
  private:
   std::vector<std::unique_ptr<RequestFilter>> filters_;
   bool has_response_filters_ = false;
+  bool has_held_response_filters_ = false;
+  uint64_t held_body_limit_ = 0;
 };
 
 }  // namespace ringway

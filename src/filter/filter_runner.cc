@@ -42,10 +42,52 @@ void FilterRunner::resume() {
   run();
 }
 
+void FilterRunner::rerun() {
+  if (state_ != State::kWaiting || ran_ == 0) return;
+  pending_ = nullptr;
+  next_ = ran_ - 1;
+  run();
+}
+
+void FilterRunner::start_held_response(HeldResponse* response) {
+  RW_CHECK(response_state_ == State::kIdle);
+  response_ = response;
+  run_response();
+}
+
+void FilterRunner::run_response() {
+  size_t count = chain_->size();
+  while (response_next_ < count) {
+    RequestFilter* filter = chain_->at(response_next_++);
+    if (!filter->wants_held_response()) continue;
+    response_state_ = State::kRunning;
+    response_resume_requested_ = false;
+    pending_ = nullptr;
+    FilterStatus status = filter->on_held_response(*request_, *response_);
+    if (state_ == State::kFinished || state_ == State::kCancelled) return;
+    if (status == FilterStatus::kStop && !response_resume_requested_) {
+      response_state_ = State::kWaiting;
+      return;
+    }
+  }
+  response_state_ = State::kPassed;
+  owner_->on_held_response_passed();
+}
+
+void FilterRunner::resume_response() {
+  if (response_state_ == State::kRunning) {
+    response_resume_requested_ = true;
+    return;
+  }
+  if (response_state_ != State::kWaiting) return;
+  pending_ = nullptr;
+  run_response();
+}
+
 void FilterRunner::finish() {
   PendingOperation* pending = pending_;
   pending_ = nullptr;
-  bool was_waiting = state_ == State::kWaiting;
+  bool was_waiting = state_ == State::kWaiting || response_state_ == State::kWaiting;
   if (state_ != State::kCancelled) state_ = State::kFinished;
   // Answered while a filter waited (a deadline passed): its operation is abandoned.
   if (was_waiting && pending) pending->cancel();
@@ -54,8 +96,9 @@ void FilterRunner::finish() {
 void FilterRunner::cancel() {
   PendingOperation* pending = pending_;
   pending_ = nullptr;
-  bool was_waiting = state_ == State::kWaiting;
-  if (state_ != State::kPassed) state_ = State::kCancelled;
+  bool was_waiting = state_ == State::kWaiting || response_state_ == State::kWaiting;
+  // A passed request whose response is held is cancelled too: nothing more runs.
+  if (state_ != State::kPassed || holding_response()) state_ = State::kCancelled;
   if (was_waiting && pending) pending->cancel();
 }
 

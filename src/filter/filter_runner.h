@@ -17,6 +17,8 @@ class FilterRunner {
    public:
     // Every filter continued: pick the upstream.
     virtual void on_filters_passed() = 0;
+    // Every filter that holds responses continued: the response goes to the client.
+    virtual void on_held_response_passed() = 0;
 
    protected:
     ~Owner() = default;
@@ -26,6 +28,8 @@ class FilterRunner {
   void start(const FilterChain* chain, FilterCallbacks* request, Owner* owner);
   // FilterCallbacks::continue_request().
   void resume();
+  // The filter that stopped waiting for the request body runs again (its on_request).
+  void rerun();
   // The request was answered (a local reply): nothing more runs. A pending
   // operation still registered is cancelled (the answer did not come from it).
   void finish();
@@ -45,9 +49,21 @@ class FilterRunner {
   void on_response_data(Slice& data);
   void on_response_trailers(HeaderList& trailers);
 
+  // The held response (filters with wants_held_response(), in chain order): start
+  // once, resume on continue_response(). The owner hears on_held_response_passed().
+  bool wants_held_response() const {
+    return chain_ && chain_->has_held_response_filters() && state_ == State::kPassed;
+  }
+  void start_held_response(HeldResponse* response);
+  void resume_response();
+  bool holding_response() const {
+    return response_state_ == State::kRunning || response_state_ == State::kWaiting;
+  }
+
  private:
   enum class State : uint8_t { kIdle, kRunning, kWaiting, kPassed, kFinished, kCancelled };
   void run();
+  void run_response();
 
   const FilterChain* chain_ = nullptr;
   FilterCallbacks* request_ = nullptr;
@@ -58,6 +74,11 @@ class FilterRunner {
   uint32_t calls_ = 0;
   State state_ = State::kIdle;
   bool resume_requested_ = false;  // continue_request() from inside on_request
+  // The held-response stage.
+  HeldResponse* response_ = nullptr;
+  size_t response_next_ = 0;
+  State response_state_ = State::kIdle;
+  bool response_resume_requested_ = false;
 };
 
 }  // namespace ringway

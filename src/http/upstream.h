@@ -108,6 +108,7 @@ struct UpstreamConnStats {
   uint64_t connect_failures = 0;  // refused, timed out or TLS failures
   uint64_t goaways = 0;           // GOAWAYs received (HTTP/2)
   int64_t connections_open = 0;   // gauge: connecting or connected
+  uint64_t sends = 0;             // HTTP/2: loop turns that sent something (batches)
 };
 
 // What a client connection needs from its pool's side.

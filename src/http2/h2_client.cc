@@ -359,7 +359,10 @@ void Http2ClientConn::on_credit(uint32_t credit_id, uint32_t bytes) {
 
 void Http2ClientConn::on_before_flush() {
   if (state_ != State::Ready) return;
-  if (!pump_session_output(session_, tcp_)) {
+  uint64_t written = 0;
+  bool ok = pump_session_output(session_, tcp_, &written);
+  if (written > 0 && ctx_.stats) ++ctx_.stats->sends;  // one send per turn: the batching
+  if (!ok) {
     fail_all(UpstreamError{UpstreamFailure::kProtocolError, "upstream session failed"});
     return;
   }

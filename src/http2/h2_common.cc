@@ -82,7 +82,7 @@ void resume_body(nghttp2_session* session, int32_t stream_id, OutboundBody& body
   }
 }
 
-bool pump_session_output(nghttp2_session* session, TcpConn& tcp) {
+bool pump_session_output(nghttp2_session* session, TcpConn& tcp, uint64_t* written) {
   for (;;) {
     const uint8_t* data = nullptr;
     ssize_t n = nghttp2_session_mem_send(session, &data);
@@ -91,6 +91,7 @@ bool pump_session_output(nghttp2_session* session, TcpConn& tcp) {
       return false;
     }
     if (n == 0) return true;
+    if (written) *written += static_cast<uint64_t>(n);
     tcp.write_copy(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
   }
 }

@@ -85,6 +85,6 @@ DecodedField decoded_field(nghttp2_rcbuf* name, nghttp2_rcbuf* value);
 void resume_body(nghttp2_session* session, int32_t stream_id, OutboundBody& body);
 
 // Drains nghttp2's output into |tcp|. Returns false on a fatal session error.
-bool pump_session_output(nghttp2_session* session, TcpConn& tcp);
+bool pump_session_output(nghttp2_session* session, TcpConn& tcp, uint64_t* written = nullptr);
 
 }  // namespace ringway

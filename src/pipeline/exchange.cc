@@ -207,6 +207,17 @@ void Exchange::on_request_data(Slice data) {
   body_in_flight_ += data.size();
   if (up_) {
     forward_body(std::move(data));
+  } else if (body_state_ == RequestBody::kReceiving && !response_started_) {
+    // A filter waits for the whole body: held and credited (bounded by its limit, so
+    // the client is not stalled by flow control below it).
+    uint32_t size = data.size();
+    hold_request_data(std::move(data));
+    credit_client(size);
+    if (body_received_ > body_limit_) {
+      body_state_ = RequestBody::kTooLarge;
+      guarded([this] { runner_.rerun(); });
+    }
+    return;
   } else if (route_ && (pool_ || !response_started_)) {
     // Filters still running, or waiting for a stream.
     hold_request_data(std::move(data));
@@ -259,7 +270,58 @@ void Exchange::on_request_end(const HeaderList* trailers) {
     pending_trailers_ = *trailers;
     has_pending_trailers_ = true;
   }
-  if (up_) up_->send_request_end(trailers);
+  if (up_) {
+    up_->send_request_end(trailers);
+  } else if (body_state_ == RequestBody::kReceiving) {
+    body_state_ = RequestBody::kComplete;
+    guarded([this] { runner_.rerun(); });
+  }
+}
+
+bool Exchange::wait_for_request_body(uint64_t limit) {
+  if (grpc_) {
+    body_state_ = RequestBody::kNone;  // a stream: never held whole
+    return false;
+  }
+  if (body_state_ == RequestBody::kComplete || body_state_ == RequestBody::kTooLarge) {
+    return false;  // decided for an earlier filter
+  }
+  if (body_received_ > limit) {
+    body_state_ = RequestBody::kTooLarge;
+    return false;
+  }
+  if (request_ended_) {
+    body_state_ = RequestBody::kComplete;
+    return false;
+  }
+  body_state_ = RequestBody::kReceiving;
+  body_limit_ = limit;
+  // What arrived before (held under stream_buffer_bytes) is credited now; a paused
+  // client is let go on.
+  credit_client(static_cast<uint32_t>(
+      std::min<uint64_t>(body_received_ - body_credited_, UINT32_MAX)));
+  if (request_paused_ && down_) {
+    request_paused_ = false;
+    down_->resume_request();
+  }
+  return true;
+}
+
+std::string Exchange::request_body() const {
+  std::string body;
+  body.reserve(body_in_flight_);
+  pending_body_.for_each([&body](const Slice& s) { body.append(s.data(), s.size()); });
+  return body;
+}
+
+void Exchange::replace_request_body(std::string body) {
+  pending_body_.clear();
+  request_.content_length = static_cast<int64_t>(body.size());
+  body_in_flight_ = body.size();
+  request_had_body_ = !body.empty();
+  if (!body.empty()) {
+    pending_body_.push_back(Slice::copy_of(body.data(), static_cast<uint32_t>(body.size())));
+  }
 }
 
 void Exchange::credit_client(uint32_t bytes) {
@@ -375,7 +437,7 @@ void Exchange::on_upstream_failed(const UpstreamError& error) {
     maybe_destroy();
     return;
   }
-  if (!response_started_) {
+  if (!response_started_ || response_held_) {
     finish_locally(cause, error.message);
     return;
   }
@@ -404,6 +466,18 @@ void Exchange::on_response_head(ResponseHead& head, bool end_stream) {
   replayable_ = false;
   route_->stats->response_head_latency.record_us(shard_->loop->now_us() - upstream_start_us_);
   if (runner_.wants_response()) runner_.on_response_head(head);
+  if (down_ && runner_.wants_held_response()) {
+    // Kept from the client until the response filters (plugin hooks) are done with it.
+    response_held_ = true;
+    held_.head = head;
+    held_.body_whole = !grpc_;
+    if (end_stream) {
+      up_ = nullptr;
+      upstream_ended_ = true;
+    }
+    if (end_stream || grpc_) start_held_response();
+    return;
+  }
   if (end_stream) {
     // A head with END_STREAM is the whole response: the upstream is done with us.
     up_ = nullptr;
@@ -423,6 +497,10 @@ void Exchange::on_response_head(ResponseHead& head, bool end_stream) {
 
 void Exchange::on_response_data(Slice data) {
   if (!down_ || data.empty()) return;
+  if (response_held_) {
+    hold_response_data(std::move(data));
+    return;
+  }
   if (runner_.wants_response()) {
     runner_.on_response_data(data);
     if (data.empty()) return;
@@ -439,8 +517,14 @@ void Exchange::on_response_data(Slice data) {
 
 void Exchange::on_response_bytes_sent(uint32_t bytes) {
   response_bytes_pending_ -= bytes < response_bytes_pending_ ? bytes : response_bytes_pending_;
+  if (response_precredited_ > 0) {
+    // Bytes buffered for a response filter were credited upstream as they arrived.
+    uint32_t taken = static_cast<uint32_t>(std::min<uint64_t>(response_precredited_, bytes));
+    response_precredited_ -= taken;
+    bytes -= taken;
+  }
   if (up_) {
-    up_->consume_response_bytes(bytes);
+    if (bytes > 0) up_->consume_response_bytes(bytes);
     if (response_paused_ &&
         response_bytes_pending_ <= generation_->gateway().stream_buffer_bytes / 2) {
       response_paused_ = false;
@@ -451,6 +535,15 @@ void Exchange::on_response_bytes_sent(uint32_t bytes) {
 
 void Exchange::on_response_end(const HeaderList* trailers) {
   up_ = nullptr;
+  if (down_ && response_held_) {
+    upstream_ended_ = true;
+    if (trailers) {
+      held_.trailers = *trailers;
+      has_held_trailers_ = true;
+    }
+    if (!held_stage_started_) start_held_response();  // the whole body is in
+    return;
+  }
   if (down_) {
     ServerStream* down = down_;
     down_ = nullptr;
@@ -461,6 +554,124 @@ void Exchange::on_response_end(const HeaderList* trailers) {
     } else {
       down->send_response_end(trailers);
     }
+  }
+  maybe_destroy();
+}
+
+void Exchange::hold_response_data(Slice data) {
+  uint32_t size = data.size();
+  if (!held_stage_started_ && held_.body_whole) {
+    uint64_t limit = route_->filters.held_body_limit();
+    if (held_.body.size() + size <= limit) {
+      // Buffered whole: the upstream is credited as it arrives (the bound is |limit|).
+      held_.body.append(data.data(), size);
+      if (up_) up_->consume_response_bytes(size);
+      response_precredited_ += size;
+      return;
+    }
+    // Too large to show the filters: it passes through unseen, as a stream.
+    held_.body_whole = false;
+    held_.body_too_large = true;
+    if (!held_.body.empty()) {
+      held_data_bytes_ += held_.body.size();
+      held_data_.push_back(
+          Slice::copy_of(held_.body.data(), static_cast<uint32_t>(held_.body.size())));
+      held_.body.clear();
+      held_.body.shrink_to_fit();
+    }
+    held_data_bytes_ += size;
+    held_data_.push_back(std::move(data));
+    start_held_response();
+    return;
+  }
+  // A stream whose head is held: queued, the upstream paused beyond stream_buffer_bytes.
+  if (data.pins_scarce_buffer()) data.detach();
+  held_data_bytes_ += size;
+  held_data_.push_back(std::move(data));
+  if (!response_paused_ && up_ && held_data_bytes_ > generation_->gateway().stream_buffer_bytes) {
+    response_paused_ = true;
+    up_->pause_response();
+  }
+}
+
+void Exchange::start_held_response() {
+  held_stage_started_ = true;
+  guarded([this] { runner_.start_held_response(&held_); });
+}
+
+void Exchange::continue_response() {
+  guarded([this] { runner_.resume_response(); });
+}
+
+void Exchange::on_held_response_passed() {
+  response_held_ = false;
+  if (!down_) {
+    maybe_destroy();
+    return;
+  }
+  status_ = held_.head.status;
+  ResponseHead& head = held_.head;
+  rewrite_response_for_downstream(head);
+  if (held_.body_whole) head.content_length = static_cast<int64_t>(held_.body.size());
+  bool nothing_follows = upstream_ended_ && held_.body.empty() && held_data_.empty() &&
+                         !has_held_trailers_;
+  if (nothing_follows) {
+    ServerStream* down = down_;
+    down_ = nullptr;
+    down->send_response_head(head, true);
+    maybe_destroy();
+    return;
+  }
+  down_->send_response_head(head, false);
+  if (!held_.body.empty()) {
+    response_body_bytes_ += held_.body.size();
+    response_bytes_pending_ += held_.body.size();
+    down_->send_response_data(
+        Slice::copy_of(held_.body.data(), static_cast<uint32_t>(held_.body.size())));
+    held_.body.clear();
+  }
+  while (!held_data_.empty()) {
+    Slice data = held_data_.pop_front();
+    response_body_bytes_ += data.size();
+    response_bytes_pending_ += data.size();
+    down_->send_response_data(std::move(data));
+  }
+  held_data_bytes_ = 0;
+  if (upstream_ended_) {
+    end_held_upstream();
+    return;
+  }
+  if (response_paused_ && up_ &&
+      response_bytes_pending_ <= generation_->gateway().stream_buffer_bytes / 2) {
+    response_paused_ = false;
+    up_->resume_response();
+  }
+}
+
+void Exchange::end_held_upstream() {
+  ServerStream* down = down_;
+  down_ = nullptr;
+  if (has_held_trailers_ && runner_.wants_response()) runner_.on_response_trailers(held_.trailers);
+  down->send_response_end(has_held_trailers_ ? &held_.trailers : nullptr);
+  maybe_destroy();
+}
+
+// FilterCallbacks: a filter's own reply (a plugin's return override).
+void Exchange::reply_with(ResponseHead& head, std::string body) {
+  runner_.set_pending(nullptr);
+  runner_.finish();
+  shard_->loop->disarm_timer(&timeout_);
+  detach_upstream();  // a response filter answered instead of the upstream
+  status_ = head.status;
+  flag_ = "PO";  // plugin override
+  if (down_ && (!response_started_ || response_held_)) {
+    response_started_ = true;
+    response_held_ = false;
+    response_body_bytes_ = body.size();
+    head.content_length = static_cast<int64_t>(body.size());
+    ServerStream* down = down_;
+    down_ = nullptr;
+    down->send_local_reply(head, Slice::copy_of(body.data(), static_cast<uint32_t>(body.size())));
   }
   maybe_destroy();
 }
@@ -478,7 +689,7 @@ void Exchange::on_deadline(Timer* timer) {
   if (ex->up_ || ex->pool_) ++ex->route_->stats->upstream_timeouts;
   // RST_STREAM(CANCEL): the server sees the cancellation at once.
   ex->detach_upstream();
-  if (!ex->response_started_) {
+  if (!ex->response_started_ || ex->response_held_) {
     ex->finish_locally(LocalReplyCause::DeadlineExceeded, "Deadline Exceeded");  // may delete ex
     return;
   }
@@ -514,8 +725,10 @@ void Exchange::finish_locally(LocalReplyCause cause, std::string_view message,
            route_ ? route_->config->target.address.text.c_str() : "-",
            static_cast<int>(message.size()), message.data());
   }
-  if (down_ && !response_started_) {
+  if (response_held_) detach_upstream();  // a response filter failed: the rest is dropped
+  if (down_ && (!response_started_ || response_held_)) {
     response_started_ = true;
+    response_held_ = false;
     LocalReply reply = make_local_reply(cause, message, grpc_, extra_headers);
     if (grpc_) status_ = 200;
     response_body_bytes_ = reply.body.size();

@@ -70,11 +70,25 @@ class Exchange final : public RequestHandler,
   void reply_locally(LocalReplyCause cause, std::string_view message,
                      const HeaderList* extra_headers = nullptr) override;
   void set_pending(PendingOperation* operation) override { runner_.set_pending(operation); }
+  RequestIdentity& identity() override { return identity_; }
+  RequestBody request_body_state() const override { return body_state_; }
+  bool wait_for_request_body(uint64_t limit) override;
+  std::string request_body() const override;
+  void replace_request_body(std::string body) override;
+  void reply_with(ResponseHead& head, std::string body) override;
+  void continue_response() override;
 
  private:
   ~Exchange();
   // FilterRunner::Owner
   void on_filters_passed() override;
+  void on_held_response_passed() override;
+
+  // The held response (response filters that wait): body arriving meanwhile.
+  void hold_response_data(Slice data);
+  void start_held_response();
+  // Ends a request answered while its response was held or buffered.
+  void end_held_upstream();
 
   static void on_timeout(Timer* timer);
   static void on_deadline(Timer* timer);
@@ -147,6 +161,21 @@ class Exchange final : public RequestHandler,
   bool has_deadline_ = false;
   uint64_t deadline_ms_ = 0;  // gRPC: from the request's grpc-timeout
   Timer deadline_timer_;
+  // Filters after authentication see who the request is.
+  RequestIdentity identity_;
+  // A filter waits for the whole request body (held in pending_body_, up to
+  // body_limit_, the client credited as it arrives).
+  RequestBody body_state_ = RequestBody::kNone;
+  uint64_t body_limit_ = 0;
+  // The response is kept from the client while filters look at it.
+  HeldResponse held_;
+  bool response_held_ = false;    // the head (and maybe body) not yet sent downstream
+  bool held_stage_started_ = false;  // the filters have it (else still buffering)
+  bool upstream_ended_ = false;   // the upstream's response ended while held
+  bool has_held_trailers_ = false;
+  SliceQueue held_data_;          // streamed body that arrived while the head was held
+  uint64_t held_data_bytes_ = 0;
+  uint64_t response_precredited_ = 0;  // buffered bytes already credited upstream
 };
 
 }  // namespace ringway

@@ -39,6 +39,8 @@ class GenerationRefs {
 
 class Loop;
 struct AuthShard;
+struct PluginContext;
+struct PluginShard;
 
 class ProxyGeneration {
  public:
@@ -46,12 +48,14 @@ class ProxyGeneration {
   // |loop| and |shard_index|: the shard the generation runs on (filters that wait use
   // its timers).
   // |auth|: the shard's authentication state (null when no key store runs; then an
-  // API with Basic or token auth is an error).
+  // API with Basic or token auth is an error). |plugins|: the shard's plugin counters;
+  // the generation has its own plugin client when an API has hooks.
   static std::unique_ptr<ProxyGeneration> build(std::shared_ptr<const Config> config,
                                                 Loop* loop, int shard_index,
                                                 UpstreamPools& pools, ApiStatsTable& stats,
-                                                AuthShard* auth, GenerationRefs* refs,
-                                                std::string* error);
+                                                AuthShard* auth, PluginShard* plugins,
+                                                GenerationRefs* refs, std::string* error);
+  ~ProxyGeneration();
 
   // The API for a request's host and path, or null.
   const ApiRoute* match(std::string_view host, std::string_view path) const;
@@ -67,6 +71,9 @@ class ProxyGeneration {
   GenerationRefs* refs_;
   Router router_;
   std::vector<ApiRoute> apis_;  // indexed like config_->apis
+  // The plugin client of this generation (its requests' hooks call it); declared
+  // last so it goes first, while the filters that point at it still exist.
+  std::unique_ptr<PluginContext> plugin_;
 };
 
 }  // namespace ringway

@@ -30,12 +30,30 @@ class PluginClient::Call final : public GrpcCallDone {
   GrpcUnaryCall* transport_ = nullptr;
 };
 
+class PluginClient::EventCall final : public GrpcCallDone {
+ public:
+  EventCall(PluginClient* client, uint64_t* sent, uint64_t* failed)
+      : client_(client), sent_(sent), failed_(failed) {}
+  void on_grpc_call_done(GrpcCallResult& result) override {
+    transport_ = nullptr;
+    ++*(result.status == GrpcCallStatus::kOk ? sent_ : failed_);
+    client_->event_finished(this);
+  }
+
+  PluginClient* client_;
+  uint64_t* sent_;
+  uint64_t* failed_;
+  GrpcUnaryCall* transport_ = nullptr;
+};
+
 PluginClient::PluginClient(Loop* loop, std::shared_ptr<UpstreamPool> pool,
-                           PluginClientSettings settings, std::string dispatch_path)
+                           PluginClientSettings settings, std::string dispatch_path,
+                           std::array<PluginHookStats, 6>* stats)
     : loop_(loop),
       pool_(std::move(pool)),
       settings_(std::move(settings)),
-      dispatch_path_(std::move(dispatch_path)) {
+      dispatch_path_(std::move(dispatch_path)),
+      stats_(stats ? stats : &own_stats_) {
   options_.authority = settings_.authority.empty() ? "localhost" : settings_.authority;
   options_.timeout_ms = settings_.timeout_ms;
   options_.max_send_bytes = settings_.max_send_bytes;
@@ -44,17 +62,42 @@ PluginClient::PluginClient(Loop* loop, std::shared_ptr<UpstreamPool> pool,
 
 PluginClient::~PluginClient() {
   while (!calls_.empty()) cancel(*calls_.begin());
+  for (EventCall* e : events_) {
+    if (e->transport_) e->transport_->cancel();
+    delete e;
+  }
+}
+
+bool PluginClient::dispatch_event(std::string payload, uint64_t* sent, uint64_t* failed) {
+  if (in_flight_ >= settings_.max_in_flight) {
+    ++*failed;
+    return false;
+  }
+  coprocess::Event event;
+  event.set_payload(std::move(payload));
+  ++in_flight_;
+  auto* call = new EventCall(this, sent, failed);
+  events_.insert(call);
+  call->transport_ = GrpcUnaryCall::start(loop_, pool_.get(), "/coprocess.Dispatcher/DispatchEvent",
+                                          event.SerializeAsString(), options_, call);
+  return true;
+}
+
+void PluginClient::event_finished(EventCall* call) {
+  --in_flight_;
+  events_.erase(call);
+  delete call;
 }
 
 PluginClient::Call* PluginClient::dispatch(const coprocess::Object& object,
                                            PluginReplyDone* done) {
   int hook = object.hook_type() >= 0 && object.hook_type() < 6 ? object.hook_type() : 0;
   if (in_flight_ >= settings_.max_in_flight) {
-    ++stats_[hook].refused;
+    ++(*stats_)[hook].refused;
     return nullptr;
   }
   ++in_flight_;
-  ++stats_[hook].calls;
+  ++(*stats_)[hook].calls;
   auto* call = new Call(this, done, hook, loop_->now_us());
   calls_.insert(call);
   call->transport_ = GrpcUnaryCall::start(loop_, pool_.get(), dispatch_path_,
@@ -70,7 +113,7 @@ void PluginClient::cancel(Call* call) {
 }
 
 void PluginClient::finished(Call* call, PluginReply& reply, PluginReplyDone* done) {
-  PluginHookStats& s = stats_[call->hook_];
+  PluginHookStats& s = (*stats_)[call->hook_];
   if (reply.status != GrpcCallStatus::kOk) ++s.errors;
   if (reply.status == GrpcCallStatus::kDeadline) ++s.timeouts;
   if (reply.status != GrpcCallStatus::kDeadline) {

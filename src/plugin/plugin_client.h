@@ -57,8 +57,11 @@ class PluginClient {
   // A call in progress; cancel() it when the request goes away (no reply follows).
   class Call;
 
+  // |stats|: where calls are counted (the shard's, across generations); null: the
+  // client's own.
   PluginClient(Loop* loop, std::shared_ptr<UpstreamPool> pool, PluginClientSettings settings,
-               std::string dispatch_path = "/coprocess.Dispatcher/Dispatch");
+               std::string dispatch_path = "/coprocess.Dispatcher/Dispatch",
+               std::array<PluginHookStats, 6>* stats = nullptr);
   // Cancels the calls still in flight (their callers hear nothing more).
   ~PluginClient();
   PluginClient(const PluginClient&) = delete;
@@ -68,13 +71,18 @@ class PluginClient {
   // call). Null when max_in_flight calls are out: nothing was sent.
   Call* dispatch(const coprocess::Object& object, PluginReplyDone* done);
   void cancel(Call* call);
+  // DispatchEvent(Event{payload}), fire and forget (the reply is empty in the
+  // protocol); counted in |sent| / |failed|. False when max_in_flight calls are out.
+  bool dispatch_event(std::string payload, uint64_t* sent, uint64_t* failed);
 
   uint32_t in_flight() const { return in_flight_; }
-  const std::array<PluginHookStats, 6>& stats() const { return stats_; }
+  const std::array<PluginHookStats, 6>& stats() const { return *stats_; }
 
  private:
   friend class Call;
+  class EventCall;
   void finished(Call* call, PluginReply& reply, PluginReplyDone* done);
+  void event_finished(EventCall* call);
 
   Loop* loop_;
   std::shared_ptr<UpstreamPool> pool_;
@@ -83,7 +91,9 @@ class PluginClient {
   std::string dispatch_path_;
   uint32_t in_flight_ = 0;
   std::unordered_set<Call*> calls_;  // in flight: cancelled if the client goes first
-  std::array<PluginHookStats, 6> stats_{};
+  std::unordered_set<EventCall*> events_;
+  std::array<PluginHookStats, 6> own_stats_{};
+  std::array<PluginHookStats, 6>* stats_;
 };
 
 }  // namespace ringway

@@ -29,6 +29,7 @@
 #include "pipeline/api_stats.h"
 #include "pipeline/proxy_generation.h"
 #include "pipeline/proxy_shard.h"
+#include "plugin/hook_filters.h"
 #include "runtime/mailboxes.h"
 #include "runtime/shard_mailbox.h"
 #include "runtime/shard_metrics.h"
@@ -170,7 +171,8 @@ const char* kind_name(ListenerKind kind) {
 class ShardRuntime final : public AdminBackend,
                            private Deferred,
                            private ShardMailbox::Handler,
-                           private KeyLookupBackend {
+                           private KeyLookupBackend,
+                           private SessionSink {
  public:
   ShardRuntime(const ShardOptions& options, Mailboxes* mailboxes, int event_fd)
       : options_(options),
@@ -221,6 +223,7 @@ class ShardRuntime final : public AdminBackend,
   // Authentication.
   void init_auth(const StoreConfig& store);
   bool post_lookup(KeyLookup&& lookup) override;
+  void store_session(const std::string& key, const SessionState& session) override;
   void invalidate_key(const KeyDigest& subject);
   void on_key_api_reply(KeyApiReplyMessage& m);
   void on_invalidate_ack(InvalidateAckMessage& m);
@@ -288,6 +291,8 @@ class ShardRuntime final : public AdminBackend,
   uint32_t quota_flush_ms_ = 0;
   std::list<KeyCall> key_calls_;
   uint64_t key_call_seq_ = 0;
+  // Rich plugins: counters across generations (each generation has its client).
+  PluginShard plugins_;
   // Pipeline.
   UpstreamPools pools_;
   std::unique_ptr<AccessLog> access_log_;
@@ -351,6 +356,7 @@ bool ShardRuntime::init(std::shared_ptr<const Config> config, std::string* error
 
   proxy_.loop = &loop_;
   proxy_.shard_index = options_.index;
+  plugins_.loop = &loop_;
   proxy_.http_stats = &http_stats_;
   proxy_.unrouted_stats = api_stats_.get("-");
   listener_context_ = ListenerContext{&loop_, options_.index, &connections_,
@@ -425,7 +431,7 @@ std::unique_ptr<ShardGeneration> ShardRuntime::build_generation(
   }
   gen->proxy_ =
       ProxyGeneration::build(gen->config_, &loop_, options_.index, pools_, api_stats_,
-                             proxy_.auth, &gen->requests_, error);
+                             proxy_.auth, &plugins_, &gen->requests_, error);
   if (!gen->proxy_) return nullptr;
   return gen;
 }
@@ -626,6 +632,8 @@ void ShardRuntime::init_auth(const StoreConfig& store) {
   auth_.quotas = quotas_.get();
   random_bytes(auth_.credential_salt.data(), auth_.credential_salt.size());
   proxy_.auth = &auth_;
+  plugins_.auth = &auth_;
+  plugins_.sessions = this;
   quota_flush_ms_ = store.quota_flush_ms;
   quota_flush_.callback = on_quota_flush;
   quota_flush_.owner = this;
@@ -635,6 +643,13 @@ void ShardRuntime::init_auth(const StoreConfig& store) {
 bool ShardRuntime::post_lookup(KeyLookup&& lookup) {
   return mailbox_.post(mailboxes_->store(),
                        KeyLookupMessage{std::make_unique<KeyLookup>(std::move(lookup))});
+}
+
+void ShardRuntime::store_session(const std::string& key, const SessionState& session) {
+  // Not waited for: the shard has the session already (its cache), the store keeps
+  // it for the key API and for the other shards' lookups.
+  auto payload = std::make_unique<std::pair<std::string, SessionState>>(key, session);
+  mailbox_.post_or_queue(mailboxes_->store(), StoreSessionMessage{std::move(payload)});
 }
 
 void ShardRuntime::invalidate_key(const KeyDigest& subject) {
@@ -884,6 +899,13 @@ std::unique_ptr<ShardMetrics> ShardRuntime::snapshot() const {
     a.waited = auth_.stats.waited;
     a.rate_limit_buckets = rate_limiter_->size();
     a.quota_keys = quotas_->size();
+  }
+  if (current_->config().coprocess.active()) {
+    PluginMetrics& p = m->plugins;
+    p.enabled = true;
+    p.hooks = plugins_.hooks;
+    p.filters = plugins_.stats;
+    p.connections = plugins_.connections;
   }
   return m;
 }

@@ -78,12 +78,18 @@ struct QuotaStateMessage {
   std::shared_ptr<const std::vector<QuotaState>> states;
 };
 
+// shard -> store: a session a custom-auth plugin returned, kept under its token (as
+// Tyk keeps it in Redis) so the key API sees, updates and revokes it.
+struct StoreSessionMessage {
+  std::unique_ptr<std::pair<std::string, SessionState>> session;  // key, session
+};
+
 using ShardMessageBody =
     std::variant<std::monostate, DrainMessage, ReloadMessage, ReloadFailedMessage,
                  ReloadRequestMessage, CollectMetricsMessage, MetricsReplyMessage,
                  KeyLookupMessage, KeyLookupReplyMessage, KeyApiMessage, KeyApiReplyMessage,
                  InvalidateKeyMessage, InvalidateAckMessage, QuotaUsageMessage,
-                 QuotaStateMessage>;
+                 QuotaStateMessage, StoreSessionMessage>;
 
 struct ShardMessage {
   uint32_t from = 0;         // sender endpoint (a shard index, or the control thread)

@@ -256,6 +256,109 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
       }
     }
   }
+  // Rich plugins: per hook type, summed over the shards.
+  bool plugins = std::any_of(shards.begin(), shards.end(),
+                             [](const ShardMetrics* s) { return s->plugins.enabled; });
+  if (plugins) {
+    static const char* const kHookLabels[6] = {"unknown", "pre", "post", "post_key_auth",
+                                               "auth_check", "response"};
+    struct HookFamily {
+      const char* name;
+      const char* help;
+      uint64_t PluginHookStats::*field;
+    };
+    const HookFamily hook_families[] = {
+        {"ringway_plugin_calls_total", "Dispatch calls sent to the plugin server.",
+         &PluginHookStats::calls},
+        {"ringway_plugin_errors_total",
+         "Dispatch calls that failed (plugin down, timeout, gRPC status, garbage, oversize).",
+         &PluginHookStats::errors},
+        {"ringway_plugin_timeouts_total", "Dispatch calls that passed [coprocess] timeout_ms.",
+         &PluginHookStats::timeouts},
+        {"ringway_plugin_refused_total",
+         "Calls not sent because max_in_flight calls were out (503 / UNAVAILABLE).",
+         &PluginHookStats::refused},
+    };
+    for (const HookFamily& f : hook_families) {
+      w.family(f.name, "counter", f.help);
+      for (int hook = 1; hook < 6; ++hook) {
+        uint64_t sum = 0;
+        for (const ShardMetrics* sh : shards) sum += sh->plugins.hooks[hook].*f.field;
+        w.sample(f.name, {{"hook", kHookLabels[hook]}}, sum);
+      }
+    }
+    w.family("ringway_plugin_call_seconds_total", "counter",
+             "Time answered Dispatch calls took, from sending to the reply (divide by "
+             "calls minus timeouts and refusals for the mean).");
+    for (int hook = 1; hook < 6; ++hook) {
+      uint64_t us = 0;
+      for (const ShardMetrics* sh : shards) us += sh->plugins.hooks[hook].latency_us_sum;
+      w.sample_double("ringway_plugin_call_seconds_total", {{"hook", kHookLabels[hook]}},
+                      static_cast<double>(us) / 1e6);
+    }
+    struct PluginCounter {
+      const char* name;
+      const char* help;
+      uint64_t PluginFilterStats::*field;
+    };
+    const PluginCounter plugin_counters[] = {
+        {"ringway_plugin_failures_denied_total",
+         "Requests answered 500 (403 for auth_check) because a plugin call failed.",
+         &PluginFilterStats::failed_denied},
+        {"ringway_plugin_failures_allowed_total",
+         "Requests let on unchanged after a failed call (on_error = allow).",
+         &PluginFilterStats::failed_allowed},
+        {"ringway_plugin_overrides_total", "Requests a plugin answered (return_overrides).",
+         &PluginFilterStats::overrides},
+        {"ringway_plugin_body_too_large_total",
+         "Bodies over grpc_send_max_size that a hook could not be shown.",
+         &PluginFilterStats::body_too_large},
+        {"ringway_plugin_auth_cache_hits_total",
+         "Custom-auth decisions taken from the shard's cache (no plugin call).",
+         &PluginFilterStats::auth_cache_hits},
+        {"ringway_plugin_auth_failures_total", "Requests custom auth refused.",
+         &PluginFilterStats::auth_failures},
+        {"ringway_plugin_events_sent_total", "DispatchEvent calls answered (AuthFailure).",
+         &PluginFilterStats::events_sent},
+        {"ringway_plugin_events_failed_total", "DispatchEvent calls that failed.",
+         &PluginFilterStats::events_failed},
+    };
+    for (const PluginCounter& c : plugin_counters) {
+      w.family(c.name, "counter", c.help);
+      uint64_t sum = 0;
+      for (const ShardMetrics* sh : shards) sum += sh->plugins.filters.*c.field;
+      w.sample(c.name, {}, sum);
+    }
+    struct ConnCounter {
+      const char* name;
+      const char* type;
+      const char* help;
+      uint64_t v;
+    };
+    uint64_t connects = 0, failures = 0, sends = 0;
+    int64_t open = 0;
+    for (const ShardMetrics* sh : shards) {
+      connects += sh->plugins.connections.connects;
+      failures += sh->plugins.connections.connect_failures;
+      sends += sh->plugins.connections.sends;
+      open += sh->plugins.connections.connections_open;
+    }
+    const ConnCounter conn_counters[] = {
+        {"ringway_plugin_connects_total", "counter", "Connections made to the plugin server.",
+         connects},
+        {"ringway_plugin_connect_failures_total", "counter",
+         "Connections to the plugin server that failed.", failures},
+        {"ringway_plugin_sends_total", "counter",
+         "Writes to plugin server connections: every call a loop turn makes leaves in one.",
+         sends},
+        {"ringway_plugin_connections", "gauge", "Open connections to the plugin server.",
+         static_cast<uint64_t>(open < 0 ? 0 : open)},
+    };
+    for (const ConnCounter& c : conn_counters) {
+      w.family(c.name, c.type, c.help);
+      w.sample(c.name, {}, c.v);
+    }
+  }
   if (store.enabled) {
     struct StoreFamily {
       const char* name;

@@ -11,6 +11,7 @@
 #include "http/server_codec.h"
 #include "listener/downstream_conn.h"
 #include "pipeline/api_stats.h"
+#include "plugin/hook_filters.h"
 #include "stats/process_stats.h"
 
 namespace ringway {
@@ -53,6 +54,14 @@ struct StoreMetrics {
   uint64_t bcrypt_refused = 0;
 };
 
+// One shard's plugin counters (when [coprocess] is on).
+struct PluginMetrics {
+  bool enabled = false;
+  std::array<PluginHookStats, 6> hooks{};  // by coprocess::HookType
+  PluginFilterStats filters;
+  UpstreamConnStats connections;
+};
+
 struct ShardMetrics {
   int shard = 0;
   DownstreamStats downstream;
@@ -67,6 +76,7 @@ struct ShardMetrics {
   uint64_t loop_turns = 0;
   MailboxStats mailbox;
   AuthMetrics auth;
+  PluginMetrics plugins;
 };
 
 // The exposition of every shard's counters (summed, with a shard label where the

@@ -127,6 +127,36 @@ void StoreThread::handle(ShardMessage&& message) {
     if (m->request) on_key_api(from, std::move(m->request));
   } else if (auto* m = std::get_if<QuotaUsageMessage>(&message.body)) {
     if (m->usage) on_quota_usage(*m->usage);
+  } else if (auto* m = std::get_if<StoreSessionMessage>(&message.body)) {
+    if (m->session) on_store_session(m->session->first, m->session->second);
+  }
+}
+
+void StoreThread::on_store_session(const std::string& key, SessionState& session) {
+  std::string key_hash = digest_hex(key_digest(key));
+  SessionState existing;
+  std::string why;
+  StoreResult found = store_->get(key_hash, &existing, &why);
+  if (found == StoreResult::kError) {
+    stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+    RW_LOG(Error, "key store: plugin session not stored: %s", why.c_str());
+    return;
+  }
+  int64_t now = static_cast<int64_t>(time(nullptr));
+  if (found == StoreResult::kOk) {
+    // As Tyk: a session the plugin returns again keeps the quota it has used.
+    session.quota_remaining = existing.quota_remaining;
+    session.quota_renews = existing.quota_renews;
+    session.date_created = existing.date_created;
+  } else {
+    session.quota_remaining = session.quota_max;
+    session.quota_renews = session.quota_renewal_rate > 0 ? now + session.quota_renewal_rate : 0;
+    session.date_created = now;
+  }
+  session.last_updated = now;
+  if (store_->put(key_hash, session, &why) != StoreResult::kOk) {
+    stats_.store_errors.fetch_add(1, std::memory_order_relaxed);
+    RW_LOG(Error, "key store: plugin session not stored: %s", why.c_str());
   }
 }
 

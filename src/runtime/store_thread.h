@@ -65,6 +65,7 @@ class StoreThread {
   void finish_key_call(uint32_t from, const KeyApiRequest& request);
   void reply_key_call(uint32_t from, uint64_t id, int status, std::string_view message);
   void on_quota_usage(std::vector<QuotaUsage>& usage);
+  void on_store_session(const std::string& key, SessionState& session);
   // Posts to a shard, or keeps the message until its mailbox has room.
   void send(uint32_t to, ShardMessageBody body);
   void flush_outbox();

@@ -47,6 +47,24 @@ class FakeRequest : public FilterCallbacks, public FilterRunner::Owner {
     ++replies;
   }
   void set_pending(PendingOperation* operation) override { runner.set_pending(operation); }
+  RequestIdentity& identity() override { return identity_; }
+  RequestBody request_body_state() const override { return body_state; }
+  bool wait_for_request_body(uint64_t) override { return false; }
+  std::string request_body() const override { return body; }
+  void replace_request_body(std::string b) override { body = std::move(b); }
+  void reply_with(ResponseHead& head, std::string b) override {
+    runner.set_pending(nullptr);
+    runner.finish();
+    (void)head;
+    (void)b;
+    ++replies;
+  }
+  void continue_response() override { runner.resume_response(); }
+  void on_held_response_passed() override { ++responses_passed; }
+  RequestIdentity identity_;
+  RequestBody body_state = RequestBody::kNone;
+  std::string body;
+  int responses_passed = 0;
   void on_filters_passed() override {
     ++passed;
     if (on_passed) on_passed();

@@ -235,273 +235,74 @@ TEST(ConfigLoader, ReportsUnknownSectionWithLine) {
                 "8: unknown section [api]; APIs are declared as [api.NAME]"}));
 }
 
-TEST(ConfigLoader, ReportsUnsupportedSectionsWithLine) {
+TEST(ConfigLoader, ParsesTheCoprocessSection) {
+  auto config = load_ok(std::string(kDemoApi) +
+                        "[coprocess]\n"
+                        "coprocess_grpc_server = tcp://127.0.0.1:5555\n"
+                        "grpc_recv_max_size = 0\n"
+                        "grpc_send_max_size = 33554432\n"
+                        "timeout_ms = 250\n"
+                        "on_error = allow\n"
+                        "max_in_flight = 8\n"
+                        "event_handler = MyEvents\n");
+  ASSERT_NE(config, nullptr);
+  const CoprocessConfig& c = config->coprocess;
+  EXPECT_TRUE(c.active());
+  EXPECT_FALSE(c.unix_socket);
+  EXPECT_EQ(c.address.text, "127.0.0.1:5555");
+  EXPECT_EQ(c.authority, "127.0.0.1:5555");  // never empty
+  EXPECT_EQ(c.grpc_recv_max_size, 4194304u);  // 0 = gRPC's default
+  EXPECT_EQ(c.grpc_send_max_size, 33554432u);
+  EXPECT_EQ(c.timeout_ms, 250u);
+  EXPECT_TRUE(c.on_error_allow);
+  EXPECT_EQ(c.max_in_flight, 8u);
+  EXPECT_EQ(c.event_handler, "MyEvents");
+
+  auto unix_config = load_ok(std::string(kDemoApi) +
+                             "[coprocess]\n"
+                             "coprocess_grpc_server = unix:///run/ringway/plugin.sock\n");
+  ASSERT_NE(unix_config, nullptr);
+  EXPECT_TRUE(unix_config->coprocess.unix_socket);
+  EXPECT_EQ(unix_config->coprocess.authority, "localhost");
+  EXPECT_FALSE(unix_config->coprocess.on_error_allow);  // deny by default
+  auto named = load_ok(std::string(kDemoApi) +
+                       "[coprocess]\n"
+                       "coprocess_grpc_server = 127.0.0.1:5555\n"
+                       "grpc_authority = plugins.internal\n");
+  ASSERT_NE(named, nullptr);
+  EXPECT_EQ(named->coprocess.authority, "plugins.internal");
+}
+
+TEST(ConfigLoader, ReportsCoprocessErrorsWithLine) {
   EXPECT_EQ(errors_of(std::string(kDemoApi) +
                       "[coprocess]\n"
                       "enable_coprocess = true\n"),
-            (std::vector<std::string>{"5: section [coprocess] is not supported by this build yet"}));
-}
-
-TEST(ConfigLoader, AdminIsOffWithoutItsSection) {
-  auto config = load_ok(kDemoApi);
-  ASSERT_TRUE(config);
-  EXPECT_FALSE(config->admin.enabled);
-}
-
-TEST(ConfigLoader, AdminListensOnLoopbackByDefault) {
-  auto config = load_ok(std::string(kDemoApi) + "[admin]\nsecret = s3cret\n");
-  ASSERT_TRUE(config);
-  EXPECT_TRUE(config->admin.enabled);
-  ASSERT_EQ(config->admin.listen.size(), 1u);
-  EXPECT_EQ(address_of(config->admin.listen[0]), "127.0.0.1:8081");
-  EXPECT_EQ(config->admin.secret, "s3cret");
-  EXPECT_EQ(config->admin.collect_timeout_ms, 1000u);
-  EXPECT_EQ(config->admin.max_body_bytes, 1048576u);
-}
-
-TEST(ConfigLoader, ParsesAdminKeys) {
-  auto config = load_ok(std::string(kDemoApi) +
-                        "[admin]\n"
-                        "listen = 127.0.0.1:9901, [::1]:9901\n"
-                        "secret = abc\n"
-                        "collect_timeout_ms = 250\n"
-                        "max_body_bytes = 4096\n");
-  ASSERT_TRUE(config);
-  ASSERT_EQ(config->admin.listen.size(), 2u);
-  EXPECT_EQ(address_of(config->admin.listen[1]), "[::1]:9901");
-  EXPECT_EQ(config->admin.collect_timeout_ms, 250u);
-  EXPECT_EQ(config->admin.max_body_bytes, 4096u);
-}
-
-TEST(ConfigLoader, ReportsBadAdminKeysWithLine) {
+            (std::vector<std::string>{
+                "5: [coprocess] coprocess_grpc_server is required (tcp://host:port or "
+                "unix:///path)"}));
   EXPECT_EQ(errors_of(std::string(kDemoApi) +
-                      "[admin]\n"
-                      "listen = nowhere\n"
-                      "secret = has space\n"
-                      "collect_timeout_ms = 5\n"
-                      "colour = blue\n"
-                      "secret = again\n"),
+                      "[coprocess]\n"
+                      "coprocess_grpc_server = dns:///plugins:5555\n"
+                      "timeout_ms = 0\n"
+                      "on_error = maybe\n"
+                      "grpc_send_max_size = 999999999999\n"
+                      "grpc_authority = a b\n"
+                      "colour = blue\n"),
             (std::vector<std::string>{
-                "6: [admin] listen: 'nowhere' has no port (expected host:port)",
-                "7: [admin] secret must not contain spaces or control characters",
-                "8: [admin] collect_timeout_ms must be between 10 and 60000, got 5",
-                "9: [admin] unknown key 'colour'",
-                "10: [admin] duplicate key 'secret' (first set at line 7)"}));
-}
-
-TEST(ConfigLoader, ReportsAnAddressListenedOnTwice) {
-  EXPECT_EQ(errors_of("[gateway]\n"
-                      "listen = 127.0.0.1:8080\n" +
-                      std::string(kDemoApi) +
-                      "[admin]\n"
-                      "listen = 127.0.0.1:8080\n"),
+                "6: [coprocess] coprocess_grpc_server must be tcp://host:port or unix:///path, "
+                "got 'dns:///plugins:5555'",
+                "7: [coprocess] timeout_ms must be between 1 and 600000, got 0",
+                "8: [coprocess] on_error must be deny or allow, got 'maybe'",
+                "9: [coprocess] grpc_send_max_size must be between 0 and 268435456, got "
+                "999999999999",
+                "10: [coprocess] grpc_authority: 'a b' is not a host[:port]",
+                "11: [coprocess] unknown key 'colour'"}));
+  EXPECT_EQ(errors_of(std::string(kDemoApi) +
+                      "[coprocess]\n"
+                      "coprocess_grpc_server = unix://relative.sock\n"),
             (std::vector<std::string>{
-                "7: [admin] listen: 127.0.0.1:8080 is already used by [gateway] listen"}));
-}
-
-TEST(ConfigLoader, ParsesRetryAndMailboxKeys) {
-  auto config = load_ok("[gateway]\n"
-                        "upstream_max_retries = 0\n"
-                        "upstream_retry_buffer_bytes = 1024\n"
-                        "mailbox_capacity = 64\n" +
-                        std::string(kDemoApi));
-  ASSERT_TRUE(config);
-  EXPECT_EQ(config->gateway.upstream_max_retries, 0u);
-  EXPECT_EQ(config->gateway.upstream_retry_buffer_bytes, 1024u);
-  EXPECT_EQ(config->gateway.mailbox_capacity, 64u);
-  EXPECT_EQ(errors_of("[gateway]\n"
-                      "upstream_max_retries = 17\n"
-                      "mailbox_capacity = 100\n" +
-                      std::string(kDemoApi)),
-            (std::vector<std::string>{
-                "2: upstream_max_retries must be between 0 and 16, got 17",
-                "3: mailbox_capacity must be a power of two, got 100"}));
-}
-
-TEST(ConfigLoader, ParsesFaultDelayKeys) {
-  auto config = load_ok(
-      "[api.slow]\nlisten_path = /\ntarget_url = http://127.0.0.1:9\nuse_keyless = true\n"
-      "fault_delay_ms = 250\nfault_delay_percent = 10\n");
-  ASSERT_TRUE(config);
-  EXPECT_EQ(config->apis[0].fault_delay_ms, 250u);
-  EXPECT_EQ(config->apis[0].fault_delay_percent, 10u);
-  EXPECT_EQ(errors_of("[api.slow]\nlisten_path = /\ntarget_url = http://127.0.0.1:9\n"
-                      "use_keyless = true\nfault_delay_ms = 600001\nfault_delay_percent = 101\n"),
-            (std::vector<std::string>{
-                "5: api slow: fault_delay_ms must be between 0 and 600000, got 600001",
-                "6: api slow: fault_delay_percent must be between 0 and 100, got 101"}));
-}
-
-TEST(ConfigLoader, KeepsTheRunningValuesOfKeysOnlyARestartApplies) {
-  auto running = load_ok("[gateway]\nshards = 2\naccess_log = off\n" + std::string(kDemoApi));
-  auto same = load_ok("[gateway]\nshards = 2\nidle_timeout_ms = 5000\n" + std::string(kDemoApi));
-  auto changed = load_ok("[gateway]\nshards = 4\nbuffer_count = 2048\naccess_log = stdout\n"
-                         "idle_timeout_ms = 5000\n" + std::string(kDemoApi));
-  ASSERT_TRUE(running && same && changed);
-  Config same_copy = *same;
-  EXPECT_TRUE(keep_restart_only_values(*running, same_copy).empty());
-  Config next = *changed;
-  EXPECT_EQ(keep_restart_only_values(*running, next),
-            (std::vector<std::string>{"[gateway] shards", "[gateway] buffer_count",
-                                      "[gateway] access_log"}));
-  EXPECT_EQ(next.gateway.shards, 2u);
-  EXPECT_EQ(next.gateway.buffer_count, running->gateway.buffer_count);
-  EXPECT_EQ(next.gateway.access_log, "off");
-  EXPECT_EQ(next.gateway.idle_timeout_ms, 5000u);  // applies on reload
-}
-
-TEST(ConfigLoader, ReportsBadIntegerWithLine) {
-  EXPECT_EQ(errors_of("[gateway]\n"
-                      "ring_entries = lots\n"
-                      "buffer_size = 16k\n"
-                      "max_connections = 0x10\n"
-                      "idle_timeout_ms =\n" +
-                      std::string(kDemoApi)),
-            (std::vector<std::string>{
-                "2: ring_entries: 'lots' is not a whole number (expected 64 and 32768)",
-                "3: buffer_size: '16k' is not a whole number (expected 1024 and 1048576)",
-                "4: max_connections: '0x10' is not a whole number (expected 1 and 1000000)",
-                "5: idle_timeout_ms: '' is not a whole number (expected 10 and 86400000)"}));
-}
-
-TEST(ConfigLoader, ReportsOutOfRangeIntegerWithLine) {
-  EXPECT_EQ(errors_of("[gateway]\n"
-                      "ring_entries = 32\n"
-                      "max_concurrent_streams = 10001\n"
-                      "drain_timeout_ms = -1\n"
-                      "max_header_bytes = 99999999999999999999999\n" +
-                      std::string(kDemoApi)),
-            (std::vector<std::string>{
-                "2: ring_entries must be between 64 and 32768, got 32",
-                "3: max_concurrent_streams must be between 1 and 10000, got 10001",
-                "4: drain_timeout_ms must be between 0 and 3600000, got -1",
-                "5: max_header_bytes must be between 1024 and 1048576, got "
-                "99999999999999999999999"}));
-}
-
-TEST(ConfigLoader, ReportsBufferCountThatIsNotAPowerOfTwo) {
-  EXPECT_EQ(errors_of("[gateway]\nbuffer_count = 1000\n" + std::string(kDemoApi)),
-            (std::vector<std::string>{"2: buffer_count must be a power of two, got 1000"}));
-  EXPECT_NE(load_ok("[gateway]\nbuffer_count = 16\n" + std::string(kDemoApi)), nullptr);
-}
-
-TEST(ConfigLoader, ParsesShardsAutoOrNumber) {
-  auto config = load_ok("[gateway]\nshards = AUTO\n" + std::string(kDemoApi));
-  ASSERT_NE(config, nullptr);
-  EXPECT_EQ(config->gateway.shards, 0u);
-  config = load_ok("[gateway]\nshards = 1024\n" + std::string(kDemoApi));
-  ASSERT_NE(config, nullptr);
-  EXPECT_EQ(config->gateway.shards, 1024u);
-  EXPECT_EQ(errors_of("[gateway]\nshards = 0\n" + std::string(kDemoApi)),
-            (std::vector<std::string>{
-                "2: shards must be auto or a number between 1 and 1024, got '0'"}));
-}
-
-TEST(ConfigLoader, ReportsBadBooleanWithLine) {
-  EXPECT_EQ(errors_of("[gateway]\n"
-                      "enable_http2 = maybe\n" +
-                      std::string(kDemoApi) + "strip_listen_path = 2\n"),
-            (std::vector<std::string>{
-                "2: enable_http2: 'maybe' is not a boolean (use true/false, yes/no, on/off "
-                "or 1/0)",
-                "7: api demo: strip_listen_path: '2' is not a boolean (use true/false, "
-                "yes/no, on/off or 1/0)"}));
-}
-
-TEST(ConfigLoader, AcceptsEveryBooleanSpelling) {
-  const std::pair<const char*, bool> spellings[] = {
-      {"true", true}, {"TRUE", true}, {"yes", true},  {"on", true},  {"1", true},
-      {"false", false}, {"False", false}, {"no", false}, {"off", false}, {"0", false}};
-  for (const auto& [spelling, expected] : spellings) {
-    auto config = load_ok(std::string("[gateway]\npin_shards = ") + spelling + "\n" + kDemoApi);
-    ASSERT_NE(config, nullptr) << spelling;
-    EXPECT_EQ(config->gateway.pin_shards, expected) << spelling;
-  }
-}
-
-TEST(ConfigLoader, ReportsMissingTargetUrlOnSectionLine) {
-  EXPECT_EQ(errors_of("[gateway]\n"
-                      "\n"
-                      "[api.users]\n"
-                      "listen_path = /users\n"
-                      "use_keyless = true\n"),
-            (std::vector<std::string>{"3: api users: target_url is required"}));
-}
-
-TEST(ConfigLoader, ReportsMissingListenPathOnSectionLine) {
-  EXPECT_EQ(errors_of("[api.users]\n"
-                      "target_url = http://127.0.0.1:9000\n"
-                      "use_keyless = true\n"),
-            (std::vector<std::string>{"1: api users: listen_path is required"}));
-}
-
-TEST(ConfigLoader, ReportsBadListenPathWithLine) {
-  EXPECT_EQ(errors_of("[api.a]\n"
-                      "listen_path = users\n"
-                      "target_url = http://127.0.0.1:9000\n"
-                      "use_keyless = true\n"
-                      "[api.b]\n"
-                      "listen_path = /users?x=1\n"
-                      "target_url = http://127.0.0.1:9000\n"
-                      "use_keyless = true\n"),
-            (std::vector<std::string>{
-                "2: api a: listen_path must start with '/', got 'users'",
-                "6: api b: listen_path must not contain spaces, control characters, '?' or "
-                "'#'"}));
-}
-
-TEST(ConfigLoader, AcceptsHttpsTargets) {
-  auto config = load_ok("[api.secure]\n"
-                        "listen_path = /secure\n"
-                        "target_url = https://127.0.0.1:8443\n"
-                        "use_keyless = true\n"
-                        "[api.h2]\n"
-                        "listen_path = /h2\n"
-                        "target_url = https://localhost\n"
-                        "proxy_enable_http2 = true\n"
-                        "tls_insecure_skip_verify = true\n"
-                        "use_keyless = true\n");
-  ASSERT_NE(config, nullptr);
-  const TargetUrl& a = config->apis[0].target;
-  EXPECT_TRUE(a.tls);
-  EXPECT_EQ(a.protocol, UpstreamProtocol::Http1);
-  EXPECT_EQ(a.port, 8443);
-  EXPECT_EQ(a.authority, "127.0.0.1:8443");
-  const TargetUrl& b = config->apis[1].target;
-  EXPECT_TRUE(b.tls);
-  EXPECT_EQ(b.protocol, UpstreamProtocol::Http2);  // proxy_enable_http2: ALPN h2
-  EXPECT_EQ(b.port, 443);
-  EXPECT_EQ(b.authority, "localhost");
-  EXPECT_TRUE(config->apis[1].tls_insecure_skip_verify);
-}
-
-TEST(ConfigLoader, ReportsBadTargetSchemeAndForm) {
-  EXPECT_EQ(errors_of("[api.a]\n"
-                      "listen_path = /a\n"
-                      "target_url = ftp://127.0.0.1\n"
-                      "use_keyless = true\n"
-                      "[api.b]\n"
-                      "listen_path = /b\n"
-                      "target_url = 127.0.0.1:9000\n"
-                      "use_keyless = true\n"
-                      "[api.c]\n"
-                      "listen_path = /c\n"
-                      "target_url = http://127.0.0.1:9000/x?y=1\n"
-                      "use_keyless = true\n"
-                      "[api.d]\n"
-                      "listen_path = /d\n"
-                      "target_url = http://user@127.0.0.1:9000\n"
-                      "use_keyless = true\n"
-                      "[api.e]\n"
-                      "listen_path = /e\n"
-                      "target_url = http://127.0.0.1:0\n"
-                      "use_keyless = true\n"),
-            (std::vector<std::string>{
-                "3: api a: target_url 'ftp://127.0.0.1' must start with http://, https:// or h2c://",
-                "7: api b: target_url '127.0.0.1:9000' must start with http://, https:// or h2c://",
-                "11: api c: target_url must not carry a query or fragment",
-                "15: api d: target_url must not contain user information ('@')",
-                "19: api e: target_url: '127.0.0.1:0': port must be between 1 and 65535"}));
+                "6: [coprocess] coprocess_grpc_server: unix:// needs an absolute path "
+                "(unix:///run/plugin.sock)"}));
 }
 
 TEST(ConfigLoader, ParsesTargetUrlForms) {
@@ -528,26 +329,87 @@ TEST(ConfigLoader, ParsesTargetUrlForms) {
   EXPECT_EQ(apis[3].target.base_path, "");
 }
 
-TEST(ConfigLoader, ReportsUnsupportedAuthKeyWithLine) {
-  EXPECT_EQ(errors_of("[api.a]\n"
+TEST(ConfigLoader, ParsesPluginHooksPerApi) {
+  auto config = load_ok("[store]\n"
+                        "path = ringway.db\n"
+                        "[coprocess]\n"
+                        "coprocess_grpc_server = tcp://127.0.0.1:5555\n"
+                        "[api.a]\n"
+                        "listen_path = /a\n"
+                        "target_url = http://127.0.0.1:9000\n"
+                        "enable_coprocess_auth = 1\n"
+                        "auth_check = MyAuthCheck\n"
+                        "auth_header = X-Api-Key\n"
+                        "pre = MyPreHook, Second.Hook\n"
+                        "post_key_auth = MyPostKeyAuth\n"
+                        "post = MyPost\n"
+                        "response = MyResponse\n"
+                        "config_data = { \"a\" : [1, 2], \"b\": \"x\" }\n"
+                        "org_id = org1\n"
+                        "[api.b]\n"
+                        "listen_path = /b\n"
+                        "target_url = http://127.0.0.1:9000\n"
+                        "use_keyless = true\n"
+                        "config_data = {}\n");
+  ASSERT_NE(config, nullptr);
+  const ApiConfig& a = config->apis[0];
+  EXPECT_TRUE(a.enable_coprocess_auth);
+  EXPECT_EQ(a.auth_check, "MyAuthCheck");
+  EXPECT_EQ(a.auth_header, "x-api-key");
+  EXPECT_EQ(a.pre_hooks, (std::vector<std::string>{"MyPreHook", "Second.Hook"}));
+  EXPECT_EQ(a.post_key_auth_hooks, (std::vector<std::string>{"MyPostKeyAuth"}));
+  EXPECT_EQ(a.post_hooks, (std::vector<std::string>{"MyPost"}));
+  EXPECT_EQ(a.response_hooks, (std::vector<std::string>{"MyResponse"}));
+  EXPECT_EQ(a.config_data, "{\"a\":[1,2],\"b\":\"x\"}");  // compact JSON
+  EXPECT_EQ(a.org_id, "org1");
+  EXPECT_TRUE(a.has_plugin_hooks());
+  EXPECT_EQ(config->apis[1].config_data, "");  // {} is no config_data
+  EXPECT_FALSE(config->apis[1].has_plugin_hooks());
+  EXPECT_TRUE(config_needs_store(*config));  // custom-auth sessions are kept there
+}
+
+TEST(ConfigLoader, ReportsPluginHookErrorsWithLine) {
+  const std::string head =
+      "[store]\npath = ringway.db\n[coprocess]\ncoprocess_grpc_server = 127.0.0.1:5555\n";
+  EXPECT_EQ(errors_of(head +
+                      "[api.a]\n"                                  // 5
                       "listen_path = /a\n"
                       "target_url = http://127.0.0.1:9000\n"
-                      "use_standard_auth = yes\n"
-                      "enable_coprocess_auth = 1\n"
-                      "pre = MyPreHook\n"
-                      "post_key_auth = MyPostKeyAuth\n"
-                      "post = MyPost\n"
-                      "response = MyResponse\n"
-                      "auth_check = MyAuthCheck\n"
-                      "config_data = {\"a\": 1}\n"),
+                      "enable_coprocess_auth = true\n"             // 8
+                      "pre = Good, bad name\n"                     // 9
+                      "config_data = [1, 2]\n"                     // 10
+                      "post = \n"                                   // 11
+                      "response = x,,y\n"),                        // 12
             (std::vector<std::string>{
-                "5: api a: enable_coprocess_auth is not supported by this build yet",
-                "6: api a: pre is not supported by this build yet",
-                "7: api a: post_key_auth is not supported by this build yet",
-                "8: api a: post is not supported by this build yet",
-                "9: api a: response is not supported by this build yet",
-                "10: api a: auth_check is not supported by this build yet",
-                "11: api a: config_data is not supported by this build yet"}));
+                "8: api a: enable_coprocess_auth needs auth_check (the hook that authenticates)",
+                "9: api a: pre: 'bad name' is not a hook name (letters, digits, _ . : -)",
+                "10: api a: config_data must be a JSON object ({...})",
+                "12: api a: response: '' is not a hook name (letters, digits, _ . : -)"}));
+  EXPECT_EQ(errors_of(head +
+                      "[api.a]\n"
+                      "listen_path = /a\n"
+                      "target_url = http://127.0.0.1:9000\n"
+                      "use_keyless = true\n"                        // 8
+                      "auth_check = A\n"                            // 9
+                      "post_key_auth = P\n"                         // 10
+                      "config_data = {oops\n"),                     // 11
+            (std::vector<std::string>{
+                "9: api a: auth_check needs enable_coprocess_auth = true",
+                "10: api a: post_key_auth hooks run after authentication; this API is keyless "
+                "(use pre or post)",
+                "11: api a: config_data is not valid JSON"}));
+  // Hooks without a plugin server, and plugin auth with plugins switched off (it would
+  // leave the API open).
+  EXPECT_EQ(errors_of("[api.a]\nlisten_path = /a\ntarget_url = http://127.0.0.1:9000\n"
+                      "use_keyless = true\npre = P\n"),
+            (std::vector<std::string>{
+                "1: api a: plugin hooks need a [coprocess] section with coprocess_grpc_server"}));
+  EXPECT_EQ(errors_of("[store]\npath = ringway.db\n[coprocess]\nenable_coprocess = false\n"
+                      "[api.a]\nlisten_path = /a\ntarget_url = http://127.0.0.1:9000\n"
+                      "enable_coprocess_auth = true\nauth_check = A\n"),
+            (std::vector<std::string>{
+                "5: api a: enable_coprocess_auth needs [coprocess] enable_coprocess = true (the "
+                "API would be left open)"}));
 }
 
 TEST(ConfigLoader, ParsesKeyAuthModesAndTheStore) {
@@ -682,7 +544,8 @@ TEST(ConfigLoader, ReportsContradictoryAuthModes) {
                 "choose one",
                 "10: api b: use_basic_auth and use_standard_auth would both read Authorization; "
                 "set auth_header to another header",
-                "15: api c: auth_header needs use_standard_auth = true",
+                "15: api c: auth_header needs use_standard_auth = true (or enable_coprocess_auth, whose "
+                "cache it keys)",
                 "20: api d: auth_header: 'x key' is not a header name (letters, digits, '-', "
                 "'_')"}));
 }
@@ -714,7 +577,7 @@ TEST(ConfigLoader, AcceptsUnsupportedAuthKeysWhenOff) {
 TEST(ConfigLoader, ReportsMissingAuthModeOnSectionLine) {
   const std::string message =
       "api open: no authentication mode set; set use_keyless = true, or one or more of "
-      "use_basic_auth, use_standard_auth and use_mutual_tls_auth";
+      "use_basic_auth, use_standard_auth, use_mutual_tls_auth and enable_coprocess_auth";
   EXPECT_EQ(errors_of("[gateway]\n"
                       "[api.open]\n"
                       "listen_path = /open\n"
@@ -870,7 +733,7 @@ TEST(ConfigLoader, CollectsEveryErrorInOnePassSortedByLine) {
                 "3: log_level must be debug, info, warn or error, got 'loud'",
                 "8: api b: listen_path is required",
                 "8: api b: no authentication mode set; set use_keyless = true, or one or more of "
-                "use_basic_auth, use_standard_auth and use_mutual_tls_auth",
+                "use_basic_auth, use_standard_auth, use_mutual_tls_auth and enable_coprocess_auth",
                 "10: [tls] is set but [gateway] tls_listen is empty: nothing would use it",
                 "10: [tls] cert_file is required",
                 "10: [tls] key_file is required",

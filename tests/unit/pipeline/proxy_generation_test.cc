@@ -52,7 +52,7 @@ class ProxyGenerationTest : public ::testing::Test {
 
   std::unique_ptr<ProxyGeneration> build(const std::string& text) {
     std::string error;
-    auto gen = ProxyGeneration::build(load(text), &loop_, 0, *pools_, stats_, nullptr, &refs_,
+    auto gen = ProxyGeneration::build(load(text), &loop_, 0, *pools_, stats_, nullptr, nullptr, &refs_,
                                       &error);
     EXPECT_TRUE(gen) << error;
     return gen;
@@ -79,7 +79,7 @@ TEST_F(ProxyGenerationTest, KeylessApisHaveNoFilterAndMutualTlsComesFirst) {
   std::string error;
   config->apis[0].fault_delay_ms = 50;
   auto mtls =
-      ProxyGeneration::build(config, &loop_, 0, *pools_, stats_, nullptr, &refs_, &error);
+      ProxyGeneration::build(config, &loop_, 0, *pools_, stats_, nullptr, nullptr, &refs_, &error);
   ASSERT_TRUE(mtls) << error;
   const ApiRoute* secure = mtls->match("any", "/open/x");
   ASSERT_EQ(secure->filters.size(), 2u);
