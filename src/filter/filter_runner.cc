@@ -89,6 +89,7 @@ void FilterRunner::finish() {
   pending_ = nullptr;
   bool was_waiting = state_ == State::kWaiting || response_state_ == State::kWaiting;
   if (state_ != State::kCancelled) state_ = State::kFinished;
+  if (holding_response()) response_state_ = State::kFinished;
   // Answered while a filter waited (a deadline passed): its operation is abandoned.
   if (was_waiting && pending) pending->cancel();
 }
@@ -99,6 +100,7 @@ void FilterRunner::cancel() {
   bool was_waiting = state_ == State::kWaiting || response_state_ == State::kWaiting;
   // A passed request whose response is held is cancelled too: nothing more runs.
   if (state_ != State::kPassed || holding_response()) state_ = State::kCancelled;
+  if (holding_response()) response_state_ = State::kCancelled;
   if (was_waiting && pending) pending->cancel();
 }
 

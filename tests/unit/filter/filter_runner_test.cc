@@ -311,5 +311,106 @@ TEST(FilterRunner, ChainWithoutResponseFiltersSkipsTheResponsePath) {
   EXPECT_FALSE(r.runner.wants_response());
 }
 
+// Waits for the body the first time; the second on_request (the rerun) continues.
+class BodyFilter : public RequestFilter {
+ public:
+  const char* name() const override { return "body"; }
+  FilterStatus on_request(FilterCallbacks& request) override {
+    ++calls;
+    if (calls == 1) return FilterStatus::kStop;  // as after wait_for_request_body() true
+    seen = request.request_body();
+    return FilterStatus::kContinue;
+  }
+  int calls = 0;
+  std::string seen;
+};
+
+TEST(FilterRunner, RerunCallsTheWaitingFilterAgainThenTheRest) {
+  FakeRequest r;
+  FilterChain chain;
+  chain.add(std::make_unique<TagFilter>("before"));
+  auto* body = new BodyFilter;
+  chain.add(std::unique_ptr<RequestFilter>(body));
+  chain.add(std::make_unique<TagFilter>("after"));
+  r.runner.start(&chain, &r, &r);
+  EXPECT_TRUE(r.runner.waiting());
+  EXPECT_EQ(r.passed, 0);
+  r.body = "the body";
+  r.runner.rerun();
+  EXPECT_EQ(body->calls, 2);
+  EXPECT_EQ(body->seen, "the body");
+  EXPECT_EQ(r.passed, 1);
+  // The filter before it ran once, the one after once.
+  EXPECT_EQ(tags(r.head_.headers), (std::vector<std::string>{"before", "after"}));
+}
+
+// Holds the response: records it, stops, and continues when the test says.
+class HeldResponseFilter : public RequestFilter, public PendingOperation {
+ public:
+  explicit HeldResponseFilter(std::string tag, bool wait) : tag_(std::move(tag)), wait_(wait) {}
+  const char* name() const override { return "held"; }
+  FilterStatus on_request(FilterCallbacks&) override { return FilterStatus::kContinue; }
+  bool wants_held_response() const override { return true; }
+  uint64_t held_body_limit() const override { return 100; }
+  FilterStatus on_held_response(FilterCallbacks& request, HeldResponse& response) override {
+    response.head.headers.push_back({"x-order", tag_});
+    if (!wait_) return FilterStatus::kContinue;
+    waiting_for = &request;
+    request.set_pending(this);
+    return FilterStatus::kStop;
+  }
+  void cancel() override { ++cancels; }
+  FilterCallbacks* waiting_for = nullptr;
+  int cancels = 0;
+
+ private:
+  std::string tag_;
+  bool wait_;
+};
+
+TEST(FilterRunner, HeldResponseRunsInChainOrderAndWaits) {
+  FakeRequest r;
+  FilterChain chain;
+  auto* first = new HeldResponseFilter("first", true);
+  chain.add(std::unique_ptr<RequestFilter>(first));
+  chain.add(std::make_unique<TagFilter>("plain"));
+  chain.add(std::make_unique<HeldResponseFilter>("second", false));
+  EXPECT_TRUE(chain.has_held_response_filters());
+  EXPECT_EQ(chain.held_body_limit(), 100u);
+  r.runner.start(&chain, &r, &r);
+  ASSERT_TRUE(r.runner.wants_held_response());
+  HeldResponse response;
+  r.runner.start_held_response(&response);
+  EXPECT_TRUE(r.runner.holding_response());
+  EXPECT_EQ(r.responses_passed, 0);
+  first->waiting_for->continue_response();
+  EXPECT_EQ(r.responses_passed, 1);
+  EXPECT_EQ(tags(response.head.headers), (std::vector<std::string>{"first", "second"}));
+  EXPECT_EQ(first->cancels, 0);
+}
+
+TEST(FilterRunner, ClientGoneWhileTheResponseIsHeldCancelsTheWait) {
+  FakeRequest r;
+  FilterChain chain;
+  auto* held = new HeldResponseFilter("h", true);
+  chain.add(std::unique_ptr<RequestFilter>(held));
+  r.runner.start(&chain, &r, &r);
+  HeldResponse response;
+  r.runner.start_held_response(&response);
+  r.runner.cancel();
+  EXPECT_EQ(held->cancels, 1);
+  r.runner.resume_response();  // a late answer: nothing more runs
+  EXPECT_EQ(r.responses_passed, 0);
+}
+
+TEST(FilterRunner, NoHeldResponseWhenTheRequestWasAnswered) {
+  FakeRequest r;
+  FilterChain chain;
+  chain.add(std::make_unique<DenyFilter>());
+  chain.add(std::make_unique<HeldResponseFilter>("h", false));
+  r.runner.start(&chain, &r, &r);
+  EXPECT_FALSE(r.runner.wants_held_response());
+}
+
 }  // namespace
 }  // namespace ringway
