@@ -140,9 +140,12 @@ bool KeyAuthFilter::admit(FilterCallbacks& request, const AuthEntry& entry) {
     }
     return false;
   }
-  if (!admit_session(*shard_, request, *api_, entry)) return false;
-  request.identity().session = entry.session;
+  if (!admit_session(*shard_, request, *api_, entry,
+                     mode_ == KeyAuthMode::kBasic ? &www_authenticate_ : nullptr)) {
+    return false;
+  }
   if (api_->has_plugin_hooks()) {
+    request.identity().session = entry.session;
     // Plugins see the key (Tyk's session key_id): the token, or the Basic user.
     if (const Header* h = find_header(request.request().headers, header_)) {
       if (mode_ == KeyAuthMode::kToken) {
@@ -160,7 +163,7 @@ bool KeyAuthFilter::admit(FilterCallbacks& request, const AuthEntry& entry) {
 }
 
 bool admit_session(AuthShard& shard, FilterCallbacks& request, const ApiConfig& api,
-                   const AuthEntry& entry) {
+                   const AuthEntry& entry, const HeaderList* unauthorised_headers) {
   auto deny = [&](LocalReplyCause cause, std::string_view message,
                   const HeaderList* headers = nullptr) {
     ++shard.stats.denied;
@@ -174,7 +177,8 @@ bool admit_session(AuthShard& shard, FilterCallbacks& request, const ApiConfig& 
     return deny(LocalReplyCause::Forbidden, "Key is inactive, please renew");
   }
   if (session.expires > 0 && now_unix >= session.expires) {
-    return deny(LocalReplyCause::Unauthenticated, "Key has expired, please renew");
+    return deny(LocalReplyCause::Unauthenticated, "Key has expired, please renew",
+                unauthorised_headers);
   }
   if (!session.grants(api.name)) return deny(LocalReplyCause::Forbidden, kDisallowed);
   if (session.has_rate_limit()) {

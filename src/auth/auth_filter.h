@@ -79,9 +79,10 @@ class KeyAuthFilter final : public RequestFilter {
 
 // What every authentication does once it has a session (Tyk's order): inactive,
 // expired, access_rights for |api|, rate limit, quota. False after answering the
-// request with the reason.
+// request with the reason. |unauthorised_headers| go with a 401 (Basic's
+// WWW-Authenticate).
 bool admit_session(AuthShard& shard, FilterCallbacks& request, const ApiConfig& api,
-                   const AuthEntry& entry);
+                   const AuthEntry& entry, const HeaderList* unauthorised_headers = nullptr);
 
 // The digests cache entries are indexed by.
 KeyDigest basic_credential_digest(const KeyDigest& salt, std::string_view user,

@@ -365,10 +365,11 @@ void Exchange::on_request_error() {
   // The request body was malformed after the head went upstream: the upstream must
   // not see a complete request.
   detach_upstream();
-  if (down_ && !response_started_) {
+  if (down_ && (!response_started_ || response_held_)) {
     finish_locally(LocalReplyCause::BadRequest, "malformed request body");  // may delete this
     return;
   }
+  runner_.cancel();  // nothing of the chain may call back any more
   set_flag(LocalReplyCause::BadRequest);
   if (down_) {
     ServerStream* down = down_;
@@ -612,7 +613,15 @@ void Exchange::on_held_response_passed() {
   status_ = held_.head.status;
   ResponseHead& head = held_.head;
   rewrite_response_for_downstream(head);
-  if (held_.body_whole) head.content_length = static_cast<int64_t>(held_.body.size());
+  bool bodiless = request_.method == "HEAD" || head.status < 200 || head.status == 204 ||
+                  head.status == 304;
+  if (bodiless) {
+    // No body may follow (a hook's raw_body is dropped); HEAD and 304 keep the
+    // upstream's Content-Length, which describes the entity.
+    held_.body.clear();
+  } else if (held_.body_whole) {
+    head.content_length = static_cast<int64_t>(held_.body.size());
+  }
   bool nothing_follows = upstream_ended_ && held_.body.empty() && held_data_.empty() &&
                          !has_held_trailers_;
   if (nothing_follows) {
@@ -766,6 +775,9 @@ void Exchange::maybe_destroy() {
   }
   destroy_pending_ = false;
   if (down_ || up_ || pool_) return;
+  // A filter operation still registered (a plugin call) must never call back into
+  // freed memory: every path above cancels it, this makes sure.
+  runner_.cancel();
   write_access_log();
   delete this;
 }

@@ -84,7 +84,7 @@ void GrpcUnaryCall::on_upstream_ready(UpstreamStream* stream) {
   if (!up_) return;  // failed at once
   up_->send_request_data(Slice::copy_of(body_.data(), static_cast<uint32_t>(body_.size())));
   if (up_) up_->send_request_end(nullptr);
-  body_.clear();
+  std::string().swap(body_);  // a large message is not kept while waiting
 }
 
 void GrpcUnaryCall::on_upstream_failed(const UpstreamError& error) {

@@ -19,12 +19,16 @@ namespace {
 
 constexpr char kMiddlewareError[] = "Middleware error";
 constexpr char kKeyNotAuthorised[] = "Key not authorised";
+constexpr char kBodyTooLarge[] =
+    "request body is larger than the plugin message limit (grpc_send_max_size)";
 // MD5 of the empty string: Tyk's bundle_hash for an API without a bundle (Ringway
 // has no bundles).
 constexpr char kEmptyBundleHash[] = "d41d8cd98f00b204e9800998ecf8427e";
 // Failed-call log lines per shard: at most one a second (a dead plugin under load
 // must not flood the log); the rest are counted in /metrics.
 constexpr uint64_t kFailureLogIntervalMs = 1000;
+// Tokens remembered as recently written to the key store, per shard.
+constexpr size_t kMaxStoredSessions = 65536;
 
 const char* hook_label(int hook_type) {
   switch (hook_type) {
@@ -126,6 +130,15 @@ void send_auth_failure_event(PluginContext& ctx, FilterCallbacks& request,
                              &ctx.shard->stats.events_sent, &ctx.shard->stats.events_failed);
 }
 
+// A final HTTP status a client accepts.
+bool is_final_status(int status) { return status >= 200 && status <= 599; }
+
+// The message fits grpc_send_max_size (bodies travel twice, raw_body and body, when
+// they are text).
+bool fits(const PluginContext& ctx, const coprocess::Object& object) {
+  return object.ByteSizeLong() <= ctx.config->grpc_send_max_size;
+}
+
 bool valid_grpc_status(std::string_view v, int* out) {
   if (v.empty() || v.size() > 2) return false;
   int n = 0;
@@ -141,10 +154,18 @@ bool valid_grpc_status(std::string_view v, int* out) {
 // A plugin's return override as the reply. gRPC clients get an error status as a
 // trailers-only response (grpc-status from the plugin's headers, else from the HTTP
 // code), with the message in grpc-message.
-void send_override(PluginContext& ctx, FilterCallbacks& request,
-                   const coprocess::ReturnOverrides& overrides) {
-  ++ctx.shard->stats.overrides;
+// False (nothing sent, |why| set) when the plugin's status or headers cannot go on the
+// wire.
+bool send_override(PluginContext& ctx, FilterCallbacks& request,
+                   const coprocess::ReturnOverrides& overrides, std::string* why) {
   OverrideReply reply = decide_override(overrides);
+  if (!is_final_status(reply.status)) {
+    *why = "return_overrides.response_code " + std::to_string(reply.status) +
+           " is not a final HTTP status (200-599)";
+    return false;
+  }
+  if (!headers_are_valid(reply.headers, why)) return false;
+  ++ctx.shard->stats.overrides;
   ResponseHead head;
   if (request.is_grpc() && reply.status >= 400) {
     int grpc_status = grpc_status_for_http(reply.status);
@@ -165,14 +186,16 @@ void send_override(PluginContext& ctx, FilterCallbacks& request,
     head.headers.push_back({"grpc-status", std::to_string(grpc_status)});
     head.headers.push_back({"grpc-message", grpc_percent_encode(message)});
     request.reply_with(head, std::string());
-    return;
+    return true;
   }
   head.status = reply.status;
   for (Header& h : reply.headers) {
     if (h.name.view() == "content-length" || h.name.view() == "transfer-encoding") continue;
     head.headers.push_back(std::move(h));
   }
+  if (reply.status == 204 || reply.status == 304) reply.body.clear();  // bodiless
   request.reply_with(head, std::move(reply.body));
+  return true;
 }
 
 // One Dispatch call a request waits for: cancelled with the request, or delivers
@@ -239,9 +262,7 @@ bool hook_body(PluginContext& ctx, FilterCallbacks& request, bool* wait, bool* w
       return true;
     }
     ++ctx.shard->stats.failed_denied;
-    request.reply_locally(LocalReplyCause::PayloadTooLarge,
-                          "request body is larger than the plugin message limit "
-                          "(grpc_send_max_size)");
+    request.reply_locally(LocalReplyCause::PayloadTooLarge, kBodyTooLarge);
     return false;
   }
   if (state == RequestBody::kComplete) {
@@ -255,14 +276,15 @@ class RequestHookCall final : public HookCall {
  public:
   RequestHookCall(PluginContext* ctx, FilterCallbacks* request, const ApiConfig* api,
                   int hook_type, const std::string* hook_name, bool body_whole,
-                  std::string sent_body)
+                  std::string_view sent_body)
       : HookCall(ctx->client.get(), request),
         ctx_(ctx),
         api_(api),
         hook_type_(hook_type),
         hook_name_(hook_name),
         body_whole_(body_whole),
-        sent_body_(std::move(sent_body)) {}
+        sent_size_(sent_body.size()),
+        sent_hash_(std::hash<std::string_view>()(sent_body)) {}
 
  protected:
   void handle(FilterCallbacks& request, PluginReply& reply) override {
@@ -285,11 +307,18 @@ class RequestHookCall final : public HookCall {
                                 o.response_error().empty() ? o.response_body() : o.response_error(),
                                 request.identity().key_id);
       }
-      send_override(*ctx_, request, o);
+      std::string why;
+      if (!send_override(*ctx_, request, o, &why) &&
+          on_error_continues(*ctx_, request, *api_, hook_type_, *hook_name_, why)) {
+        request.continue_request();
+      }
       return;
     }
-    // Tyk rebuilds the body from raw_body; unchanged bytes need no copy.
-    bool replace = body_whole_ && changes.raw_body() != sent_body_;
+    // Tyk rebuilds the body from raw_body; unchanged bytes need no copy (the body
+    // sent is not kept, only its size and hash).
+    const std::string& returned = changes.raw_body();
+    bool replace = body_whole_ && (returned.size() != sent_size_ ||
+                                   std::hash<std::string_view>()(returned) != sent_hash_);
     std::string body;
     std::string error;
     if (!apply_request_changes(changes, request.request(), &body, replace, &error)) {
@@ -308,7 +337,8 @@ class RequestHookCall final : public HookCall {
   int hook_type_;
   const std::string* hook_name_;
   bool body_whole_;
-  std::string sent_body_;
+  size_t sent_size_;
+  size_t sent_hash_;
 };
 
 class AuthHookCall final : public HookCall {
@@ -356,18 +386,28 @@ class ResponseHookCall final : public HookCall {
       }
       return;
     }
-    apply(reply.object.response());
+    std::string why;
+    if (!apply(reply.object.response(), request.is_grpc(), &why)) {
+      if (on_error_continues(*ctx_, request, *api_, coprocess::Response, *hook_name_, why)) {
+        request.continue_response();
+      }
+      return;
+    }
     request.continue_response();
   }
 
  private:
   // Tyk's order (COPROCESS.md §2.5): the headers from multivalue_headers, the
   // single-value map's changes synced over them, the body from raw_body, the status.
-  void apply(const coprocess::ResponseObject& r) {
+  // False (nothing changed) when the result could not go on the wire. A gRPC
+  // stream keeps its status, content-type and grpc-* headers (its client would
+  // report anything else as a broken call).
+  bool apply(const coprocess::ResponseObject& r, bool grpc, std::string* why) {
     HeaderList headers;
-    auto hop = [](std::string_view n) {
+    auto hop = [grpc](std::string_view n) {
       return n == "content-length" || n == "transfer-encoding" || n == "connection" ||
-             n == "keep-alive";
+             n == "keep-alive" ||
+             (grpc && (n == "content-type" || n.substr(0, 5) == "grpc-"));
     };
     for (const coprocess::Header& h : r.multivalue_headers()) {
       std::string n = lower(h.key());
@@ -392,13 +432,20 @@ class ResponseHookCall final : public HookCall {
     }
     for (const auto& [name, value] : sent_headers_) {
       (void)value;
-      if (r.headers().count(name) == 0) remove_headers(headers, lower(name));
+      if (r.headers().count(name) == 0 && !hop(lower(name))) remove_headers(headers, lower(name));
+    }
+    if (!headers_are_valid(headers, why)) return false;
+    if (grpc) {
+      for (const Header& h : response_->head.headers) {
+        if (hop(h.name.view())) headers.push_back(h);  // kept as the upstream sent them
+      }
     }
     response_->head.headers = std::move(headers);
     if (response_->body_whole) response_->body = r.raw_body();
-    // Tyk writes whatever comes back; a status no HTTP client accepts keeps the
-    // upstream's.
-    if (r.status_code() >= 100 && r.status_code() <= 999) response_->head.status = r.status_code();
+    // Tyk writes whatever comes back; a status no client accepts as final (0, 1xx,
+    // 600+) keeps the upstream's.
+    if (!grpc && is_final_status(r.status_code())) response_->head.status = r.status_code();
+    return true;
   }
 
   PluginContext* ctx_;
@@ -443,8 +490,18 @@ FilterStatus HookFilter::on_request(FilterCallbacks& request) {
                      object->mutable_request());
   if (hook_type_ != coprocess::Pre) fill_session(request.identity(), object);
   fill_spec(*api_, object);
-  auto* call = new RequestHookCall(context_, &request, api_, hook_type_, &hook_name_, whole,
-                                   std::move(body));
+  if (!fits(*context_, *object)) {
+    // Too large to send: the body-too-large policy (413 / passed on unseen).
+    ++context_->shard->stats.body_too_large;
+    if (context_->config->on_error_allow) {
+      ++context_->shard->stats.failed_allowed;
+      return FilterStatus::kContinue;
+    }
+    ++context_->shard->stats.failed_denied;
+    request.reply_locally(LocalReplyCause::PayloadTooLarge, kBodyTooLarge);
+    return FilterStatus::kStop;
+  }
+  auto* call = new RequestHookCall(context_, &request, api_, hook_type_, &hook_name_, whole, body);
   return dispatch(request, call, *object);
 }
 
@@ -483,9 +540,7 @@ FilterStatus CustomAuthFilter::on_request(FilterCallbacks& request) {
   if (skip) {
     // on_error = allow never lets an unauthenticated request through.
     ++context_->shard->stats.auth_failures;
-    request.reply_locally(LocalReplyCause::PayloadTooLarge,
-                          "request body is larger than the plugin message limit "
-                          "(grpc_send_max_size)");
+    request.reply_locally(LocalReplyCause::PayloadTooLarge, kBodyTooLarge);
     return FilterStatus::kStop;
   }
   google::protobuf::Arena arena;
@@ -495,6 +550,12 @@ FilterStatus CustomAuthFilter::on_request(FilterCallbacks& request) {
   build_mini_request(request.request(), request.downstream().scheme(), body,
                      object->mutable_request());
   fill_spec(*api_, object);
+  if (!fits(*context_, *object)) {
+    ++context_->shard->stats.body_too_large;
+    ++context_->shard->stats.auth_failures;
+    request.reply_locally(LocalReplyCause::PayloadTooLarge, kBodyTooLarge);
+    return FilterStatus::kStop;
+  }
   auto* call = new AuthHookCall(context_, &request, this, cacheable, credential);
   return dispatch(request, call, *object);
 }
@@ -525,7 +586,13 @@ bool CustomAuthFilter::on_reply(FilterCallbacks& request, PluginReply& reply,
                               o.response_error().empty() ? o.response_body() : o.response_error(),
                               "");
     }
-    send_override(*context_, request, o);
+    std::string why;
+    if (!send_override(*context_, request, o, &why)) {
+      // Fails closed.
+      ++shard.stats.failed_denied;
+      log_failure(shard, *api_, coprocess::CustomKeyCheck, api_->auth_check, why, "answered 403");
+      request.reply_locally(LocalReplyCause::Forbidden, kKeyNotAuthorised);
+    }
     return false;
   }
   // Success needs a session and a token (the object's metadata, else the session's).
@@ -568,7 +635,16 @@ bool CustomAuthFilter::on_reply(FilterCallbacks& request, PluginReply& reply,
                                            now_ms + static_cast<uint64_t>(until - now_unix) * 1000);
     }
   }
-  if (shard.sessions) shard.sessions->store_session(token, *session);
+  if (shard.sessions) {
+    uint64_t now_ms = shard.loop->now_ms();
+    uint64_t ttl = shard.auth->resolver->cache().ttl_ms();
+    auto it = shard.stored_sessions.find(entry.subject);
+    if (it == shard.stored_sessions.end() || now_ms - it->second >= ttl) {
+      if (shard.stored_sessions.size() >= kMaxStoredSessions) shard.stored_sessions.clear();
+      shard.stored_sessions[entry.subject] = now_ms;
+      shard.sessions->store_session(token, *session);
+    }
+  }
   return admit(request, entry, token);
 }
 
@@ -595,7 +671,7 @@ FilterStatus ResponseHookFilter::on_held_response(FilterCallbacks& request,
   PluginShard& shard = *context_->shard;
   if (response.body_too_large) {
     ++shard.stats.body_too_large;
-    std::string what = "response body is larger than grpc_send_max_size";
+    std::string what = "response body is larger than grpc_send_max_size";  // (as held)
     return on_error_continues(*context_, request, *api_, coprocess::Response, hook_name_, what)
                ? FilterStatus::kContinue
                : FilterStatus::kStop;
@@ -627,6 +703,13 @@ FilterStatus ResponseHookFilter::on_held_response(FilterCallbacks& request,
     m->add_values(h.value.str());
   }
   for (const auto& [k, v] : sent) (*r->mutable_headers())[k] = v;
+  if (!fits(*context_, *object)) {
+    ++shard.stats.body_too_large;
+    return on_error_continues(*context_, request, *api_, coprocess::Response, hook_name_,
+                              "the response is larger than grpc_send_max_size")
+               ? FilterStatus::kContinue
+               : FilterStatus::kStop;
+  }
   auto* call = new ResponseHookCall(context_, &request, api_, &hook_name_, &response,
                                     std::move(sent));
   return dispatch(request, call, *object);

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "auth/auth_filter.h"
 #include "config/config.h"
@@ -62,6 +63,10 @@ struct PluginShard {
   UpstreamConnStats connections;  // the plugin server connections (sends counted)
   uint64_t last_failure_log_ms = 0;  // failed calls are logged at most once a second
   uint64_t failures_not_logged = 0;
+  // Custom-auth sessions sent to the key store lately (by the token's digest, when):
+  // a token the plugin keeps accepting is written once per cache_ttl_ms per shard,
+  // not on every call. Bounded: cleared when full.
+  std::unordered_map<KeyDigest, uint64_t, KeyDigestHash> stored_sessions;
 };
 
 // One generation's plugin client and settings, shared by that generation's hook

@@ -75,6 +75,49 @@ std::vector<std::pair<std::string_view, std::string_view>> split_query(std::stri
 
 }  // namespace
 
+bool is_valid_header_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!is_token_char(c)) return false;
+  }
+  return true;
+}
+
+bool is_valid_header_value(std::string_view value) {
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
+bool headers_are_valid(const HeaderList& headers, std::string* why) {
+  for (const Header& h : headers) {
+    if (!is_valid_header_name(h.name.view())) {
+      *why = "the plugin returned an invalid header name";
+      return false;
+    }
+    if (!is_valid_header_value(h.value.view())) {
+      *why = "the plugin returned header " + h.name.str() + " with a control character";
+      return false;
+    }
+  }
+  return true;
+}
+
+namespace {
+
+// A request-target or authority: printable, no spaces.
+bool is_valid_target(std::string_view text) {
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string canonical_header_key(std::string_view name) {
   for (char c : name) {
     if (!is_token_char(c)) return std::string(name);
@@ -120,6 +163,24 @@ bool apply_request_changes(const coprocess::MiniRequestObject& reply, RequestHea
   if (url.empty() || url.front() != '/') {
     *error = "the plugin returned no url (or not a path): it must echo request.url";
     return false;
+  }
+  if (!is_valid_target(url)) {
+    *error = "the plugin returned a url with spaces or control characters";
+    return false;
+  }
+  if (!reply.method().empty() && !is_valid_header_name(reply.method())) {
+    *error = "the plugin returned an invalid method";
+    return false;
+  }
+  for (const auto& [name, value] : reply.set_headers()) {
+    bool host = name.size() == 4 && (name[0] | 0x20) == 'h' && (name[1] | 0x20) == 'o' &&
+                (name[2] | 0x20) == 's' && (name[3] | 0x20) == 't';
+    if (!is_valid_header_name(name) || !is_valid_header_value(value) ||
+        (host && !is_valid_target(value))) {
+      *error = "the plugin returned an invalid header in set_headers (" +
+               std::string(is_valid_header_name(name) ? name : "bad name") + ")";
+      return false;
+    }
   }
   // Headers: deletions, then the values set (our names are lower-case).
   auto lower = [](std::string_view s) {

@@ -32,6 +32,14 @@ void build_mini_request(const RequestHead& head, std::string_view scheme,
 bool apply_request_changes(const coprocess::MiniRequestObject& reply, RequestHead& head,
                            std::string* body, bool replace_body, std::string* error);
 
+// What a plugin may put on the wire (a plugin must not be able to split a request or
+// response: no CR, LF or NUL, header names and methods are tokens, URLs and hosts
+// have no spaces or control bytes).
+bool is_valid_header_name(std::string_view name);
+bool is_valid_header_value(std::string_view value);
+// False with |why| naming the first offending header.
+bool headers_are_valid(const HeaderList& headers, std::string* why);
+
 // What a return override answers (COPROCESS.md §2.3 matrix).
 struct OverrideReply {
   bool active = false;  // response_code > 0

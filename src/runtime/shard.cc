@@ -654,6 +654,7 @@ void ShardRuntime::store_session(const std::string& key, const SessionState& ses
 
 void ShardRuntime::invalidate_key(const KeyDigest& subject) {
   if (!key_resolver_) return;
+  plugins_.stored_sessions.erase(subject);  // a custom-auth session is written again
   key_resolver_->invalidate(subject);
   rate_limiter_->forget(subject);
   quotas_->forget(subject);
