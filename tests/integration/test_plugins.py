@@ -19,8 +19,8 @@ import threading
 import time
 
 import test_grpc as tg
-from harness import (Headers, check, check_eq, curl, curl_ok, fail, free_port, make_ini,
-                     metric, read_file, scrape, wait_for)
+from harness import (RawConn, check, check_eq, curl_ok, fail, free_port, make_ini, metric,
+                     read_file, scrape, wait_for)
 from test_auth import KeyApi, auth_gateway, expect_error, request, store_path
 
 MIDDLEWARE_ERROR = "Middleware error"
@@ -376,6 +376,54 @@ def test_plugin_response_hook(ctx):
              "over the limit under allow: the response passes unseen")
 
 
+def test_plugin_output_that_cannot_go_on_the_wire(ctx):
+    """A plugin cannot split a request or response: CR/LF in a header it sets (request
+    or response) and a status no client accepts are plugin errors (500 under deny,
+    unchanged under allow), never bytes on the wire. HEAD and 204 keep their framing
+    through a response hook."""
+    b = ctx.backend()
+    p = PluginServer(ctx)
+    apis = {
+        "badreq": keyless(b, "/badreq/", pre="bad_header"),
+        "badresp": keyless(b, "/badresp/", response="bad_header"),
+        "badstatus": keyless(b, "/badstatus/", pre="bad_status"),
+        "hdr": keyless(b, "/hdr/", response="response_header"),
+    }
+    g = plugin_gateway(ctx, apis, p.target)
+    before = backend_requests(b)
+    for front, flags in FRONTS.items():
+        json_error(curl_ok(*flags, g.url("/badreq/inspect")), 500, MIDDLEWARE_ERROR,
+                   front + ": CR/LF in a request header from a pre hook")
+        json_error(curl_ok(*flags, g.url("/badstatus/inspect")), 500, MIDDLEWARE_ERROR,
+                   front + ": override status 1000")
+    check_eq(backend_requests(b), before, "nothing reached the upstream")
+    for front, flags in FRONTS.items():
+        r = curl_ok(*flags, g.url("/badresp/hello"))
+        json_error(r, 500, MIDDLEWARE_ERROR, front + ": CR/LF in a response header")
+        check("injected" not in r.headers.names(), front + ": the header was not split")
+        r = curl_ok(*flags, "-I", g.url("/hdr/bytes?n=1234"))  # (curl -I prints the head)
+        check_eq((r.status, r.headers.get("content-length"), r.headers.get("x-response-hook")),
+                 (200, "1234", "1"), front + ": HEAD through a response hook")
+        r = curl_ok(*flags, g.url("/hdr/status?code=204"))
+        check_eq((r.status, r.headers.get("x-response-hook"), r.body), (204, "1", b""),
+                 front + ": 204 through a response hook")
+    # HEAD on a keep-alive connection: no body bytes, the next response intact.
+    with RawConn(g.port) as c:
+        c.send(b"HEAD /hdr/bytes?n=1234 HTTP/1.1\r\nHost: gw.test\r\n\r\n"
+               b"GET /hdr/hello HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+        head = c.read_response(head_request=True)
+        check_eq((head.status, head.headers.get("content-length"), head.body), (200, "1234", b""),
+                 "HEAD on keep-alive")
+        nxt = c.read_response()
+        check_eq((nxt.status, nxt.body), (200, b"hello\n"), "the response after HEAD")
+    g.stop()
+    g = plugin_gateway(ctx, {"badreq": keyless(b, "/badreq/", pre="bad_header")}, p.target,
+                       on_error="allow")
+    r = curl_ok(g.url("/badreq/inspect"))
+    check_eq((r.status, "x-bad" in r.json()["headers"]), (200, False),
+             "under allow: passed on unchanged")
+
+
 # ---------------------------------------------------------------------------
 # Failures
 
@@ -445,6 +493,27 @@ def test_plugin_failures_deny_and_allow(ctx):
             check("plugin pre hook set_headers failed" in g.stderr_text(),
                   "%s: the failure was logged: %s" % (what, g.stderr_text()[-500:]))
             g.stop()
+
+
+def test_plugin_malformed_body_while_a_response_hook_waits(ctx):
+    """The upstream answers before the request body is complete and a (slow) response
+    hook holds the response; then the client sends a malformed chunk: the client gets
+    400, the hook's late reply finds nothing (no use after free: ASan runs this), and
+    the gateway serves on."""
+    b = ctx.backend()
+    p = PluginServer(ctx)
+    g = plugin_gateway(ctx, {"slow": keyless(b, "/slow/", response="sleep")}, p.target,
+                       timeout_ms=2000)
+    with RawConn(g.port) as c:
+        c.send(b"POST /slow/hello HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n"
+               b"X-Sleep-Ms: 400\r\n\r\n5\r\nhello\r\n")
+        time.sleep(0.15)  # the upstream has answered; the hook is sleeping
+        c.send(b"zz\r\nnot a chunk\r\n")
+        r = c.read_response(timeout=5)
+        check_eq(r.status, 400, "a malformed chunk while the response was held")
+    time.sleep(0.6)  # the hook's reply arrives for a request that is gone
+    check(g.alive(), "the gateway is up")
+    check_eq(curl_ok(g.url("/slow/hello")).status, 200, "the next request")
 
 
 def test_plugin_killed_and_restarted(ctx):
