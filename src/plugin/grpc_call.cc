@@ -73,7 +73,18 @@ GrpcUnaryCall* GrpcUnaryCall::start(Loop* loop, UpstreamPool* pool, std::string_
 
 void GrpcUnaryCall::cancel() {
   if (waiting_for_stream_) pool_->cancel_request(this);
-  if (up_) up_->cancel();
+  waiting_for_stream_ = false;
+  if (up_) {
+    UpstreamStream* up = up_;
+    up_ = nullptr;
+    up->cancel();
+  }
+  if (deferred_queued_) {
+    // On the loop's end-of-turn list: freed from there, without a callback.
+    cancelled_ = true;
+    loop_->disarm_timer(&timer_);
+    return;
+  }
   delete this;
 }
 
@@ -187,22 +198,28 @@ void GrpcUnaryCall::fail(GrpcCallStatus status, std::string reason) {
 
 void GrpcUnaryCall::deliver_later() {
   finished_ = true;
-  // Never from inside start() or a pool's callback: the next turn.
-  loop_->arm_timer(&timer_, 0);
+  loop_->disarm_timer(&timer_);
+  // Never from inside start() or a pool's callback: at the end of this turn (the
+  // request it answers then goes on, and its writes leave, within the same turn).
+  loop_->queue_deferred(this);
+}
+
+void GrpcUnaryCall::run_deferred() {
+  if (cancelled_) {
+    delete this;
+    return;
+  }
+  GrpcCallDone* done = done_;
+  GrpcCallResult result = std::move(result_);
+  delete this;
+  done->on_grpc_call_done(result);
 }
 
 void GrpcUnaryCall::on_timer(Timer* timer) {
   auto* call = static_cast<GrpcUnaryCall*>(timer->owner);
-  if (!call->finished_) {
-    // The deadline: the stream is reset (RST_STREAM CANCEL), the result goes out on
-    // the next turn.
-    call->fail(GrpcCallStatus::kDeadline, "the call's deadline passed");
-    return;
-  }
-  GrpcCallDone* done = call->done_;
-  GrpcCallResult result = std::move(call->result_);
-  delete call;
-  done->on_grpc_call_done(result);
+  // The deadline: the stream is reset (RST_STREAM CANCEL), the result goes out at the
+  // end of the turn.
+  if (!call->finished_) call->fail(GrpcCallStatus::kDeadline, "the call's deadline passed");
 }
 
 }  // namespace ringway

@@ -10,15 +10,17 @@
 // application/grpc, one uncompressed message of at most max_recv_bytes and
 // grpc-status 0 in the trailers (or a trailers-only error).
 //
-// Lifetime: start() returns the call; exactly one on_grpc_call_done() follows, later
-// (never from inside start()), after which the call is gone — unless the caller
-// cancel()s it first, which frees it at once with no callback.
+// Lifetime: start() returns the call; exactly one on_grpc_call_done() follows, at the
+// end of the loop turn the answer came in (never from inside start() or a pool's
+// callback), after which the call is gone — unless the caller cancel()s it first:
+// no callback follows then.
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "http/upstream.h"
+#include "io/loop.h"
 #include "io/timer_wheel.h"
 #include "mem/pool.h"
 
@@ -60,7 +62,9 @@ class GrpcCallDone {
 
 const char* grpc_call_status_name(GrpcCallStatus status);
 
-class GrpcUnaryCall final : private UpstreamCallbacks, public PoolAllocated<GrpcUnaryCall> {
+class GrpcUnaryCall final : private UpstreamCallbacks,
+                            private Deferred,
+                            public PoolAllocated<GrpcUnaryCall> {
  public:
   static GrpcUnaryCall* start(Loop* loop, UpstreamPool* pool, std::string_view path,
                               std::string_view request, const GrpcCallOptions& options,
@@ -79,7 +83,12 @@ class GrpcUnaryCall final : private UpstreamCallbacks, public PoolAllocated<Grpc
   void on_response_end(const HeaderList* trailers) override;
   void on_request_bytes_sent(uint32_t) override {}
 
-  // Stops the stream (or the wait for one) and delivers |result| on the next turn.
+  // Deferred: the result is delivered (or a cancelled call freed) at the end of the
+  // turn, so the request it answers goes on within the same turn.
+  void run_deferred() override;
+
+  // Stops the stream (or the wait for one) and delivers |result| at the end of the
+  // turn.
   void fail(GrpcCallStatus status, std::string reason);
   // The trailers (or a trailers-only head) decide the result.
   void finish(const HeaderList& trailers);
@@ -95,9 +104,10 @@ class GrpcUnaryCall final : private UpstreamCallbacks, public PoolAllocated<Grpc
   std::string body_;      // the framed request
   std::string received_;  // the framed reply
   bool waiting_for_stream_ = false;
-  bool finished_ = false;  // |result_| is final; the timer delivers it
+  bool finished_ = false;  // |result_| is final; run_deferred delivers it
+  bool cancelled_ = false;  // cancelled while queued: run_deferred frees it
   GrpcCallResult result_;
-  Timer timer_;  // the deadline, then the delivery
+  Timer timer_;  // the deadline
 };
 
 // gRPC's 5-byte message prefix: 0 (uncompressed) and the length, big-endian.
