@@ -49,6 +49,11 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// What every call of one hook sends alike (hook_type, hook_name, spec), serialised
+// once: a call serialises the rest and appends these bytes (protobuf fields may come
+// in any order, and map entries simply add up).
+std::string fixed_part(const ApiConfig& api, int hook_type, const std::string& hook_name);
+
 void fill_spec(const ApiConfig& api, coprocess::Object* object) {
   auto* spec = object->mutable_spec();
   (*spec)["APIID"] = api.name;
@@ -63,6 +68,23 @@ void fill_session(const RequestIdentity& identity, coprocess::Object* object) {
   coprocess::SessionState* session = object->mutable_session();
   to_coprocess_session(*identity.session, identity.key_id, session);
   for (const auto& [k, v] : session->metadata()) (*object->mutable_metadata())[k] = v;
+}
+
+std::string fixed_part(const ApiConfig& api, int hook_type, const std::string& hook_name) {
+  coprocess::Object fixed;
+  fixed.set_hook_type(static_cast<coprocess::HookType>(hook_type));
+  fixed.set_hook_name(hook_name);
+  fill_spec(api, &fixed);
+  return fixed.SerializeAsString();
+}
+
+// The message for one call: |object| (the per-request part) and the hook's fixed part.
+std::string serialise_call(const coprocess::Object& object, const std::string& fixed) {
+  std::string wire;
+  wire.reserve(object.ByteSizeLong() + fixed.size());
+  object.AppendToString(&wire);
+  wire += fixed;
+  return wire;
 }
 
 // Logs a failed call (rate-limited per shard).
@@ -135,8 +157,8 @@ bool is_final_status(int status) { return status >= 200 && status <= 599; }
 
 // The message fits grpc_send_max_size (bodies travel twice, raw_body and body, when
 // they are text).
-bool fits(const PluginContext& ctx, const coprocess::Object& object) {
-  return object.ByteSizeLong() <= ctx.config->grpc_send_max_size;
+bool fits(const PluginContext& ctx, const std::string& wire) {
+  return wire.size() <= ctx.config->grpc_send_max_size;
 }
 
 bool valid_grpc_status(std::string_view v, int* out) {
@@ -206,8 +228,8 @@ class HookCall : public PendingOperation, public PluginReplyDone {
   virtual ~HookCall() = default;
 
   // False (nothing sent) at max_in_flight.
-  bool start(const coprocess::Object& object) {
-    call_ = client_->dispatch(object, this);
+  bool start(int hook_type, std::string_view wire) {
+    call_ = client_->dispatch(hook_type, wire, this);
     return call_ != nullptr;
   }
   void cancel() override {
@@ -230,9 +252,9 @@ class HookCall : public PendingOperation, public PluginReplyDone {
 };
 
 // Sends |call| (or answers 503 at max_in_flight): the filter's on_request result.
-FilterStatus dispatch(FilterCallbacks& request, HookCall* call,
-                      const coprocess::Object& object) {
-  if (!call->start(object)) {
+FilterStatus dispatch(FilterCallbacks& request, HookCall* call, int hook_type,
+                      std::string_view wire) {
+  if (!call->start(hook_type, wire)) {
     delete call;
     request.reply_locally(LocalReplyCause::ServiceUnavailable,
                           "too many plugin calls in flight (max_in_flight)");
@@ -475,7 +497,11 @@ int grpc_status_for_http(int status) {
 
 HookFilter::HookFilter(PluginContext* context, const ApiConfig& api, int hook_type,
                        std::string name)
-    : context_(context), api_(&api), hook_type_(hook_type), hook_name_(std::move(name)) {}
+    : context_(context),
+      api_(&api),
+      hook_type_(hook_type),
+      hook_name_(std::move(name)),
+      fixed_(fixed_part(api, hook_type, hook_name_)) {}
 
 FilterStatus HookFilter::on_request(FilterCallbacks& request) {
   bool wait = false, whole = false, skip = false;
@@ -484,13 +510,11 @@ FilterStatus HookFilter::on_request(FilterCallbacks& request) {
   if (skip) return FilterStatus::kContinue;
   google::protobuf::Arena arena;
   auto* object = google::protobuf::Arena::CreateMessage<coprocess::Object>(&arena);
-  object->set_hook_type(static_cast<coprocess::HookType>(hook_type_));
-  object->set_hook_name(hook_name_);
   build_mini_request(request.request(), request.downstream().scheme(), body,
                      object->mutable_request());
   if (hook_type_ != coprocess::Pre) fill_session(request.identity(), object);
-  fill_spec(*api_, object);
-  if (!fits(*context_, *object)) {
+  std::string wire = serialise_call(*object, fixed_);
+  if (!fits(*context_, wire)) {
     // Too large to send: the body-too-large policy (413 / passed on unseen).
     ++context_->shard->stats.body_too_large;
     if (context_->config->on_error_allow) {
@@ -502,13 +526,15 @@ FilterStatus HookFilter::on_request(FilterCallbacks& request) {
     return FilterStatus::kStop;
   }
   auto* call = new RequestHookCall(context_, &request, api_, hook_type_, &hook_name_, whole, body);
-  return dispatch(request, call, *object);
+  return dispatch(request, call, hook_type_, wire);
 }
 
 // CustomKeyCheck.
 
 CustomAuthFilter::CustomAuthFilter(PluginContext* context, const ApiConfig& api)
-    : context_(context), api_(&api) {}
+    : context_(context),
+      api_(&api),
+      fixed_(fixed_part(api, coprocess::CustomKeyCheck, api.auth_check)) {}
 
 FilterStatus CustomAuthFilter::on_request(FilterCallbacks& request) {
   AuthShard* auth = context_->shard->auth;
@@ -545,19 +571,17 @@ FilterStatus CustomAuthFilter::on_request(FilterCallbacks& request) {
   }
   google::protobuf::Arena arena;
   auto* object = google::protobuf::Arena::CreateMessage<coprocess::Object>(&arena);
-  object->set_hook_type(coprocess::CustomKeyCheck);
-  object->set_hook_name(api_->auth_check);
   build_mini_request(request.request(), request.downstream().scheme(), body,
                      object->mutable_request());
-  fill_spec(*api_, object);
-  if (!fits(*context_, *object)) {
+  std::string wire = serialise_call(*object, fixed_);
+  if (!fits(*context_, wire)) {
     ++context_->shard->stats.body_too_large;
     ++context_->shard->stats.auth_failures;
     request.reply_locally(LocalReplyCause::PayloadTooLarge, kBodyTooLarge);
     return FilterStatus::kStop;
   }
   auto* call = new AuthHookCall(context_, &request, this, cacheable, credential);
-  return dispatch(request, call, *object);
+  return dispatch(request, call, coprocess::CustomKeyCheck, wire);
 }
 
 bool CustomAuthFilter::on_reply(FilterCallbacks& request, PluginReply& reply,
@@ -660,7 +684,10 @@ bool CustomAuthFilter::admit(FilterCallbacks& request, const AuthEntry& entry,
 
 ResponseHookFilter::ResponseHookFilter(PluginContext* context, const ApiConfig& api,
                                        std::string name)
-    : context_(context), api_(&api), hook_name_(std::move(name)) {}
+    : context_(context),
+      api_(&api),
+      hook_name_(std::move(name)),
+      fixed_(fixed_part(api, coprocess::Response, hook_name_)) {}
 
 uint64_t ResponseHookFilter::held_body_limit() const {
   return context_->config->grpc_send_max_size;
@@ -678,12 +705,9 @@ FilterStatus ResponseHookFilter::on_held_response(FilterCallbacks& request,
   }
   google::protobuf::Arena arena;
   auto* object = google::protobuf::Arena::CreateMessage<coprocess::Object>(&arena);
-  object->set_hook_type(coprocess::Response);
-  object->set_hook_name(hook_name_);
   build_mini_request(request.request(), request.downstream().scheme(), std::string_view(),
                      object->mutable_request());
   fill_session(request.identity(), object);
-  fill_spec(*api_, object);
   coprocess::ResponseObject* r = object->mutable_response();
   r->set_status_code(response.head.status);
   if (response.body_whole) {
@@ -703,7 +727,8 @@ FilterStatus ResponseHookFilter::on_held_response(FilterCallbacks& request,
     m->add_values(h.value.str());
   }
   for (const auto& [k, v] : sent) (*r->mutable_headers())[k] = v;
-  if (!fits(*context_, *object)) {
+  std::string wire = serialise_call(*object, fixed_);
+  if (!fits(*context_, wire)) {
     ++shard.stats.body_too_large;
     return on_error_continues(*context_, request, *api_, coprocess::Response, hook_name_,
                               "the response is larger than grpc_send_max_size")
@@ -712,7 +737,7 @@ FilterStatus ResponseHookFilter::on_held_response(FilterCallbacks& request,
   }
   auto* call = new ResponseHookCall(context_, &request, api_, &hook_name_, &response,
                                     std::move(sent));
-  return dispatch(request, call, *object);
+  return dispatch(request, call, coprocess::Response, wire);
 }
 
 }  // namespace ringway

@@ -89,6 +89,7 @@ class HookFilter final : public RequestFilter {
   const ApiConfig* api_;
   int hook_type_;
   std::string hook_name_;
+  std::string fixed_;  // hook_type, hook_name and spec, serialised once
 };
 
 class CustomAuthFilter final : public RequestFilter {
@@ -106,6 +107,7 @@ class CustomAuthFilter final : public RequestFilter {
 
   PluginContext* context_;
   const ApiConfig* api_;
+  std::string fixed_;
 };
 
 class ResponseHookFilter final : public RequestFilter {
@@ -121,6 +123,7 @@ class ResponseHookFilter final : public RequestFilter {
   PluginContext* context_;
   const ApiConfig* api_;
   std::string hook_name_;
+  std::string fixed_;
 };
 
 // gRPC's status for an HTTP status (the table gRPC clients apply to non-gRPC replies).

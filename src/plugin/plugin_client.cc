@@ -91,7 +91,12 @@ void PluginClient::event_finished(EventCall* call) {
 
 PluginClient::Call* PluginClient::dispatch(const coprocess::Object& object,
                                            PluginReplyDone* done) {
-  int hook = object.hook_type() >= 0 && object.hook_type() < 6 ? object.hook_type() : 0;
+  return dispatch(object.hook_type(), object.SerializeAsString(), done);
+}
+
+PluginClient::Call* PluginClient::dispatch(int hook_type, std::string_view message,
+                                           PluginReplyDone* done) {
+  int hook = hook_type >= 0 && hook_type < 6 ? hook_type : 0;
   if (in_flight_ >= settings_.max_in_flight) {
     ++(*stats_)[hook].refused;
     return nullptr;
@@ -100,8 +105,8 @@ PluginClient::Call* PluginClient::dispatch(const coprocess::Object& object,
   ++(*stats_)[hook].calls;
   auto* call = new Call(this, done, hook, loop_->now_us());
   calls_.insert(call);
-  call->transport_ = GrpcUnaryCall::start(loop_, pool_.get(), dispatch_path_,
-                                          object.SerializeAsString(), options_, call);
+  call->transport_ = GrpcUnaryCall::start(loop_, pool_.get(), dispatch_path_, message,
+                                          options_, call);
   return call;
 }
 

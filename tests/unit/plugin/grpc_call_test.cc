@@ -332,8 +332,16 @@ TEST_F(GrpcCallTest, DispatchesCoprocessObjectsToAPluginServer) {
 
 class Replies : public PluginReplyDone {
  public:
-  void on_plugin_reply(PluginReply& reply) override { replies.push_back(std::move(reply)); }
-  std::vector<PluginReply> replies;
+  // What a test looks at (a reply's object lives on its arena, gone after the call).
+  struct Seen {
+    GrpcCallStatus status;
+    int grpc_status;
+    coprocess::Object object;
+  };
+  void on_plugin_reply(PluginReply& reply) override {
+    replies.push_back(Seen{reply.status, reply.grpc_status, reply.object});
+  }
+  std::vector<Seen> replies;
 };
 
 coprocess::Object hook_object(coprocess::HookType type, const std::string& name,
@@ -374,7 +382,7 @@ TEST_F(GrpcCallTest, ThePluginClientBoundsCallsAndCountsThemPerHook) {
   EXPECT_EQ(client.in_flight(), 2u);
   run_replies(2);
   EXPECT_EQ(client.in_flight(), 0u);
-  for (const PluginReply& r : got.replies) {
+  for (const Replies::Seen& r : got.replies) {
     if (r.status == GrpcCallStatus::kOk) {
       EXPECT_EQ(r.object.hook_name(), "set_headers");
       EXPECT_EQ(r.object.request().set_headers().at("Testheader"), "testvalue");
