@@ -670,19 +670,22 @@ void Exchange::reply_with(ResponseHead& head, std::string body) {
   runner_.set_pending(nullptr);
   runner_.finish();
   shard_->loop->disarm_timer(&timeout_);
-  detach_upstream();  // a response filter answered instead of the upstream
   status_ = head.status;
   flag_ = "PO";  // plugin override
-  if (down_ && (!response_started_ || response_held_)) {
-    response_started_ = true;
-    response_held_ = false;
-    response_body_bytes_ = body.size();
-    head.content_length = static_cast<int64_t>(body.size());
-    ServerStream* down = down_;
-    down_ = nullptr;
-    down->send_local_reply(head, Slice::copy_of(body.data(), static_cast<uint32_t>(body.size())));
-  }
+  head.content_length = static_cast<int64_t>(body.size());
+  answer_downstream(head, body);
   maybe_destroy();
+}
+
+void Exchange::answer_downstream(ResponseHead& head, std::string_view body) {
+  if (response_held_) detach_upstream();  // the upstream's response is dropped
+  if (!down_ || (response_started_ && !response_held_)) return;
+  response_started_ = true;
+  response_held_ = false;
+  response_body_bytes_ = body.size();
+  ServerStream* down = down_;
+  down_ = nullptr;
+  down->send_local_reply(head, Slice::copy_of(body.data(), static_cast<uint32_t>(body.size())));
 }
 
 void Exchange::on_timeout(Timer* timer) {
@@ -734,17 +737,12 @@ void Exchange::finish_locally(LocalReplyCause cause, std::string_view message,
            route_ ? route_->config->target.address.text.c_str() : "-",
            static_cast<int>(message.size()), message.data());
   }
-  if (response_held_) detach_upstream();  // a response filter failed: the rest is dropped
   if (down_ && (!response_started_ || response_held_)) {
-    response_started_ = true;
-    response_held_ = false;
     LocalReply reply = make_local_reply(cause, message, grpc_, extra_headers);
     if (grpc_) status_ = 200;
-    response_body_bytes_ = reply.body.size();
-    Slice body = Slice::copy_of(reply.body.data(), static_cast<uint32_t>(reply.body.size()));
-    ServerStream* down = down_;
-    down_ = nullptr;
-    down->send_local_reply(reply.head, std::move(body));
+    answer_downstream(reply.head, reply.body);
+  } else if (response_held_) {
+    detach_upstream();
   }
   maybe_destroy();
 }

@@ -89,6 +89,9 @@ class Exchange final : public RequestHandler,
   void start_held_response();
   // Ends a request answered while its response was held or buffered.
   void end_held_upstream();
+  // Sends the gateway's (or a filter's) reply instead of the upstream's, if the
+  // client has seen nothing yet; a held upstream response is dropped.
+  void answer_downstream(ResponseHead& head, std::string_view body);
 
   static void on_timeout(Timer* timer);
   static void on_deadline(Timer* timer);

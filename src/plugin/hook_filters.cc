@@ -8,6 +8,7 @@
 
 #include "auth/key_resolver.h"
 #include "base/log.h"
+#include "config/values.h"
 #include "http/local_reply.h"
 #include "io/loop.h"
 #include "plugin/hook_mapping.h"
@@ -39,14 +40,6 @@ const char* hook_label(int hook_type) {
     case coprocess::Response: return "response";
     default: return "unknown";
   }
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
 }
 
 // What every call of one hook sends alike (hook_type, hook_name, spec), serialised
@@ -432,7 +425,7 @@ class ResponseHookCall final : public HookCall {
              (grpc && (n == "content-type" || n.substr(0, 5) == "grpc-"));
     };
     for (const coprocess::Header& h : r.multivalue_headers()) {
-      std::string n = lower(h.key());
+      std::string n = to_lower(h.key());
       if (hop(n)) continue;
       for (const std::string& v : h.values()) headers.push_back({n, v});
     }
@@ -440,7 +433,7 @@ class ResponseHookCall final : public HookCall {
       auto sent = sent_headers_.find(name);
       bool from_multivalue = r.multivalue_headers_size() > 0;
       if (from_multivalue && sent != sent_headers_.end() && sent->second == value) continue;
-      std::string n = lower(name);
+      std::string n = to_lower(name);
       if (hop(n)) continue;
       bool replaced = false;
       for (Header& h : headers) {
@@ -454,7 +447,7 @@ class ResponseHookCall final : public HookCall {
     }
     for (const auto& [name, value] : sent_headers_) {
       (void)value;
-      if (r.headers().count(name) == 0 && !hop(lower(name))) remove_headers(headers, lower(name));
+      if (r.headers().count(name) == 0 && !hop(to_lower(name))) remove_headers(headers, to_lower(name));
     }
     if (!headers_are_valid(headers, why)) return false;
     if (grpc) {

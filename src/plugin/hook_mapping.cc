@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/hex.h"
+#include "config/values.h"
 #include "http/local_reply.h"
 
 namespace ringway {
@@ -183,16 +184,11 @@ bool apply_request_changes(const coprocess::MiniRequestObject& reply, RequestHea
     }
   }
   // Headers: deletions, then the values set (our names are lower-case).
-  auto lower = [](std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
-  };
-  for (const std::string& name : reply.delete_headers()) remove_headers(head.headers, lower(name));
+  for (const std::string& name : reply.delete_headers()) {
+    remove_headers(head.headers, to_lower(name));
+  }
   for (const auto& [name, value] : reply.set_headers()) {
-    std::string n = lower(name);
+    std::string n = to_lower(name);
     if (n == "host") {
       head.authority = value;
       continue;
@@ -241,13 +237,7 @@ OverrideReply decide_override(const coprocess::ReturnOverrides& o) {
   r.active = true;
   r.status = o.response_code();
   std::string message = o.response_error().empty() ? o.response_body() : o.response_error();
-  for (const auto& [name, value] : o.headers()) {
-    std::string n(name);
-    for (char& c : n) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    r.headers.push_back({n, value});
-  }
+  for (const auto& [name, value] : o.headers()) r.headers.push_back({to_lower(name), value});
   if (r.status >= 400 && !o.override_error()) {
     // Tyk's error template: {"error": "..."} (its default message when none is given).
     r.body = "{\n    \"error\": ";

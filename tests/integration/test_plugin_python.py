@@ -79,6 +79,12 @@ class PluginProcess:
     def alive(self):
         return self.proc.poll() is None
 
+    def kill(self):
+        """SIGKILL (a plugin that dies); stop() still closes its files."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
     def log_lines(self):
         return [l for l in read_file(self.stderr_path).split("\n") if l]
 

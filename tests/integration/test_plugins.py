@@ -14,55 +14,26 @@ Real processes throughout: the gateway, ringway-plugin-server, ringway-test-back
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 
 import test_grpc as tg
 from harness import (RawConn, check, check_eq, curl_ok, fail, free_port, make_ini, metric,
-                     read_file, scrape, wait_for)
-from test_auth import KeyApi, auth_gateway, expect_error, request, store_path
+                     scrape, wait_for)
+from test_auth import auth_gateway, request
+from test_plugin_python import PluginProcess
 
 MIDDLEWARE_ERROR = "Middleware error"
 FRONTS = {"h1": ["--http1.1"], "h2": ["--http2-prior-knowledge"]}
 INTERNAL, PERMISSION_DENIED, UNAVAILABLE, UNAUTHENTICATED = 13, 7, 14, 16
 
 
-class PluginServer:
-    """ringway-plugin-server on 127.0.0.1 (a free port, or |port|) or a unix socket."""
-
-    def __init__(self, ctx, port=0, unix_path=None):
-        self.binary = tg._fixture(ctx, "ringway-plugin-server")
-        listen = "unix://" + unix_path if unix_path else "127.0.0.1:%d" % port
-        self.stderr_path = ctx.tmp("plugin-%d.stderr" % time.monotonic_ns())
-        self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([self.binary, "--listen", listen], stdout=subprocess.PIPE,
-                                     stderr=self._stderr, stdin=subprocess.DEVNULL)
-        line = self.proc.stdout.readline().decode().strip()
-        if not line.startswith("listening on "):
-            self.stop()
-            fail("ringway-plugin-server did not start: %r %s" % (line, read_file(self.stderr_path)))
-        self.address = line[len("listening on "):]
-        self.port = None if unix_path else int(self.address.rsplit(":", 1)[1])
-        self.target = ("unix://" + unix_path) if unix_path else "tcp://" + self.address
-        ctx._others.append(self)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self._stderr.close()
+def plugin_server(ctx, port=0, unix_path=None):
+    """ringway-plugin-server on 127.0.0.1 (a free port, or |port|) or a unix socket;
+    its .url is what [coprocess] coprocess_grpc_server takes."""
+    listen = "unix://" + unix_path if unix_path else "127.0.0.1:%d" % port
+    return PluginProcess(ctx, "ringway-plugin-server",
+                         [tg._fixture(ctx, "ringway-plugin-server"), "--listen", listen])
 
 
 def coprocess(target, **keys):
@@ -89,6 +60,12 @@ def keyless(backend, listen_path, **keys):
            "use_keyless": True}
     api.update(keys)
     return api
+
+
+def custom_auth(backend, listen_path, auth_check, **keys):
+    """An API at |listen_path| -> |backend| authenticated by the |auth_check| hook."""
+    return keyless(backend, listen_path, use_keyless=False, enable_coprocess_auth=True,
+                   auth_check=auth_check, **keys)
 
 
 def plugin_metric(g, name, **labels):
@@ -119,14 +96,14 @@ def test_plugin_pre_and_post_hooks_change_the_request(ctx):
     (to_inspect: url, PUT, added=1, drop removed), in list order, over HTTP/1.1 and
     HTTP/2; a hook that echoes the object changes nothing."""
     b = ctx.backend()
-    p = PluginServer(ctx)
+    p = plugin_server(ctx)
     apis = {
         "hdr": keyless(b, "/hdr/", pre="set_headers, delete_header"),
         "rw": keyless(b, "/rw/", pre="to_inspect"),
         "post": keyless(b, "/post/", post="set_headers"),
         "echo": keyless(b, "/echo/", pre="unchanged", post="unchanged"),
     }
-    g = plugin_gateway(ctx, apis, p.target)
+    g = plugin_gateway(ctx, apis, p.url)
     for front, flags in FRONTS.items():
         r = curl_ok(*flags, "-H", "X-Remove-Me: 1", "-H", "X-Keep: 2", g.url("/hdr/inspect"))
         check_eq(r.status, 200, front + " /hdr/ status")
@@ -153,12 +130,12 @@ def test_plugin_request_bodies(ctx):
     body, 20 MiB included, with the text form only for UTF-8; a body over
     grpc_send_max_size is 413 under on_error = deny and passed on unseen under allow."""
     b = ctx.backend()
-    p = PluginServer(ctx)
+    p = plugin_server(ctx)
     apis = {
         "body": keyless(b, "/body/", pre="body"),
         "size": keyless(b, "/size/", pre="body_size"),
     }
-    g = plugin_gateway(ctx, apis, p.target, grpc_send_max_size=64 << 20,
+    g = plugin_gateway(ctx, apis, p.url, grpc_send_max_size=64 << 20,
                        grpc_recv_max_size=64 << 20)
     for front, flags in FRONTS.items():
         r = curl_ok(*flags, "--data-binary", "hello", g.url("/body/echo"))
@@ -187,7 +164,7 @@ def test_plugin_request_bodies(ctx):
     two_mib = ctx.tmp("two.bin")
     with open(two_mib, "wb") as f:
         f.write(os.urandom(2 << 20))
-    g = plugin_gateway(ctx, small, p.target, grpc_send_max_size=1 << 20)
+    g = plugin_gateway(ctx, small, p.url, grpc_send_max_size=1 << 20)
     for front, flags in FRONTS.items():
         r = curl_ok(*flags, "--data-binary", "@" + two_mib, g.url("/size/inspect"))
         check_eq(r.status, 413, front + ": over grpc_send_max_size (deny)")
@@ -195,7 +172,7 @@ def test_plugin_request_bodies(ctx):
                  "(grpc_send_max_size)", front + ": 413 message")
     check_eq(plugin_metric(g, "ringway_plugin_body_too_large_total"), 2.0, "too-large count")
     g.stop()
-    g = plugin_gateway(ctx, small, p.target, grpc_send_max_size=1 << 20, on_error="allow")
+    g = plugin_gateway(ctx, small, p.url, grpc_send_max_size=1 << 20, on_error="allow")
     r = curl_ok("--data-binary", "@" + two_mib, g.url("/size/sink"))
     check_eq(r.status, 200, "over the limit under on_error = allow")
     check(r.body.startswith(b"bytes=%d " % (2 << 20)), "the whole body went upstream: %r" % r.body)
@@ -207,7 +184,7 @@ def test_plugin_return_override_matrix(ctx):
     the plugin's headers always; the upstream is never called. gRPC clients get a
     trailers-only status (grpc-status from the HTTP code)."""
     b = ctx.backend()
-    p = PluginServer(ctx)
+    p = plugin_server(ctx)
     apis = {
         "tea": keyless(b, "/tea/", pre="override"),
         "raw": keyless(b, "/raw/", pre="override_raw"),
@@ -217,7 +194,7 @@ def test_plugin_return_override_matrix(ctx):
     s = tg.grpc_server(ctx)
     apis["grpc"] = {"listen_path": tg.SERVICE, "target_url": "h2c://" + s.target,
                     "use_keyless": True, "pre": "auth_fail"}
-    g = plugin_gateway(ctx, apis, p.target)
+    g = plugin_gateway(ctx, apis, p.url)
     before = backend_requests(b)
     for front, flags in FRONTS.items():
         r = curl_ok(*flags, g.url("/tea/hello"))
@@ -244,13 +221,13 @@ def test_plugin_config_data_and_spec(ctx):
     """spec carries APIID (the section name), OrgID (org_id), bundle_hash (MD5 of an
     empty bundle name) and config_data as compact JSON; absent when not set."""
     b = ctx.backend()
-    p = PluginServer(ctx)
+    p = plugin_server(ctx)
     apis = {
         "withdata": keyless(b, "/c/", pre="spec_headers", org_id="org7",
                             config_data='{"b": [1, 2], "a": "x"}'),
         "nodata": keyless(b, "/n/", pre="spec_headers"),
     }
-    g = plugin_gateway(ctx, apis, p.target)
+    g = plugin_gateway(ctx, apis, p.url)
     h = curl_ok(g.url("/c/inspect")).json()["headers"]
     check_eq((h.get("x-api-id"), h.get("x-org-id"), h.get("x-bundle-hash"), h.get("x-config-data")),
              ("withdata", "org7", "d41d8cd98f00b204e9800998ecf8427e", '{"a":"x","b":[1,2]}'),
@@ -270,18 +247,13 @@ def test_plugin_custom_auth(ctx):
     plugin's status; a session without a token is 403 "Forbidden"; refusals send
     Tyk's AuthFailure event to DispatchEvent."""
     b = ctx.backend()
-    p = PluginServer(ctx)
+    p = plugin_server(ctx)
     apis = {
-        "ok": {"listen_path": "/ok/", "strip_listen_path": True, "target_url": b.url(),
-               "use_keyless": False, "enable_coprocess_auth": True, "auth_check": "auth_ok",
-               "post_key_auth": "session_info", "org_id": "acme"},
-        "fail": {"listen_path": "/fail/", "strip_listen_path": True, "target_url": b.url(),
-                 "use_keyless": False, "enable_coprocess_auth": True, "auth_check": "auth_fail"},
-        "notoken": {"listen_path": "/nt/", "strip_listen_path": True, "target_url": b.url(),
-                    "use_keyless": False, "enable_coprocess_auth": True,
-                    "auth_check": "auth_no_token"},
+        "ok": custom_auth(b, "/ok/", "auth_ok", post_key_auth="session_info", org_id="acme"),
+        "fail": custom_auth(b, "/fail/", "auth_fail"),
+        "notoken": custom_auth(b, "/nt/", "auth_no_token"),
     }
-    g = plugin_gateway(ctx, apis, p.target, store=True, event_handler="OnAuthFailure")
+    g = plugin_gateway(ctx, apis, p.url, store=True, event_handler="OnAuthFailure")
     for front, flags in FRONTS.items():
         r = curl_ok(*flags, "-H", "Authorization: tok-" + front, g.url("/ok/inspect"))
         check_eq(r.status, 200, front + ": custom auth accepted (body %r)" % r.body[:200])
@@ -307,16 +279,12 @@ def test_plugin_custom_auth_cache_and_revoke(ctx):
     /tyk/keys/TOKEN evicts it at once (the next request asks the plugin again);
     without a deadline the plugin is asked every time (as Tyk)."""
     b = ctx.backend()
-    p = PluginServer(ctx)
+    p = plugin_server(ctx)
     apis = {
-        "cached": {"listen_path": "/c/", "strip_listen_path": True, "target_url": b.url(),
-                   "use_keyless": False, "enable_coprocess_auth": True,
-                   "auth_check": "auth_cached"},
-        "uncached": {"listen_path": "/u/", "strip_listen_path": True, "target_url": b.url(),
-                     "use_keyless": False, "enable_coprocess_auth": True,
-                     "auth_check": "auth_ok"},
+        "cached": custom_auth(b, "/c/", "auth_cached"),
+        "uncached": custom_auth(b, "/u/", "auth_ok"),
     }
-    g = plugin_gateway(ctx, apis, p.target, store=True)
+    g = plugin_gateway(ctx, apis, p.url, store=True)
 
     def calls():
         return plugin_metric(g, "ringway_plugin_calls_total", hook="auth_check")
@@ -347,13 +315,13 @@ def test_plugin_response_hook(ctx):
     HTTP/1.1 and HTTP/2; a response body over grpc_send_max_size is 500 under deny
     and passed through whole under allow; a reply over grpc_recv_max_size is an error."""
     b = ctx.backend()
-    p = PluginServer(ctx)
+    p = plugin_server(ctx)
     apis = {
         "new": keyless(b, "/new/", response="response_newbody"),
         "hdr": keyless(b, "/hdr/", response="response_header"),
         "big": keyless(b, "/big/", response="response_big"),
     }
-    g = plugin_gateway(ctx, apis, p.target, grpc_send_max_size=1 << 20,
+    g = plugin_gateway(ctx, apis, p.url, grpc_send_max_size=1 << 20,
                        grpc_recv_max_size=1 << 20)
     for front, flags in FRONTS.items():
         r = curl_ok(*flags, g.url("/new/hello"))
@@ -369,7 +337,7 @@ def test_plugin_response_hook(ctx):
         r = curl_ok(*flags, "-H", "X-Big-Bytes: 2000000", g.url("/big/hello"))
         json_error(r, 500, MIDDLEWARE_ERROR, front + ": plugin reply over grpc_recv_max_size")
     g.stop()
-    g = plugin_gateway(ctx, {"hdr": keyless(b, "/hdr/", response="response_header")}, p.target,
+    g = plugin_gateway(ctx, {"hdr": keyless(b, "/hdr/", response="response_header")}, p.url,
                        grpc_send_max_size=1 << 20, on_error="allow")
     r = curl_ok(g.url("/hdr/bytes?n=2000000"))
     check_eq((r.status, len(r.body), r.headers.get("x-response-hook")), (200, 2000000, None),
@@ -382,14 +350,14 @@ def test_plugin_output_that_cannot_go_on_the_wire(ctx):
     unchanged under allow), never bytes on the wire. HEAD and 204 keep their framing
     through a response hook."""
     b = ctx.backend()
-    p = PluginServer(ctx)
+    p = plugin_server(ctx)
     apis = {
         "badreq": keyless(b, "/badreq/", pre="bad_header"),
         "badresp": keyless(b, "/badresp/", response="bad_header"),
         "badstatus": keyless(b, "/badstatus/", pre="bad_status"),
         "hdr": keyless(b, "/hdr/", response="response_header"),
     }
-    g = plugin_gateway(ctx, apis, p.target)
+    g = plugin_gateway(ctx, apis, p.url)
     before = backend_requests(b)
     for front, flags in FRONTS.items():
         json_error(curl_ok(*flags, g.url("/badreq/inspect")), 500, MIDDLEWARE_ERROR,
@@ -417,7 +385,7 @@ def test_plugin_output_that_cannot_go_on_the_wire(ctx):
         nxt = c.read_response()
         check_eq((nxt.status, nxt.body), (200, b"hello\n"), "the response after HEAD")
     g.stop()
-    g = plugin_gateway(ctx, {"badreq": keyless(b, "/badreq/", pre="bad_header")}, p.target,
+    g = plugin_gateway(ctx, {"badreq": keyless(b, "/badreq/", pre="bad_header")}, p.url,
                        on_error="allow")
     r = curl_ok(g.url("/badreq/inspect"))
     check_eq((r.status, "x-bad" in r.json()["headers"]), (200, False),
@@ -435,7 +403,7 @@ def test_plugin_failures_deny_and_allow(ctx):
     unchanged; auth_check fails closed (403) either way; every failure is counted and
     logged; nothing hangs."""
     b = ctx.backend()
-    p = PluginServer(ctx)
+    p = plugin_server(ctx)
     dead = "tcp://127.0.0.1:%d" % free_port()
     garbage = "tcp://" + b.url().split("//", 1)[1]
     s = tg.grpc_server(ctx)
@@ -446,15 +414,13 @@ def test_plugin_failures_deny_and_allow(ctx):
             "err": keyless(b, "/err/", pre="grpc_error"),
             "slow": keyless(b, "/slow/", pre="sleep"),
             "noreq": keyless(b, "/noreq/", pre="no_request"),
-            "auth": {"listen_path": "/auth/", "strip_listen_path": True, "target_url": b.url(),
-                     "use_keyless": False, "enable_coprocess_auth": True,
-                     "auth_check": "auth_ok"},
+            "auth": custom_auth(b, "/auth/", "auth_ok"),
             "grpc": {"listen_path": tg.SERVICE, "target_url": "h2c://" + s.target,
                      "use_keyless": True, "pre": "grpc_error"},
         }
 
     for on_error in ("deny", "allow"):
-        g = plugin_gateway(ctx, apis(), p.target, store=True, on_error=on_error, timeout_ms=300)
+        g = plugin_gateway(ctx, apis(), p.url, store=True, on_error=on_error, timeout_ms=300)
         allow = on_error == "allow"
         for path in ("/err/inspect", "/noreq/inspect"):
             r = curl_ok(g.url(path))
@@ -501,8 +467,8 @@ def test_plugin_malformed_body_while_a_response_hook_waits(ctx):
     400, the hook's late reply finds nothing (no use after free: ASan runs this), and
     the gateway serves on."""
     b = ctx.backend()
-    p = PluginServer(ctx)
-    g = plugin_gateway(ctx, {"slow": keyless(b, "/slow/", response="sleep")}, p.target,
+    p = plugin_server(ctx)
+    g = plugin_gateway(ctx, {"slow": keyless(b, "/slow/", response="sleep")}, p.url,
                        timeout_ms=2000)
     with RawConn(g.port) as c:
         c.send(b"POST /slow/hello HTTP/1.1\r\nHost: gw.test\r\nTransfer-Encoding: chunked\r\n"
@@ -520,29 +486,29 @@ def test_plugin_killed_and_restarted(ctx):
     """A plugin server killed mid-run: requests fail cleanly (500) while it is gone and
     succeed again once it is back on the same port, without restarting the gateway."""
     b = ctx.backend()
-    p = PluginServer(ctx)
+    p = plugin_server(ctx)
     port = p.port
-    g = plugin_gateway(ctx, {"pre": keyless(b, "/pre/", pre="set_headers")}, p.target,
+    g = plugin_gateway(ctx, {"pre": keyless(b, "/pre/", pre="set_headers")}, p.url,
                        timeout_ms=500)
     check_eq(curl_ok(g.url("/pre/inspect")).status, 200, "before the kill")
     p.kill()
     for _ in range(3):
         json_error(curl_ok(g.url("/pre/inspect")), 500, MIDDLEWARE_ERROR, "plugin gone")
-    p2 = PluginServer(ctx, port=port)
+    p2 = plugin_server(ctx, port=port)
     wait_for(lambda: curl_ok(g.url("/pre/inspect")).status == 200, 10,
              what="requests succeeding after the plugin came back")
     check_eq(curl_ok(g.url("/pre/inspect")).json()["headers"].get("testheader"), "testvalue",
              "the hook runs again")
     check(g.alive(), "the gateway stayed up")
-    p2.stop()
+    p2.stop_gracefully()
 
 
 def test_plugin_max_in_flight(ctx):
     """At max_in_flight calls out on a shard, further requests get 503 at once (gRPC
     14), not a queue; the refusals are counted."""
     b = ctx.backend()
-    p = PluginServer(ctx)
-    g = plugin_gateway(ctx, {"slow": keyless(b, "/slow/", pre="sleep")}, p.target,
+    p = plugin_server(ctx)
+    g = plugin_gateway(ctx, {"slow": keyless(b, "/slow/", pre="sleep")}, p.url,
                        max_in_flight=2, timeout_ms=5000)
     results = []
 
@@ -569,14 +535,14 @@ def test_plugin_hooks_on_grpc_streams(ctx):
     all work and keep streaming (bodies are never buffered for hooks); custom auth on
     a gRPC API reads the per-call metadata."""
     s = tg.grpc_server(ctx)
-    p = PluginServer(ctx)
+    p = plugin_server(ctx)
     apis = {
         "grpc": {"listen_path": tg.SERVICE, "target_url": "h2c://" + s.target,
                  "use_keyless": False, "enable_coprocess_auth": True,
                  "auth_check": "auth_cached", "pre": "set_headers", "post": "set_headers",
                  "response": "response_header"},
     }
-    g = plugin_gateway(ctx, apis, p.target, store=True)
+    g = plugin_gateway(ctx, apis, p.url, store=True)
     target = "127.0.0.1:%d" % g.port
     h = ["--header", "authorization=grpc-token"]
     res = tg.ok(tg.client(ctx, target, "unary", "--count", 5, "--size", 100, *h), "unary")
@@ -603,8 +569,8 @@ def test_plugin_over_unix_socket(ctx):
     """coprocess_grpc_server = unix:///path works (:authority localhost)."""
     b = ctx.backend()
     path = ctx.tmp("plugin.sock")
-    p = PluginServer(ctx, unix_path=path)
-    g = plugin_gateway(ctx, {"pre": keyless(b, "/pre/", pre="set_headers")}, p.target)
+    p = plugin_server(ctx, unix_path=path)
+    g = plugin_gateway(ctx, {"pre": keyless(b, "/pre/", pre="set_headers")}, p.url)
     r = curl_ok(g.url("/pre/inspect"))
     check_eq((r.status, r.json()["headers"].get("testheader")), (200, "testvalue"),
              "a pre hook over a unix socket")
@@ -614,7 +580,7 @@ def test_plugin_reload_adds_and_changes_hooks(ctx):
     """SIGHUP applies [coprocess] and hook changes without a restart: a keyless API
     gains a pre hook, then another one replaces it."""
     b = ctx.backend()
-    p = PluginServer(ctx)
+    p = plugin_server(ctx)
     g = ctx.gateway({"pre": keyless(b, "/pre/")})
     check("testheader" not in curl_ok(g.url("/pre/inspect")).json()["headers"], "no hook yet")
 
@@ -623,10 +589,10 @@ def test_plugin_reload_adds_and_changes_hooks(ctx):
             f.write(make_ini(g.port, apis, sections, shards=1, drain_timeout_ms=3000))
         g.send_signal(signal.SIGHUP)
 
-    reload({"pre": keyless(b, "/pre/", pre="set_headers")}, {"coprocess": coprocess(p.target)})
+    reload({"pre": keyless(b, "/pre/", pre="set_headers")}, {"coprocess": coprocess(p.url)})
     wait_for(lambda: curl_ok(g.url("/pre/inspect")).json()["headers"].get("testheader")
              == "testvalue", 5, what="the pre hook after the reload")
-    reload({"pre": keyless(b, "/pre/", pre="spec_headers")}, {"coprocess": coprocess(p.target)})
+    reload({"pre": keyless(b, "/pre/", pre="spec_headers")}, {"coprocess": coprocess(p.url)})
     wait_for(lambda: curl_ok(g.url("/pre/inspect")).json()["headers"].get("x-api-id") == "pre",
              5, what="the changed hook after the second reload")
     check("testheader" not in curl_ok(g.url("/pre/inspect")).json()["headers"], "old hook gone")
