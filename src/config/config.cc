@@ -62,6 +62,16 @@ constexpr UintKey<GatewayConfig> kGatewayUintKeys[] = {
     {"mailbox_capacity", &GatewayConfig::mailbox_capacity, 16, 65536},
     {"drain_timeout_ms", &GatewayConfig::drain_timeout_ms, 0, 3600000},
     {"access_log_buffer_bytes", &GatewayConfig::access_log_buffer_bytes, 4096, 67108864},
+    {"send_queue_bytes", &GatewayConfig::send_queue_bytes, 16384, 268435456},
+    {"send_timeout_ms", &GatewayConfig::send_timeout_ms, 10, 86400000},
+    {"max_memory_bytes", &GatewayConfig::max_memory_bytes, 1048576, 4294967295u},
+    {"http2_max_glitches", &GatewayConfig::http2_max_glitches, 1, 1000000},
+    {"http2_glitch_refill_per_s", &GatewayConfig::http2_glitch_refill_per_s, 0, 1000000},
+    {"settings_ack_timeout_ms", &GatewayConfig::settings_ack_timeout_ms, 10, 600000},
+    {"upstream_read_timeout_ms", &GatewayConfig::upstream_read_timeout_ms, 10, 86400000},
+    {"client_body_timeout_ms", &GatewayConfig::client_body_timeout_ms, 10, 86400000},
+    {"max_request_body_bytes", &GatewayConfig::max_request_body_bytes, 0, 4294967295u},
+    {"max_chunk_extension_bytes", &GatewayConfig::max_chunk_extension_bytes, 0, 65536},
 };
 
 struct BoolKey {
@@ -227,6 +237,16 @@ class Validator {
         } else {
           error(entry.line, "shards must be auto or a number between 1 and " +
                                 std::to_string(kShardsMax) + ", got '" + entry.value + "'");
+        }
+      } else if (key == "trusted_proxies") {
+        gateway.trusted_proxies.clear();
+        for (std::string_view item : split_list(entry.value)) {
+          IpPrefix prefix;
+          if (parse_ip_prefix(item, prefix, why)) {
+            gateway.trusted_proxies.push_back(std::move(prefix));
+          } else {
+            error(entry.line, "trusted_proxies: " + why);
+          }
         }
       } else if (key == "access_log") {
         std::string lower = to_lower(entry.value);

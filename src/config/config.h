@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <netinet/in.h>
@@ -120,6 +121,17 @@ struct TlsConfig {
 
 enum class LogLevel : uint8_t { Debug, Info, Warn, Error };
 
+// An address block of trusted_proxies: |prefix_len| leading bits of |bytes| (4 bytes
+// used for IPv4, 16 for IPv6).
+struct IpPrefix {
+  int family = 0;  // AF_INET or AF_INET6
+  uint8_t bytes[16] = {};
+  uint8_t prefix_len = 0;
+  std::string text;  // as written
+  // |address|: a numeric IPv4 or IPv6 address (as DownstreamInfo::client_address).
+  bool contains(std::string_view address) const;
+};
+
 struct GatewayConfig {
   std::vector<SockAddr> listen;      // cleartext listeners
   std::vector<SockAddr> tls_listen;  // TLS listeners ([tls] required)
@@ -160,6 +172,33 @@ struct GatewayConfig {
   // Request paths are normalised before routing (http/path_normalize.h); this also
   // merges runs of '/'.
   bool merge_slashes = true;
+  // Hardening limits (conf/ringway.ini says what each one does at its bound).
+  // Per connection: bytes queued for the socket above which the connection stops
+  // reading (and stops feeding its HTTP/2 session) until the queue drains.
+  uint32_t send_queue_bytes = 1048576;
+  // A connection with bytes to send and no write progress for this long is closed.
+  uint32_t send_timeout_ms = 60000;
+  // Per shard: bytes held in connection and stream buffers beyond which new requests
+  // get 503 / UNAVAILABLE (requests already going on keep going).
+  uint32_t max_memory_bytes = 1073741824;
+  // HTTP/2 misbehaviour ("glitches": resets, empty frames, floods) each take one token
+  // from a bucket of http2_max_glitches refilled at http2_glitch_refill_per_s; an
+  // empty bucket ends the connection with GOAWAY(ENHANCE_YOUR_CALM).
+  uint32_t http2_max_glitches = 1000;
+  uint32_t http2_glitch_refill_per_s = 100;
+  // Our SETTINGS must be acknowledged within this (else GOAWAY(SETTINGS_TIMEOUT)).
+  uint32_t settings_ack_timeout_ms = 10000;
+  // A response body that stops for this long is aborted (not gRPC streams).
+  uint32_t upstream_read_timeout_ms = 60000;
+  // A request body that stops for this long ends in 408.
+  uint32_t client_body_timeout_ms = 60000;
+  // Largest request body (413 / RESOURCE_EXHAUSTED beyond); 0 = no limit.
+  uint32_t max_request_body_bytes = 0;
+  // HTTP/1.1: bytes of chunk extensions per chunk (400 beyond).
+  uint32_t max_chunk_extension_bytes = 256;
+  // Clients whose x-forwarded-for / x-forwarded-proto are kept (extended); from any
+  // other client they are replaced.
+  std::vector<IpPrefix> trusted_proxies;
   std::string access_log = "off";  // off | stdout | PATH
   uint32_t access_log_buffer_bytes = 262144;  // per shard; lines beyond it are dropped
   LogLevel log_level = LogLevel::Info;

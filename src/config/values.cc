@@ -6,6 +6,7 @@
 #include <cstring>
 #include <set>
 
+#include <arpa/inet.h>
 #include <netdb.h>
 
 namespace ringway {
@@ -263,6 +264,83 @@ std::vector<SockAddr> parse_listen_list(std::string_view key, std::string_view v
     listen.push_back(std::move(address));
   }
   return listen;
+}
+
+}  // namespace ringway
+
+namespace ringway {
+namespace {
+
+// Parses a numeric address into |bytes| (4 or 16 of them); returns the family or 0.
+int parse_numeric_address(std::string_view text, uint8_t (&bytes)[16]) {
+  char buf[INET6_ADDRSTRLEN + 1];
+  if (text.empty() || text.size() >= sizeof buf) return 0;
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = '\0';
+  if (inet_pton(AF_INET, buf, bytes) == 1) return AF_INET;
+  if (inet_pton(AF_INET6, buf, bytes) == 1) return AF_INET6;
+  return 0;
+}
+
+bool prefix_matches(const uint8_t* a, const uint8_t* b, unsigned bits) {
+  unsigned whole = bits / 8;
+  if (std::memcmp(a, b, whole) != 0) return false;
+  unsigned rest = bits % 8;
+  if (rest == 0) return true;
+  uint8_t mask = static_cast<uint8_t>(0xff00u >> rest);
+  return (a[whole] & mask) == (b[whole] & mask);
+}
+
+}  // namespace
+
+bool parse_ip_prefix(std::string_view text, IpPrefix& out, std::string& why) {
+  text = trim(text);
+  std::string_view address = text;
+  std::string_view length;
+  if (size_t slash = text.find('/'); slash != std::string_view::npos) {
+    address = text.substr(0, slash);
+    length = text.substr(slash + 1);
+  }
+  out = IpPrefix{};
+  out.family = parse_numeric_address(address, out.bytes);
+  if (out.family == 0) {
+    why = "'" + std::string(text) + "' is not an IP address or address/prefix-length";
+    return false;
+  }
+  unsigned max_bits = out.family == AF_INET ? 32 : 128;
+  uint64_t bits = max_bits;
+  if (!length.empty() || text.find('/') != std::string_view::npos) {
+    std::string ignored;
+    if (!parse_uint("prefix length", length, 0, max_bits, bits, ignored)) {
+      why = "'" + std::string(text) + "': the prefix length must be 0.." +
+            std::to_string(max_bits);
+      return false;
+    }
+  }
+  out.prefix_len = static_cast<uint8_t>(bits);
+  uint8_t masked[16];
+  std::memcpy(masked, out.bytes, sizeof masked);
+  for (unsigned bit = out.prefix_len; bit < max_bits; ++bit) {
+    masked[bit / 8] &= static_cast<uint8_t>(~(0x80u >> (bit % 8)));
+  }
+  if (std::memcmp(masked, out.bytes, max_bits / 8) != 0) {
+    why = "'" + std::string(text) + "' has bits set after the prefix length";
+    return false;
+  }
+  out.text = std::string(text);
+  return true;
+}
+
+bool IpPrefix::contains(std::string_view address) const {
+  uint8_t bytes[16] = {};
+  int fam = parse_numeric_address(address, bytes);
+  if (fam == family) return prefix_matches(bytes, this->bytes, prefix_len);
+  // An IPv4 client seen on an IPv6 socket (::ffff:a.b.c.d) against an IPv4 block.
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (fam == AF_INET6 && family == AF_INET && std::memcmp(bytes, kMapped, 12) == 0) {
+    return prefix_matches(bytes + 12, this->bytes, prefix_len);
+  }
+  return false;
 }
 
 }  // namespace ringway

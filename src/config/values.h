@@ -36,4 +36,8 @@ std::vector<std::string_view> split_list(std::string_view text);
 std::vector<SockAddr> parse_listen_list(std::string_view key, std::string_view value,
                                         std::vector<std::string>& whys);
 
+// "10.0.0.0/8", "::1", "fd00::/8" (no prefix length: the single address). Host bits
+// set below the prefix are an error (a typo more often than intended).
+bool parse_ip_prefix(std::string_view text, IpPrefix& out, std::string& why);
+
 }  // namespace ringway

@@ -3,7 +3,7 @@
 
     tests/integration/run.py --build DIR [-k SUBSTRING] [--timeout SECONDS] [--list]
 
-Discovers test_*.py modules in this folder and their test_* functions (in file
+Discovers test_*.py modules in this folder and in tests/security, and their test_* functions (in file
 order), runs each in its own process session with a time limit, prints one line per
 test (`PASS name (1.2s)` or `FAIL name: reason` plus a short traceback) and ends with
 the line `N passed, M failed`. Exits 1 if any test failed.
@@ -28,12 +28,24 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# tests/security holds one test module per attack of the security matrix (README's
+# security section); they use this folder's harness and run in the same suite.
+SECURITY = os.path.join(os.path.dirname(HERE), "security")
+TEST_DIRS = (HERE, SECURITY)
 DEFAULT_TIMEOUT_S = 120
 GRACE_S = 20  # after the in-process alarm, before the process group is killed
 
 
+def module_path(name):
+    for d in TEST_DIRS:
+        path = os.path.join(d, name + ".py")
+        if os.path.exists(path):
+            return path
+    raise SystemExit("no test module %s" % name)
+
+
 def load_module(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, name + ".py"))
+    spec = importlib.util.spec_from_file_location(name, module_path(name))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -44,7 +56,8 @@ def discover():
     if HERE not in sys.path:
         sys.path.insert(0, HERE)
     tests = []
-    for fname in sorted(os.listdir(HERE)):
+    names = [f for d in TEST_DIRS if os.path.isdir(d) for f in sorted(os.listdir(d))]
+    for fname in names:
         if not (fname.startswith("test_") and fname.endswith(".py")):
             continue
         mod_name = fname[:-3]
@@ -120,7 +133,7 @@ def run_child(build, test_id, result_path, timeout_s, bin_dir=None):
         result["reason"] = "%s: %s" % (type(e).__name__, e) if not isinstance(
             e, harness.TestFailure) else str(e)
         tb = traceback.extract_tb(e.__traceback__)
-        frames = [f for f in tb if os.path.dirname(os.path.abspath(f.filename)) == HERE
+        frames = [f for f in tb if os.path.dirname(os.path.abspath(f.filename)) in TEST_DIRS
                   and not f.filename.endswith("run.py")]
         result["trace"] = "".join(traceback.format_list(frames[-4:]))
     finally:

@@ -751,6 +751,69 @@ TEST(ConfigLoader, ParsesAccessLogAndLogLevel) {
                 "'logs/access.log'"}));
 }
 
+TEST(ConfigLoader, ParsesHardeningLimits) {
+  auto defaults = load_ok(std::string("[gateway]\nlisten = 127.0.0.1:8080\n") + kDemoApi);
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->gateway.send_queue_bytes, 1048576u);
+  EXPECT_EQ(defaults->gateway.max_memory_bytes, 1073741824u);
+  EXPECT_EQ(defaults->gateway.max_request_body_bytes, 0u);
+  EXPECT_TRUE(defaults->gateway.trusted_proxies.empty());
+
+  auto config = load_ok(std::string(
+                            "[gateway]\nlisten = 127.0.0.1:8080\n"
+                            "send_queue_bytes = 65536\nsend_timeout_ms = 500\n"
+                            "max_memory_bytes = 4294967295\nhttp2_max_glitches = 10\n"
+                            "http2_glitch_refill_per_s = 0\nsettings_ack_timeout_ms = 200\n"
+                            "upstream_read_timeout_ms = 300\nclient_body_timeout_ms = 400\n"
+                            "max_request_body_bytes = 1000\nmax_chunk_extension_bytes = 0\n"
+                            "trusted_proxies = 10.0.0.0/8, 127.0.0.1, fd00::/8, ::1\n") +
+                        kDemoApi);
+  ASSERT_TRUE(config);
+  const GatewayConfig& gw = config->gateway;
+  EXPECT_EQ(gw.send_queue_bytes, 65536u);
+  EXPECT_EQ(gw.send_timeout_ms, 500u);
+  EXPECT_EQ(gw.max_memory_bytes, 4294967295u);
+  EXPECT_EQ(gw.http2_max_glitches, 10u);
+  EXPECT_EQ(gw.http2_glitch_refill_per_s, 0u);
+  EXPECT_EQ(gw.settings_ack_timeout_ms, 200u);
+  EXPECT_EQ(gw.upstream_read_timeout_ms, 300u);
+  EXPECT_EQ(gw.client_body_timeout_ms, 400u);
+  EXPECT_EQ(gw.max_request_body_bytes, 1000u);
+  EXPECT_EQ(gw.max_chunk_extension_bytes, 0u);
+  ASSERT_EQ(gw.trusted_proxies.size(), 4u);
+  EXPECT_TRUE(gw.trusted_proxies[0].contains("10.200.3.4"));
+  EXPECT_FALSE(gw.trusted_proxies[0].contains("11.0.0.1"));
+  EXPECT_TRUE(gw.trusted_proxies[0].contains("::ffff:10.1.2.3"));  // v4-mapped
+  EXPECT_TRUE(gw.trusted_proxies[1].contains("127.0.0.1"));
+  EXPECT_FALSE(gw.trusted_proxies[1].contains("127.0.0.2"));
+  EXPECT_TRUE(gw.trusted_proxies[2].contains("fd12::1"));
+  EXPECT_FALSE(gw.trusted_proxies[2].contains("fe80::1"));
+  EXPECT_TRUE(gw.trusted_proxies[3].contains("::1"));
+  EXPECT_FALSE(gw.trusted_proxies[3].contains("127.0.0.1"));
+  EXPECT_FALSE(gw.trusted_proxies[3].contains("not an address"));
+}
+
+TEST(ConfigLoader, ReportsBadHardeningLimitsWithLine) {
+  EXPECT_EQ(errors_of(std::string("[gateway]\nsend_queue_bytes = 100\n") + kDemoApi),
+            std::vector<std::string>{
+                "2: send_queue_bytes must be between 16384 and 268435456, got 100"});
+  EXPECT_EQ(errors_of(std::string("[gateway]\nhttp2_max_glitches = 0\n") + kDemoApi),
+            std::vector<std::string>{
+                "2: http2_max_glitches must be between 1 and 1000000, got 0"});
+  EXPECT_EQ(errors_of(std::string("[gateway]\nmax_memory_bytes = 4294967296\n") + kDemoApi),
+            std::vector<std::string>{
+                "2: max_memory_bytes must be between 1048576 and 4294967295, got "
+                "4294967296"});
+  EXPECT_EQ(errors_of(std::string("[gateway]\ntrusted_proxies = 10.0.0.1/8, nope, "
+                                  "10.0.0.0/33, ::1/129\n") +
+                      kDemoApi),
+            (std::vector<std::string>{
+                "2: trusted_proxies: '10.0.0.1/8' has bits set after the prefix length",
+                "2: trusted_proxies: 'nope' is not an IP address or address/prefix-length",
+                "2: trusted_proxies: '10.0.0.0/33': the prefix length must be 0..32",
+                "2: trusted_proxies: '::1/129': the prefix length must be 0..128"}));
+}
+
 TEST(ConfigLoader, TlsListenNeedsTlsSection) {
   EXPECT_EQ(errors_of("[gateway]\ntls_listen = 0.0.0.0:8443\n" + std::string(kDemoApi)),
             (std::vector<std::string>{
