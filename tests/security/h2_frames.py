@@ -14,6 +14,10 @@ helpers below for exact representations.
         c.expect_stream_error(sid, PROTOCOL_ERROR)
 
 Everything is bounded: every read has a deadline, every loop a frame count.
+run.py puts tests/integration (harness) on sys.path, not this folder; a test module
+here imports this one after
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 """
 
 import select
@@ -391,141 +395,149 @@ class H2Conn:
     def _nothing(self):
         return "connection closed" if self.closed else "nothing within %gs" % self.timeout
 
-    def _outcome(self, seen):
-        """What arrived, for failure messages."""
-        text = ", ".join(repr(f) for f in seen[-6:]) if seen else ""
-        end = "connection closed" if self.closed else "then nothing within the timeout"
-        return (text + ", " + end) if text else end.replace("then ", "")
+    def scan(self, decide, timeout=None):
+        """Reads frames until decide(frame) returns True (passed) or False (failed),
+        the timeout passes or the connection closes. Returns (end, frame, outcome):
+        end is "pass", "fail", "closed" or "timeout", frame the deciding one, outcome
+        what arrived, for failure messages."""
+        seen = []
+        t = self.timeout if timeout is None else timeout
+        for f in self.frames(t):
+            seen.append(f)
+            verdict = decide(f)
+            if verdict is not None:
+                return ("pass" if verdict else "fail"), f, self._describe(seen, "")
+        if self.closed:
+            return "closed", None, self._describe(seen, "connection closed")
+        return "timeout", None, self._describe(
+            seen, "nothing%s within %gs" % (" more" if seen else "", t))
 
-    # -- expectations; each returns the deciding frame (None for a close)
+    @staticmethod
+    def _describe(seen, end):
+        shown = [repr(f) for f in seen[-6:]]
+        if len(seen) > 6:
+            shown.insert(0, "...")
+        return ", ".join(shown + ([end] if end else []))
+
+    # -- expectations: each returns the deciding frame (None for a close) or raises
+    # TestFailure naming what arrived instead.
 
     def expect_close(self, timeout=None):
         """The server closes the TCP connection (frames before that are skipped)."""
-        seen = list(self.frames(timeout))
-        if not self.closed:
-            raise TestFailure("expected the connection to close, got %s" % self._outcome(seen))
+        end, _, outcome = self.scan(lambda f: None, timeout)
+        if end != "closed":
+            raise TestFailure("expected the connection to close, got %s" % outcome)
 
     def expect_goaway(self, *codes, timeout=None):
         """A GOAWAY with one of |codes| (any code if none given)."""
-        seen = []
-        for f in self.frames(timeout):
-            seen.append(f)
-            if f.type == GOAWAY:
-                if codes and f.error_code not in codes:
-                    break
-                return f
-        raise TestFailure("expected GOAWAY(%s), got %s" % (codes_text(codes) or "any",
-                                                           self._outcome(seen)))
+        end, f, outcome = self.scan(
+            lambda f: (not codes or f.error_code in codes) if f.type == GOAWAY else None,
+            timeout)
+        if end != "pass":
+            raise TestFailure("expected GOAWAY(%s), got %s" % (codes_text(codes) or "any",
+                                                               outcome))
+        return f
 
     def expect_rst(self, sid, *codes, timeout=None):
-        """RST_STREAM on |sid| with one of |codes|."""
-        seen = []
-        for f in self.frames(timeout):
-            seen.append(f)
-            if (f.type == RST_STREAM and f.sid == sid) or f.type == GOAWAY:
-                if f.type == RST_STREAM and f.error_code in codes:
-                    return f
-                break
-        raise TestFailure("expected RST_STREAM(stream %d, %s), got %s"
-                          % (sid, codes_text(codes), self._outcome(seen)))
+        """RST_STREAM on |sid| with one of |codes| (a GOAWAY fails)."""
+        def decide(f):
+            if f.type == RST_STREAM and f.sid == sid:
+                return f.error_code in codes
+            return False if f.type == GOAWAY else None
+        end, f, outcome = self.scan(decide, timeout)
+        if end != "pass":
+            raise TestFailure("expected RST_STREAM(stream %d, %s), got %s"
+                              % (sid, codes_text(codes), outcome))
+        return f
 
     def expect_conn_error(self, *codes, timeout=None):
         """A connection error: GOAWAY with one of |codes|, or the connection closed.
-        The first GOAWAY decides (a GOAWAY with another code fails even if a close
-        follows); frames before it are skipped."""
-        seen = []
-        for f in self.frames(timeout):
-            seen.append(f)
-            if f.type == GOAWAY:
-                if f.error_code in codes:
-                    return f
-                break
-        if self.closed and not any(f.type == GOAWAY for f in seen):
-            return None
-        raise TestFailure("expected GOAWAY(%s) or close, got %s" % (codes_text(codes),
-                                                                    self._outcome(seen)))
+        The first GOAWAY decides (one with another code fails even if a close
+        follows); other frames before it are skipped."""
+        end, f, outcome = self.scan(
+            lambda f: f.error_code in codes if f.type == GOAWAY else None, timeout)
+        if end not in ("pass", "closed"):
+            raise TestFailure("expected GOAWAY(%s) or close, got %s" % (codes_text(codes),
+                                                                        outcome))
+        return f
 
     def expect_stream_error(self, sid, *codes, timeout=None):
         """A stream error on |sid|: RST_STREAM(sid) or GOAWAY with one of |codes|, or
-        the connection closed. A response HEADERS on |sid|, or an RST_STREAM or GOAWAY
-        with another code, fails at once."""
-        seen = []
-        for f in self.frames(timeout):
-            seen.append(f)
+        the connection closed. The first GOAWAY or RST_STREAM(sid) decides; a response
+        HEADERS on |sid| fails at once."""
+        def decide(f):
             if f.type == GOAWAY or (f.type == RST_STREAM and f.sid == sid):
-                if f.error_code in codes:
-                    return f
-                break
-            if f.type == HEADERS and f.sid == sid:
-                break
-        if self.closed and not any(f.type == GOAWAY for f in seen):
-            return None
-        raise TestFailure("expected RST_STREAM(stream %d, %s) or GOAWAY(%s) or close, got %s"
-                          % (sid, codes_text(codes), codes_text(codes), self._outcome(seen)))
+                return f.error_code in codes
+            return False if f.type == HEADERS and f.sid == sid else None
+        end, f, outcome = self.scan(decide, timeout)
+        if end not in ("pass", "closed"):
+            raise TestFailure("expected RST_STREAM(stream %d, %s) or GOAWAY(%s) or close, "
+                              "got %s" % (sid, codes_text(codes), codes_text(codes), outcome))
+        return f
 
     def expect_ping_ack(self, payload, timeout=None):
-        """A PING ACK carrying |payload|, with no GOAWAY, RST_STREAM or close first."""
-        seen = []
-        for f in self.frames(timeout):
-            seen.append(f)
+        """A PING ACK carrying |payload|, with no other PING ACK, GOAWAY or RST_STREAM
+        first."""
+        def decide(f):
             if f.type == PING and f.flags & ACK:
-                if f.payload == payload:
-                    return f
-                break
-            if f.type in (GOAWAY, RST_STREAM):
-                break
-        raise TestFailure("expected PING(%s, ACK), got %s" % (payload.hex(), self._outcome(seen)))
+                return f.payload == payload
+            return False if f.type in (GOAWAY, RST_STREAM) else None
+        end, f, outcome = self.scan(decide, timeout)
+        if end != "pass":
+            raise TestFailure("expected PING(%s, ACK), got %s" % (payload.hex(), outcome))
+        return f
 
     def expect_settings_ack(self, timeout=None):
-        seen = []
-        for f in self.frames(timeout):
-            seen.append(f)
+        """An empty SETTINGS ACK, with no GOAWAY or RST_STREAM first."""
+        def decide(f):
             if f.type == SETTINGS and f.flags & ACK:
-                if f.payload:
-                    break
-                return f
-            if f.type in (GOAWAY, RST_STREAM):
-                break
-        raise TestFailure("expected SETTINGS(ACK), got %s" % self._outcome(seen))
+                return not f.payload
+            return False if f.type in (GOAWAY, RST_STREAM) else None
+        end, f, outcome = self.scan(decide, timeout)
+        if end != "pass":
+            raise TestFailure("expected SETTINGS(ACK), got %s" % outcome)
+        return f
 
     def expect_data(self, sid, timeout=None):
-        """The next DATA frame on |sid| (no RST_STREAM, GOAWAY or close first)."""
-        seen = []
-        for f in self.frames(timeout):
-            seen.append(f)
+        """The next DATA frame on |sid| (no RST_STREAM(sid) or GOAWAY first)."""
+        def decide(f):
             if f.type == DATA and f.sid == sid:
-                return f
-            if f.type == GOAWAY or (f.type == RST_STREAM and f.sid == sid):
-                break
-        raise TestFailure("expected DATA on stream %d, got %s" % (sid, self._outcome(seen)))
+                return True
+            return False if f.type == GOAWAY or (f.type == RST_STREAM and f.sid == sid) else None
+        end, f, outcome = self.scan(decide, timeout)
+        if end != "pass":
+            raise TestFailure("expected DATA on stream %d, got %s" % (sid, outcome))
+        return f
 
     def read_response(self, sid, timeout=None):
         """Reads stream |sid| to its end: (response fields, body, trailer fields or
-        None). Fails on RST_STREAM, GOAWAY with an error or a close before the end."""
-        seen = []
-        fields, body, trailers = None, b"", None
-        for f in self.frames(timeout):
-            seen.append(f)
+        None). Fails on RST_STREAM(sid), a GOAWAY with an error, or a close first."""
+        got = {"fields": None, "body": b"", "trailers": None}
+
+        def decide(f):
             if f.type == GOAWAY and f.error_code != NO_ERROR:
-                break
+                return False
             if f.sid != sid:
-                continue
+                return None
             if f.type == RST_STREAM:
-                break
-            if f.type == HEADERS or (f.type == CONTINUATION and f.headers is not None):
-                if f.headers is not None:
-                    if fields is None or dict(f.headers).get(":status", "").startswith("1"):
-                        fields = f.headers
-                    else:
-                        trailers = f.headers
-            elif f.type == DATA:
-                body += f.data
+                return False
+            if f.headers is not None:  # a complete block (HEADERS or its CONTINUATION)
+                status = dict(got["fields"] or ()).get(":status", "")
+                if got["fields"] is None or status.startswith("1"):  # final after 1xx
+                    got["fields"] = f.headers
+                else:
+                    got["trailers"] = f.headers
+            if f.type == DATA:
+                got["body"] += f.data
             if f.type in (HEADERS, DATA) and f.flags & END_STREAM:
-                if fields is None:
-                    break
-                return fields, body, trailers
-        raise TestFailure("expected a complete response on stream %d, got %s"
-                          % (sid, self._outcome(seen)))
+                return got["fields"] is not None
+            return None
+
+        end, _, outcome = self.scan(decide, timeout)
+        if end != "pass":
+            raise TestFailure("expected a complete response on stream %d, got %s"
+                              % (sid, outcome))
+        return got["fields"], got["body"], got["trailers"]
 
     def expect_response(self, sid, status="200", timeout=None):
         """read_response() whose :status is |status|; returns (fields, body, trailers)."""

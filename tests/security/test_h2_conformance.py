@@ -109,6 +109,20 @@ def expect_ignored(c, payload=PAYLOAD):
     c.expect_ping_ack(payload)
 
 
+def expect_ping_ack_or_clean_close(c, payload=PAYLOAD):
+    """After the client's GOAWAY: the PING answered, or the connection closed without
+    an error code."""
+    def decide(f):
+        if f.type == PING and f.flags & ACK and f.payload == payload:
+            return True
+        if f.type in (GOAWAY, RST_STREAM) and f.error_code != NO_ERROR:
+            return False
+        return None
+    end, _, outcome = c.scan(decide)
+    if end not in ("pass", "closed"):
+        fail("expected the PING answered or a clean close, got %s" % outcome)
+
+
 def expect_no_more_data(c, sid, seconds=0.2):
     """No DATA on |sid| for |seconds| (the window is used up)."""
     for f in c.frames(seconds):
@@ -139,9 +153,9 @@ DUMMY = hpack_literal("x-dummy", "1")  # not indexed: leaves the decoder's table
 def _(s):
     c = s.conn(handshake=False)
     c.send(h2.PREFACE + settings((INITIAL_WINDOW_SIZE, 65535)))
-    f = c.read_frame()
-    if f is None or f.type != SETTINGS or f.flags & ACK:
-        fail("expected SETTINGS (not ACK) first, got %s" % (f or c._outcome([])))
+    end, f, outcome = c.scan(lambda f: f.type == SETTINGS and not f.flags & ACK)
+    if end != "pass":
+        fail("expected SETTINGS (not ACK) as the first frame, got %s" % outcome)
 
 
 @case("3.5/2", "invalid connection preface -> conn PROTOCOL_ERROR / close")
@@ -355,7 +369,8 @@ def _(s):
     c.expect_conn_error(PROTOCOL_ERROR)
 
 
-@case("5.1.2/1", "streams beyond SETTINGS_MAX_CONCURRENT_STREAMS -> stream PROTOCOL_ERROR|REFUSED_STREAM")
+@case("5.1.2/1", "streams beyond SETTINGS_MAX_CONCURRENT_STREAMS "
+      "-> stream PROTOCOL_ERROR|REFUSED_STREAM")
 def _(s):
     c = s.conn()
     limit = c.server_settings.get(MAX_CONCURRENT_STREAMS)
@@ -778,15 +793,7 @@ def _(s):
 def _(s):
     c = s.conn()
     c.send(goaway(0, 0xFF), ping(PAYLOAD))
-    seen = []
-    for f in c.frames():
-        seen.append(f)
-        if f.type == PING and f.flags & ACK and f.payload == PAYLOAD:
-            return
-        if f.type in (GOAWAY, RST_STREAM) and f.error_code != NO_ERROR:
-            break
-    if not (c.closed and all(f.type != GOAWAY or f.error_code == NO_ERROR for f in seen)):
-        fail("expected the PING answered or a clean close, got %s" % c._outcome(seen))
+    expect_ping_ack_or_clean_close(c)
 
 
 @case("7/2", "RST_STREAM with an unknown error code -> no special behaviour")
@@ -906,7 +913,8 @@ hpack_error_case("hpack/2.3.3/2", "literal whose name index is beyond both table
 hpack_error_case("hpack/4.2/1", "dynamic table size update at the end of a block",
                  hpack_size_update(0), at_end=True)
 # Huffman: 'a' is 00011; padding must be 1-bits, at most 7; EOS (30 1-bits) is invalid.
-hpack_error_case("hpack/5.2/1", "Huffman padding longer than 7 bits", b"\x00" + XT + b"\x82\x1f\xff")
+hpack_error_case("hpack/5.2/1", "Huffman padding longer than 7 bits",
+                 b"\x00" + XT + b"\x82\x1f\xff")
 hpack_error_case("hpack/5.2/2", "Huffman padding of zeros", b"\x00" + XT + b"\x81\x18")
 hpack_error_case("hpack/5.2/3", "Huffman string containing EOS",
                  b"\x00" + XT + b"\x85\xff\xff\xff\xfc\x7f")
@@ -1042,15 +1050,7 @@ def _(s):
 def _(s):
     c = s.conn()
     c.send(goaway(0, NO_ERROR), ping(PAYLOAD))
-    seen = []
-    for f in c.frames():
-        seen.append(f)
-        if f.type == PING and f.flags & ACK and f.payload == PAYLOAD:
-            return
-        if f.type in (GOAWAY, RST_STREAM) and f.error_code != NO_ERROR:
-            break
-    if not (c.closed and all(f.type != GOAWAY or f.error_code == NO_ERROR for f in seen)):
-        fail("expected the PING answered or a clean close, got %s" % c._outcome(seen))
+    expect_ping_ack_or_clean_close(c)
 
 
 @case("generic/3.9/1", "WINDOW_UPDATE on the connection -> accepted")
