@@ -293,7 +293,7 @@ class H2Conn:
         try:
             self.sock.sendall(b"".join(chunks))
         except OSError:
-            self.closed = True
+            pass  # reading finds the close, after any frames sent before it
 
     def new_sid(self):
         sid = self.next_sid
@@ -363,7 +363,11 @@ class H2Conn:
                 self._block = b""
             self._block += block
             if f.flags & END_HEADERS:
-                f.headers = self.decoder.decode(self._block)
+                try:
+                    f.headers = self.decoder.decode(self._block)
+                except hpack.HPACKError as e:
+                    raise TestFailure("the server sent an undecodable header block (%r): %r"
+                                      % (e, f))
                 self._block = b""
 
     def frames(self, timeout=None, limit=1000):
@@ -379,11 +383,14 @@ class H2Conn:
         """Waits for the server's SETTINGS (the first frame it must send) and for the
         ACK of ours."""
         got_settings = got_ack = False
-        deadline = time.monotonic() + max(self.timeout, 2.0)
+        wait = max(self.timeout, 2.0)
+        deadline = time.monotonic() + wait
         while not (got_settings and got_ack):
             f = self.read_frame(max(0.0, deadline - time.monotonic()))
             if f is None:
-                raise TestFailure("handshake: %s after %s" % (self._nothing(), self.log))
+                raise TestFailure("handshake: %s after %s" % (
+                    "connection closed" if self.closed else "nothing within %gs" % wait,
+                    self.log))
             if f.type == SETTINGS:
                 if not got_settings and f.flags & ACK:
                     raise TestFailure("handshake: the server's first frame is a SETTINGS ACK")
@@ -391,9 +398,6 @@ class H2Conn:
                 got_settings = True
             elif not got_settings:
                 raise TestFailure("handshake: the server's first frame is %r, not SETTINGS" % f)
-
-    def _nothing(self):
-        return "connection closed" if self.closed else "nothing within %gs" % self.timeout
 
     def scan(self, decide, timeout=None):
         """Reads frames until decide(frame) returns True (passed) or False (failed),
