@@ -13,6 +13,7 @@ namespace ringway {
 
 class Loop;
 class TcpConn;
+struct MemoryBudget;
 struct GatewayConfig;
 
 // Counters the server codecs keep (per shard; read through /metrics).
@@ -20,6 +21,14 @@ struct HttpServerStats {
   uint64_t requests = 0;            // request heads handed to a handler
   uint64_t malformed_requests = 0;  // unparseable input (the connection is closed)
   LocalReplyCounts local_replies;   // replies made by the codec or a handler
+  uint64_t memory_refused = 0;      // requests refused at max_memory_bytes
+  // HTTP/2 misbehaviour: glitches counted, and connections ended for them with
+  // GOAWAY(ENHANCE_YOUR_CALM); connections ended for an unacknowledged SETTINGS or
+  // a header block that did not end in time.
+  uint64_t http2_glitches = 0;
+  uint64_t http2_calm_goaways = 0;
+  uint64_t http2_settings_timeouts = 0;
+  uint64_t http2_header_timeouts = 0;
 };
 
 // Everything a server codec needs from its connection, owned by the connection.
@@ -30,6 +39,9 @@ struct ServerCodecContext {
   RequestHandlerFactory* handlers = nullptr;
   const DownstreamInfo* info = nullptr;
   HttpServerStats* stats = nullptr;
+  // New requests are refused (503 / UNAVAILABLE) while this is over max_memory_bytes;
+  // null: always admitted.
+  const MemoryBudget* admission = nullptr;
 };
 
 class ServerCodec {

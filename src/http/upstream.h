@@ -89,6 +89,7 @@ class UpstreamCallbacks {
 namespace ringway {
 
 class Loop;
+struct MemoryBudget;
 
 // Limits of the connections to one upstream, copied from the configuration into the
 // pool that owns them (a pool can outlive the configuration it was made from).
@@ -99,6 +100,8 @@ struct UpstreamLimits {
   uint32_t max_header_bytes = 65536;   // response head (and trailers)
   uint32_t stream_buffer_bytes = 1048576;       // HTTP/2 stream window
   uint32_t connection_window_bytes = 16777216;  // HTTP/2 connection window
+  uint32_t send_queue_bytes = 1048576;  // output held back (and input too) above this
+  uint32_t send_timeout_ms = 60000;     // output waiting without progress: closed
   bool operator==(const UpstreamLimits&) const = default;
 };
 
@@ -116,6 +119,7 @@ struct ClientCodecContext {
   Loop* loop = nullptr;
   const UpstreamLimits* limits = nullptr;
   UpstreamConnStats* stats = nullptr;
+  MemoryBudget* memory = nullptr;  // the shard's buffer account (may be null)
 };
 
 }  // namespace ringway

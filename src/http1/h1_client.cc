@@ -1,5 +1,6 @@
 #include "http1/h1_client.h"
 
+#include <cerrno>
 #include <cstring>
 
 #include "base/log.h"
@@ -30,6 +31,8 @@ const llhttp_settings_t* Http1ClientConn::settings() {
 
 Http1ClientConn::Http1ClientConn(const ClientCodecContext& context, Owner* owner)
     : ctx_(context), owner_(owner), tcp_(context.loop, this) {
+  tcp_.set_output_limits(ctx_.limits->send_queue_bytes, ctx_.limits->send_timeout_ms,
+                         ctx_.memory);
   llhttp_init(&parser_, HTTP_RESPONSE, settings());
   parser_.data = this;
   timer_.callback = on_timer;
@@ -244,7 +247,8 @@ void Http1ClientConn::on_recv_end(int error) {
 
 void Http1ClientConn::on_send_error(int error) {
   RW_LOG(Debug, "upstream send failed: %s", strerror(-error));
-  fail_lost("upstream connection reset");
+  fail_lost(error == -ETIMEDOUT ? "upstream stopped reading the request"
+                                : "upstream connection reset");
 }
 
 void Http1ClientConn::on_closed() {

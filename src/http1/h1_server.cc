@@ -274,6 +274,12 @@ int Http1Server::headers_complete() {
     reply_error(LocalReplyCause::BadRequest, "gRPC requires HTTP/2", true);
     return HPE_PAUSED;
   }
+  if (ctx_.admission && ctx_.admission->over(ctx_.limits->max_memory_bytes)) {
+    // Refused, and the connection closed: under memory pressure it frees its buffers.
+    ++ctx_.stats->memory_refused;
+    reply_error(LocalReplyCause::ServiceUnavailable, "gateway memory limit reached", grpc);
+    return HPE_PAUSED;
+  }
   bool chunked = (parser_.flags & F_CHUNKED) != 0;
   if (parser_.flags & F_CONTENT_LENGTH) {
     head_.content_length = static_cast<int64_t>(parser_.content_length);

@@ -88,6 +88,8 @@ void Http2ClientStream::cancel() {
 
 Http2ClientConn::Http2ClientConn(const ClientCodecContext& context, Owner* owner)
     : ctx_(context), owner_(owner), tcp_(context.loop, this) {
+  tcp_.set_output_limits(ctx_.limits->send_queue_bytes, ctx_.limits->send_timeout_ms,
+                         ctx_.memory);
   timer_.callback = on_timer;
   timer_.owner = this;
 }
@@ -346,8 +348,10 @@ void Http2ClientConn::on_recv_end(int) {
   fail_all(UpstreamError{UpstreamFailure::kConnectionLost, "upstream closed the connection"});
 }
 
-void Http2ClientConn::on_send_error(int) {
-  fail_all(UpstreamError{UpstreamFailure::kConnectionLost, "upstream connection reset"});
+void Http2ClientConn::on_send_error(int error) {
+  fail_all(UpstreamError{UpstreamFailure::kConnectionLost,
+                         error == -ETIMEDOUT ? "upstream stopped reading"
+                                             : "upstream connection reset"});
 }
 
 void Http2ClientConn::on_credit(uint32_t credit_id, uint32_t bytes) {

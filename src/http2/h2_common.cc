@@ -83,7 +83,9 @@ void resume_body(nghttp2_session* session, int32_t stream_id, OutboundBody& body
 }
 
 bool pump_session_output(nghttp2_session* session, TcpConn& tcp, uint64_t* written) {
-  for (;;) {
+  // Past the connection's send-queue limit the frames stay in the session (and its
+  // caps on unsent acknowledgements apply) until the peer reads.
+  while (!tcp.output_full()) {
     const uint8_t* data = nullptr;
     ssize_t n = nghttp2_session_mem_send(session, &data);
     if (n < 0) {
@@ -94,6 +96,7 @@ bool pump_session_output(nghttp2_session* session, TcpConn& tcp, uint64_t* writt
     if (written) *written += static_cast<uint64_t>(n);
     tcp.write_copy(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
   }
+  return true;
 }
 
 }  // namespace ringway

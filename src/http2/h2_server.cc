@@ -1,5 +1,6 @@
 #include "http2/h2_server.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -36,6 +37,7 @@ Http2ServerStream::~Http2ServerStream() {
 }
 
 void Http2ServerStream::submit_with_body(ResponseHead& head, bool with_body) {
+  responded_ = true;
   std::string status = std::to_string(head.status);
   std::string length;
   std::vector<nghttp2_nv> nva;
@@ -131,6 +133,8 @@ Http2Server::Http2Server(const ServerCodecContext& context) : ctx_(context) {
   static nghttp2_session_callbacks* const cb = [] {
     nghttp2_session_callbacks* c;
     nghttp2_session_callbacks_new(&c);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(c, cb_begin_frame);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(c, cb_invalid_frame_recv);
     nghttp2_session_callbacks_set_on_begin_headers_callback(c, cb_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback2(c, cb_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, cb_frame_recv);
@@ -161,12 +165,20 @@ Http2Server::Http2Server(const ServerCodecContext& context) : ctx_(context) {
 
   idle_timer_.callback = on_timer;
   idle_timer_.owner = this;
+  settings_timer_.callback = on_settings_timeout;
+  settings_timer_.owner = this;
+  header_timer_.callback = on_header_timeout;
+  header_timer_.owner = this;
+  glitch_tokens_ = gw.http2_max_glitches;
+  glitch_refill_ms_ = ctx_.loop->now_ms();
   update_idle_timer();
   request_flush();
 }
 
 Http2Server::~Http2Server() {
   ctx_.loop->disarm_timer(&idle_timer_);
+  ctx_.loop->disarm_timer(&settings_timer_);
+  ctx_.loop->disarm_timer(&header_timer_);
   on_connection_closing();
   nghttp2_session_del(session_);  // no callbacks run from here
   while (streams_) {
@@ -211,14 +223,69 @@ void Http2Server::on_timer(Timer* timer) {
   s->tcp().close_after_flush(kLingerMs);
 }
 
+void Http2Server::terminate(uint32_t code) {
+  nghttp2_session_terminate_session(session_, code);
+  on_connection_closing();
+  pump_session_output(session_, tcp());
+  tcp().close_after_flush(kLingerMs);
+}
+
+void Http2Server::on_settings_timeout(Timer* timer) {
+  auto* s = static_cast<Http2Server*>(timer->owner);
+  if (s->closing_) return;
+  ++s->ctx_.stats->http2_settings_timeouts;
+  RW_LOG(Debug, "client %s: SETTINGS not acknowledged in %u ms; closing",
+         s->ctx_.info->client_address.c_str(), s->ctx_.limits->settings_ack_timeout_ms);
+  s->terminate(NGHTTP2_SETTINGS_TIMEOUT);
+}
+
+void Http2Server::on_header_timeout(Timer* timer) {
+  auto* s = static_cast<Http2Server*>(timer->owner);
+  if (s->closing_) return;
+  ++s->ctx_.stats->http2_header_timeouts;
+  RW_LOG(Debug, "client %s: header block not finished in %u ms; closing",
+         s->ctx_.info->client_address.c_str(), s->ctx_.limits->request_header_timeout_ms);
+  s->terminate(NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+bool Http2Server::recently_reset(int32_t stream_id) const {
+  for (int32_t id : reset_ids_) {
+    if (id == stream_id) return true;
+  }
+  return false;
+}
+
+bool Http2Server::glitch() {
+  ++ctx_.stats->http2_glitches;
+  uint64_t rate = ctx_.limits->http2_glitch_refill_per_s;
+  uint64_t now = ctx_.loop->now_ms();
+  uint64_t refill = rate * (now - glitch_refill_ms_) / 1000;
+  if (refill > 0) {
+    uint64_t max = ctx_.limits->http2_max_glitches;
+    glitch_tokens_ = static_cast<uint32_t>(std::min<uint64_t>(max, glitch_tokens_ + refill));
+    glitch_refill_ms_ = now;
+  }
+  if (glitch_tokens_ > 0) {
+    --glitch_tokens_;
+    return true;
+  }
+  if (!calmed_) {
+    calmed_ = true;
+    ++ctx_.stats->http2_calm_goaways;
+    RW_LOG(Debug, "client %s: HTTP/2 misbehaviour budget spent; GOAWAY(ENHANCE_YOUR_CALM)",
+           ctx_.info->client_address.c_str());
+    nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+  return false;
+}
+
 size_t Http2Server::on_recv(const char* data, size_t len) {
   if (closing_) return len;
-  last_activity_ms_ = ctx_.loop->now_ms();
   ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), len);
   if (rv < 0) {
     RW_LOG(Debug, "client %s: HTTP/2 error: %s", ctx_.info->client_address.c_str(),
            nghttp2_strerror(static_cast<int>(rv)));
-    ++ctx_.stats->malformed_requests;
+    if (!calmed_) ++ctx_.stats->malformed_requests;
     // nghttp2 has queued a GOAWAY where the error allows: send it, then close.
     pump_session_output(session_, tcp());
     on_connection_closing();
@@ -235,7 +302,7 @@ void Http2Server::on_recv_end(int) {
 }
 
 void Http2Server::on_credit(uint32_t credit_id, uint32_t bytes) {
-  last_activity_ms_ = ctx_.loop->now_ms();
+  last_activity_ms_ = ctx_.loop->now_ms();  // the client reads: progress
   auto* stream = static_cast<Http2ServerStream*>(
       nghttp2_session_get_stream_user_data(session_, static_cast<int32_t>(credit_id)));
   if (stream && stream->handler_) stream->handler_->on_response_bytes_sent(bytes);
@@ -274,6 +341,65 @@ void Http2Server::on_connection_closing() {
       ex->on_downstream_reset();
     }
   }
+}
+
+int Http2Server::cb_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd,
+                                void* user_data) {
+  auto* server = static_cast<Http2Server*>(user_data);
+  if (server->calmed_) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  bool glitch = false;
+  switch (hd->type) {
+    case NGHTTP2_DATA:
+      // Empty DATA that does not end the stream moves nothing forward.
+      glitch = hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM);
+      break;
+    case NGHTTP2_HEADERS:
+      // RFC 9113 §5.1.1: a new stream's id must be larger than every id the client
+      // used before. nghttp2 1.52 drops such a HEADERS silently when it no longer
+      // knows the stream; it is a connection error, unless we reset that stream
+      // lately and the client's trailers crossed our RST_STREAM.
+      if ((hd->stream_id & 1) && hd->stream_id <= server->highest_stream_id_ &&
+          !nghttp2_session_find_stream(session, hd->stream_id) &&
+          !server->recently_reset(hd->stream_id)) {
+        nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR);
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+      }
+      if (hd->stream_id > server->highest_stream_id_) server->highest_stream_id_ = hd->stream_id;
+      if (!(hd->flags & NGHTTP2_FLAG_END_HEADERS)) {
+        Loop* loop = server->ctx_.loop;
+        loop->arm_timer(&server->header_timer_, server->ctx_.limits->request_header_timeout_ms);
+      }
+      break;
+    case NGHTTP2_CONTINUATION:
+      if (hd->flags & NGHTTP2_FLAG_END_HEADERS) {
+        server->ctx_.loop->disarm_timer(&server->header_timer_);
+      } else {
+        glitch = hd->length == 0;
+      }
+      break;
+    case NGHTTP2_PRIORITY:
+      glitch = true;  // deprecated (RFC 9113 §5.3.2); nothing here uses it
+      break;
+    case NGHTTP2_SETTINGS:
+      glitch = !(hd->flags & NGHTTP2_FLAG_ACK);
+      break;
+    case NGHTTP2_WINDOW_UPDATE:
+      // For a stream that is not open there is nothing to send.
+      glitch = hd->stream_id != 0 && !nghttp2_session_get_stream_user_data(session, hd->stream_id);
+      break;
+    default:
+      break;
+  }
+  if (glitch && !server->glitch()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  return 0;
+}
+
+int Http2Server::cb_invalid_frame_recv(nghttp2_session*, const nghttp2_frame*, int,
+                                       void* user_data) {
+  // A frame nghttp2 answers with a stream error (RST_STREAM): every reset the client
+  // makes us send counts ("MadeYouReset").
+  auto* server = static_cast<Http2Server*>(user_data);
+  return server->glitch() ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
 int Http2Server::cb_begin_headers(nghttp2_session* session, const nghttp2_frame* frame,
@@ -325,7 +451,13 @@ int Http2Server::cb_header(nghttp2_session* session, const nghttp2_frame* frame,
     return 0;
   }
   if (n == "host") {
-    if (h.authority.empty()) h.authority.assign(v);
+    // RFC 9113 §8.3.1: both must be the same; a request that disagrees with itself
+    // about its host is refused rather than resolved one way or the other.
+    if (h.authority.empty()) {
+      h.authority.assign(v);
+    } else if (!iequals(h.authority, v)) {
+      stream->host_conflict_ = true;
+    }
     return 0;
   }
   if (n == "content-length") {
@@ -352,6 +484,16 @@ void Http2Server::reply_error(Http2ServerStream* stream, LocalReplyCause cause,
 void Http2Server::start_request(Http2ServerStream* stream, bool end_stream) {
   if (stream->header_overflow_) {
     reply_error(stream, LocalReplyCause::HeadersTooLarge, "request header too large");
+    glitch();  // when spent, GOAWAY is queued and the next frame ends the connection
+    return;
+  }
+  if (stream->host_conflict_) {
+    reply_error(stream, LocalReplyCause::BadRequest, "host and :authority differ");
+    return;
+  }
+  if (ctx_.admission && ctx_.admission->over(ctx_.limits->max_memory_bytes)) {
+    ++ctx_.stats->memory_refused;
+    reply_error(stream, LocalReplyCause::ServiceUnavailable, "gateway memory limit reached");
     return;
   }
   if (draining_) {
@@ -367,10 +509,24 @@ void Http2Server::start_request(Http2ServerStream* stream, bool end_stream) {
 int Http2Server::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* frame,
                                void* user_data) {
   auto* server = static_cast<Http2Server*>(user_data);
+  if (frame->hd.type == NGHTTP2_SETTINGS && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+    server->ctx_.loop->disarm_timer(&server->settings_timer_);
+    return 0;
+  }
   auto* stream = static_cast<Http2ServerStream*>(
       nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
   if (!stream) return 0;
+  if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    // A reset before we answered: the "rapid reset" pattern when repeated (legitimate
+    // cancels mostly come after the response started).
+    if (!stream->responded_ && !server->glitch()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return 0;
+  }
   bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  if (frame->hd.type == NGHTTP2_HEADERS || frame->hd.length > 0) {
+    server->last_activity_ms_ = server->ctx_.loop->now_ms();  // the request moves
+  }
+  if (frame->hd.type == NGHTTP2_HEADERS) server->ctx_.loop->disarm_timer(&server->header_timer_);
   if (frame->hd.type == NGHTTP2_HEADERS) {
     if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       stream->head_method_ = stream->head_.method == "HEAD";
@@ -452,7 +608,18 @@ void Http2Server::close_stream(Http2ServerStream* stream) {
 }
 
 int Http2Server::cb_frame_send(nghttp2_session* session, const nghttp2_frame* frame,
-                               void*) {
+                               void* user_data) {
+  if (frame->hd.type == NGHTTP2_RST_STREAM) {
+    auto* server = static_cast<Http2Server*>(user_data);
+    server->reset_ids_[server->reset_next_++ % kRecentResets] = frame->hd.stream_id;
+    return 0;
+  }
+  if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+    auto* server = static_cast<Http2Server*>(user_data);
+    server->ctx_.loop->arm_timer(&server->settings_timer_,
+                                 server->ctx_.limits->settings_ack_timeout_ms);
+    return 0;
+  }
   if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
       !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     return 0;

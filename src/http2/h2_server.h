@@ -47,6 +47,8 @@ class Http2ServerStream final : public ServerStream, public PoolAllocated<Http2S
   bool request_ended_ = false;
   bool head_method_ = false;  // HEAD: responses carry no body
   bool grpc_ = false;         // content-type application/grpc*
+  bool responded_ = false;    // a response (or local reply) was submitted
+  bool host_conflict_ = false;  // a host header that differs from :authority
   RequestHandler* handler_ = nullptr;
   // A local reply made while the client is still sending its body waits for the end
   // of the request, the body being discarded meanwhile (bounded: see
@@ -83,6 +85,9 @@ class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> 
 
  private:
   friend class Http2ServerStream;
+  static int cb_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data);
+  static int cb_invalid_frame_recv(nghttp2_session*, const nghttp2_frame* frame, int error,
+                                   void* user_data);
   static int cb_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
   // Header fields arrive as rcbufs: regular fields are kept by reference, not copied.
   static int cb_header(nghttp2_session*, const nghttp2_frame* frame, nghttp2_rcbuf* name_rc,
@@ -96,6 +101,15 @@ class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> 
   static int cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
                           size_t length, nghttp2_data_source* source, void* user_data);
   static void on_timer(Timer* timer);
+  static void on_settings_timeout(Timer* timer);
+  static void on_header_timeout(Timer* timer);
+
+  // Takes a token for one piece of misbehaviour; false when none is left, after the
+  // connection has been told GOAWAY(ENHANCE_YOUR_CALM) (the caller stops processing).
+  bool glitch();
+  bool recently_reset(int32_t stream_id) const;
+  // Ends the connection from a timer: GOAWAY(|code|), flush, close.
+  void terminate(uint32_t code);
 
   void start_request(Http2ServerStream* stream, bool end_stream);
   void reply_error(Http2ServerStream* stream, LocalReplyCause cause, const char* message);
@@ -113,6 +127,19 @@ class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> 
   // must not hold streams and their upstream work forever).
   Timer idle_timer_;
   uint64_t last_activity_ms_ = 0;
+  // Misbehaviour budget (http2_max_glitches, refilled at http2_glitch_refill_per_s).
+  uint32_t glitch_tokens_ = 0;
+  uint64_t glitch_refill_ms_ = 0;
+  bool calmed_ = false;  // GOAWAY(ENHANCE_YOUR_CALM) queued
+  int32_t highest_stream_id_ = 0;  // of the HEADERS the client sent
+  // The last streams we sent RST_STREAM on: the client's frames may cross it.
+  static constexpr uint32_t kRecentResets = 32;
+  int32_t reset_ids_[kRecentResets] = {};
+  uint32_t reset_next_ = 0;
+  // Our SETTINGS must be acknowledged in settings_ack_timeout_ms.
+  Timer settings_timer_;
+  // A header block (HEADERS + CONTINUATION) must end in request_header_timeout_ms.
+  Timer header_timer_;
 };
 
 }  // namespace ringway

@@ -46,6 +46,7 @@ DownstreamConn::DownstreamConn(const ListenerContext& context, ListenerScope* sc
   info_.client_address = std::move(client_address);
   info_.tls = tls;
   tcp_.attach(fd);
+  tcp_.set_output_limits(gateway().send_queue_bytes, gateway().send_timeout_ms, ctx_.memory);
   if (tls) {
     // Ciphertext is fed one receive buffer at a time and decrypted at once, so the
     // library holds at most a buffer plus one partial record.
@@ -139,7 +140,8 @@ void DownstreamConn::choose_codec(bool http2) {
   ctx_.loop->disarm_timer(&sniff_timer_);
   info_.protocol = http2 ? DownstreamProtocol::kHttp2 : DownstreamProtocol::kHttp1;
   set_protocol_gauge(static_cast<size_t>(info_.protocol));
-  ServerCodecContext codec{ctx_.loop, &tcp_, &gateway(), handlers_, &info_, ctx_.http_stats};
+  ServerCodecContext codec{ctx_.loop, &tcp_, &gateway(), handlers_, &info_, ctx_.http_stats,
+                           ctx_.shed_over_memory ? ctx_.memory : nullptr};
   if (http2) {
     codec_ = std::make_unique<Http2Server>(codec);
   } else {
@@ -198,7 +200,13 @@ void DownstreamConn::on_before_flush() {
 }
 
 void DownstreamConn::on_send_error(int error) {
-  RW_LOG(Debug, "client %s: send failed: %s", info_.client_address.c_str(), strerror(-error));
+  if (error == -ETIMEDOUT) {
+    ++ctx_.stats->send_timeouts;
+    RW_LOG(Debug, "client %s: nothing read for %u ms with output waiting; closing",
+           info_.client_address.c_str(), gateway().send_timeout_ms);
+  } else {
+    RW_LOG(Debug, "client %s: send failed: %s", info_.client_address.c_str(), strerror(-error));
+  }
   if (codec_) codec_->on_connection_closing();
   tcp_.abort();
 }

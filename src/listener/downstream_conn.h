@@ -32,6 +32,7 @@ struct DownstreamStats {
   uint64_t tls_handshakes = 0;          // completed
   uint64_t tls_resumed_handshakes = 0;  // of which resumed a session
   uint64_t tls_handshake_failures = 0;  // failed or timed out
+  uint64_t send_timeouts = 0;  // closed after send_timeout_ms without write progress
 };
 
 // The configuration a connection was accepted under; kept alive (acquire/release)
@@ -55,6 +56,10 @@ struct ListenerContext {
   DownstreamConnList* connections = nullptr;
   DownstreamStats* stats = nullptr;
   HttpServerStats* http_stats = nullptr;
+  MemoryBudget* memory = nullptr;  // the shard's buffer account (max_memory_bytes)
+  // Refuse new requests while |memory| is over max_memory_bytes (not on the admin
+  // listener: /metrics must answer when the shard is under pressure).
+  bool shed_over_memory = true;
 };
 
 class DownstreamConn final : public TcpConn::Handler, public PoolAllocated<DownstreamConn> {

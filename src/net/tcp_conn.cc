@@ -41,12 +41,15 @@ TcpConn::TcpConn(Loop* loop, Handler* handler) : loop_(loop), handler_(handler) 
   connect_op_.owner = this;
   linger_timer_.callback = on_linger_timeout;
   linger_timer_.owner = this;
+  send_timer_.callback = on_send_timeout;
+  send_timer_.owner = this;
 }
 
 TcpConn::~TcpConn() {
   // The owner frees us only after on_closed(); anything else is a lifetime bug.
   RW_CHECK(fd_ < 0 && ops_in_flight_ == 0);
   loop_->disarm_timer(&linger_timer_);
+  loop_->disarm_timer(&send_timer_);
   if (tls_rx_block_) heap_block_unref(tls_rx_block_);
 }
 
@@ -92,9 +95,62 @@ void TcpConn::use_tls(std::unique_ptr<TlsSession> session, TlsRecordPolicy polic
   record_policy_ = policy;
 }
 
+void TcpConn::set_output_limits(size_t queue_bytes, uint32_t timeout_ms, MemoryBudget* budget) {
+  send_queue_limit_ = queue_bytes;
+  send_timeout_ms_ = timeout_ms;
+  if (budget_ != budget) {
+    if (budget_) budget_->release(charged_);
+    charged_ = 0;
+    budget_ = budget;
+    sync_charge();
+  }
+}
+
+void TcpConn::sync_charge() {
+  if (!budget_) return;
+  size_t held = queued_bytes_ + stashed_bytes_;
+  if (held > charged_) {
+    budget_->charge(held - charged_);
+  } else {
+    budget_->release(charged_ - held);
+  }
+  charged_ = held;
+}
+
+void TcpConn::check_backlog() {
+  if (!backlogged_) {
+    backlogged_ = queued_bytes_ > send_queue_limit_;
+  } else if (queued_bytes_ <= send_queue_limit_ / 2) {
+    // Drained enough: take input again (at the end of the turn, as resume_recv does)
+    // and let the handler produce the output it held back.
+    backlogged_ = false;
+    loop_->queue_deferred(this);
+    loop_->queue_flush(this);
+  }
+}
+
+void TcpConn::on_send_timeout(Timer* timer) {
+  auto* c = static_cast<TcpConn*>(timer->owner);
+  if (c->closing_ >= CloseState::Lingering) return;
+  if (c->queue_.empty() && c->plain_queue_.empty() && !c->send_in_flight_) return;
+  uint64_t now = c->loop_->now_ms();
+  uint64_t idle = now - c->last_send_progress_ms_;
+  if (idle < c->send_timeout_ms_) {
+    c->loop_->arm_timer(&c->send_timer_, c->send_timeout_ms_ - idle);
+    return;
+  }
+  // The peer has not taken a byte for send_timeout_ms: give up on it.
+  if (c->closing_ == CloseState::Flushing) {
+    c->begin_close();
+    c->maybe_finish_close();
+    return;
+  }
+  c->handler_->on_send_error(-ETIMEDOUT);
+}
+
 void TcpConn::start_recv() {
   recv_wanted_ = true;
-  if (!recv_armed_ && !paused_) arm_recv();
+  if (!recv_armed_ && !input_held()) arm_recv();
 }
 
 void TcpConn::arm_recv() {
@@ -134,7 +190,7 @@ void TcpConn::on_recv_complete(Op* op, int32_t res, uint32_t flags) {
       }
     }
     buffers.unref(bid);  // the completion's own reference
-    if (!more && !c->recv_armed_ && c->recv_wanted_ && !c->paused_) c->arm_recv();
+    if (!more && !c->recv_armed_ && c->recv_wanted_ && !c->input_held()) c->arm_recv();
   } else if (res == -ENOBUFS) {
     // Out of receive buffers: wait for some to come back, then re-arm. Nothing is
     // lost: the data stays in the socket.
@@ -145,7 +201,8 @@ void TcpConn::on_recv_complete(Op* op, int32_t res, uint32_t flags) {
   } else if (res == -ECANCELED) {
     // Cancelled because the stash filled while paused, or by close. If input was
     // resumed before this completion arrived, nobody else will re-arm: do it here.
-    if (!c->recv_armed_ && c->recv_wanted_ && !c->paused_ && c->closing_ < CloseState::Closing) {
+    if (!c->recv_armed_ && c->recv_wanted_ && !c->input_held() &&
+        c->closing_ < CloseState::Closing) {
       c->arm_recv();
     }
   } else {
@@ -180,7 +237,7 @@ void TcpConn::on_recv_complete(Op* op, int32_t res, uint32_t flags) {
 void TcpConn::deliver(const char* data, size_t len, HeapBlock* block) {
   // Slice::from_recv (here and in the handler) shares TLS plaintext's block.
   set_thread_delivery_block(block);
-  if (paused_ || !stash_.empty()) {
+  if (input_held() || !stash_.empty()) {
     stash(Slice::from_recv(data, static_cast<uint32_t>(len)));
   } else {
     size_t consumed = handler_->on_recv(data, len);
@@ -193,16 +250,17 @@ void TcpConn::deliver(const char* data, size_t len, HeapBlock* block) {
 
 void TcpConn::stash(Slice bytes) {
   // Adjacent runs of one block (TLS records) share an entry and a reference.
+  stashed_bytes_ += bytes.size();
   if (stash_.empty() || !stash_.back().absorb(bytes)) stash_.push_back(std::move(bytes));
-  size_t stashed = 0;
-  for (const Slice& s : stash_) stashed += s.size();
-  if (stashed > kStashLimitBytes && recv_armed_) loop_->ring().cancel(&recv_op_);
+  if (stashed_bytes_ > kStashLimitBytes && recv_armed_) loop_->ring().cancel(&recv_op_);
+  sync_charge();
 }
 
 void TcpConn::deliver_stash() {
-  while (!paused_ && !stash_.empty() && closing_ < CloseState::Lingering) {
+  while (!input_held() && !stash_.empty() && closing_ < CloseState::Lingering) {
     Slice s = std::move(stash_.front());
     stash_.pop_front();
+    stashed_bytes_ -= s.size();
     if (s.empty()) {  // end-of-input marker
       handler_->on_recv_end(0);
       return;
@@ -212,10 +270,12 @@ void TcpConn::deliver_stash() {
     set_thread_delivery_block(nullptr);
     if (consumed < s.size()) {
       s.advance(static_cast<uint32_t>(consumed));
+      stashed_bytes_ += s.size();
       stash_.push_front(std::move(s));
-      return;
+      break;
     }
   }
+  sync_charge();
 }
 
 void TcpConn::run_deferred() {
@@ -228,11 +288,13 @@ void TcpConn::run_deferred() {
   }
   if (starving_) {
     starving_ = false;
-    if (recv_wanted_ && !paused_) arm_recv();
+    if (recv_wanted_ && !input_held()) arm_recv();
   }
-  if (!paused_) {
+  if (!input_held()) {
     deliver_stash();
-    if (closing_ < CloseState::Closing && !paused_ && recv_wanted_ && !recv_armed_) arm_recv();
+    if (closing_ < CloseState::Closing && !input_held() && recv_wanted_ && !recv_armed_) {
+      arm_recv();
+    }
   }
   maybe_finish_close();
 }
@@ -283,6 +345,8 @@ void TcpConn::flush() {
   handler_->on_before_flush();
   if (tls_) tls_encrypt();
   if (!send_in_flight_ && !queue_.empty() && connected_) submit_send();
+  check_backlog();
+  sync_charge();
 }
 
 void TcpConn::submit_send() {
@@ -298,6 +362,12 @@ void TcpConn::submit_send() {
   send_in_flight_ = true;
   ++ops_in_flight_;
   loop_->ring().sendmsg(fd_, &msg_, &send_op_);
+  if (send_timeout_ms_ != 0 && !send_timer_.armed) {
+    // Output starts waiting now; the timer checks for progress when it fires rather
+    // than being re-armed by every send.
+    last_send_progress_ms_ = loop_->now_ms();
+    loop_->arm_timer(&send_timer_, send_timeout_ms_);
+  }
 }
 
 void TcpConn::on_send_complete(Op* op, int32_t res, uint32_t) {
@@ -318,6 +388,7 @@ void TcpConn::on_send_complete(Op* op, int32_t res, uint32_t) {
   }
   size_t sent = static_cast<size_t>(res);
   c->queued_bytes_ -= sent;
+  if (sent > 0) c->last_send_progress_ms_ = c->loop_->now_ms();
   size_t cipher_sent = sent;
   while (sent > 0 && !c->queue_.empty()) {
     Piece& front = c->queue_.front();
@@ -337,6 +408,8 @@ void TcpConn::on_send_complete(Op* op, int32_t res, uint32_t) {
     c->maybe_finish_close();
     return;
   }
+  c->check_backlog();
+  c->sync_charge();
   if (!c->queue_.empty() || !c->plain_queue_.empty()) {
     c->loop_->queue_flush(c);
   } else {
@@ -376,7 +449,11 @@ void TcpConn::close_after_flush(uint32_t linger_ms) {
   shutdown(fd_, SHUT_WR);
   closing_ = CloseState::Lingering;
   stash_.clear();
+  stashed_bytes_ = 0;
+  sync_charge();
   paused_ = false;
+  backlogged_ = false;
+  loop_->disarm_timer(&send_timer_);
   recv_wanted_ = true;
   if (!recv_armed_) arm_recv();
   loop_->arm_timer(&linger_timer_, linger_ms);
@@ -398,6 +475,7 @@ void TcpConn::begin_close() {
   closing_ = CloseState::Closing;
   recv_wanted_ = false;
   loop_->disarm_timer(&linger_timer_);
+  loop_->disarm_timer(&send_timer_);
   if (starving_) {
     starving_ = false;
     loop_->remove_starving(this);
@@ -414,6 +492,8 @@ void TcpConn::begin_close() {
   plain_queue_.clear();
   tls_credits_.clear();
   stash_.clear();
+  stashed_bytes_ = 0;
+  sync_charge();
 }
 
 void TcpConn::maybe_finish_close() {
@@ -422,6 +502,8 @@ void TcpConn::maybe_finish_close() {
   plain_queue_.clear();
   queued_bytes_ = 0;
   stash_.clear();
+  stashed_bytes_ = 0;
+  sync_charge();
   if (tls_rx_block_) {
     heap_block_unref(tls_rx_block_);
     tls_rx_block_ = nullptr;
@@ -483,7 +565,7 @@ void TcpConn::tls_receive(const char* data, size_t len) {
         // after it (and the TCP end that follows) are ignored.
         tls_input_closed_ = true;
         recv_wanted_ = false;
-        if (!stash_.empty() || paused_) {
+        if (!stash_.empty() || input_held()) {
           stash_.push_back(Slice());
         } else {
           handler_->on_recv_end(0);

@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 
 #include "io/loop.h"
+#include "mem/memory_budget.h"
 #include "mem/slice.h"
 
 namespace ringway {
@@ -80,6 +81,17 @@ class TcpConn : private Flushable, private Deferred {
   // Runs the connection through |session| (see the top of this file). A server
   // session: call before start_recv(). A client session: before connect().
   void use_tls(std::unique_ptr<TlsSession> session, TlsRecordPolicy policy);
+
+  // Output limits. Above |queue_bytes| queued, input is held back (stashed, then the
+  // receive is cancelled) until the queue is down to half of it, so a peer that does
+  // not read cannot make us produce output without bound; a handler producing output
+  // (an HTTP/2 session) checks output_backlogged() and holds its own frames back too.
+  // With bytes queued and none sent for |timeout_ms|, on_send_error(-ETIMEDOUT).
+  // |budget| (may be null) is charged with the bytes queued and stashed.
+  void set_output_limits(size_t queue_bytes, uint32_t timeout_ms, MemoryBudget* budget);
+  bool output_backlogged() const { return backlogged_; }
+  // More than the queue limit is queued: a producer should hold further output.
+  bool output_full() const { return queued_bytes_ > send_queue_limit_; }
   const TlsSession* tls() const { return tls_.get(); }
 
   void start_recv();
@@ -118,6 +130,11 @@ class TcpConn : private Flushable, private Deferred {
   static void on_send_complete(Op* op, int32_t res, uint32_t flags);
   static void on_connect_complete(Op* op, int32_t res, uint32_t flags);
   static void on_linger_timeout(Timer* timer);
+  static void on_send_timeout(Timer* timer);
+  bool input_held() const { return paused_ || backlogged_; }
+  // Brings the budget's charge up to date with what is queued and stashed.
+  void sync_charge();
+  void check_backlog();
 
   // TLS, both directions.
   void tls_receive(const char* data, size_t len);
@@ -147,6 +164,7 @@ class TcpConn : private Flushable, private Deferred {
   Op send_op_;
   Op connect_op_;
   Timer linger_timer_;
+  Timer send_timer_;  // armed while output waits; checks for progress when it fires
   uint32_t ops_in_flight_ = 0;
   bool recv_armed_ = false;
   bool recv_wanted_ = false;  // receive should be running (start_recv called)
@@ -162,6 +180,15 @@ class TcpConn : private Flushable, private Deferred {
   size_t queued_bytes_ = 0;
   uint32_t pieces_in_flight_ = 0;
   std::deque<Slice> stash_;  // received but not consumed while paused
+  size_t stashed_bytes_ = 0;
+  // Output limits (set_output_limits); the defaults leave a connection unbounded
+  // only until its owner sets them, which every owner does.
+  size_t send_queue_limit_ = SIZE_MAX;
+  uint32_t send_timeout_ms_ = 0;
+  MemoryBudget* budget_ = nullptr;
+  size_t charged_ = 0;
+  uint64_t last_send_progress_ms_ = 0;
+  bool backlogged_ = false;
 
   // TLS state (tls_ null = cleartext).
   struct TlsCredit {

@@ -178,7 +178,7 @@ class ShardRuntime final : public AdminBackend,
       : options_(options),
         mailboxes_(mailboxes),
         mailbox_(mailboxes, static_cast<uint32_t>(options.index), &loop_, event_fd, this),
-        pools_(&loop_),
+        pools_(&loop_, &memory_),
         proxy_handlers_(&proxy_),
         admin_handlers_(this) {}
   ~ShardRuntime();
@@ -278,6 +278,8 @@ class ShardRuntime final : public AdminBackend,
   // Counters.
   DownstreamStats downstream_stats_;
   HttpServerStats http_stats_;
+  // Bytes held in the shard's connection buffers ([gateway] max_memory_bytes).
+  MemoryBudget memory_;
   ApiStatsTable api_stats_;
   uint64_t reloads_applied_ = 0;
   uint64_t reloads_failed_ = 0;
@@ -360,7 +362,7 @@ bool ShardRuntime::init(std::shared_ptr<const Config> config, std::string* error
   proxy_.http_stats = &http_stats_;
   proxy_.unrouted_stats = api_stats_.get("-");
   listener_context_ = ListenerContext{&loop_, options_.index, &connections_,
-                                      &downstream_stats_, &http_stats_};
+                                      &downstream_stats_, &http_stats_, &memory_};
   if (options_.access_log_fd >= 0) {
     access_log_ = std::make_unique<AccessLog>(&loop_, options_.index, options_.access_log_fd,
                                               false, gw.access_log_buffer_bytes);
@@ -611,9 +613,13 @@ void ShardRuntime::accept_connection(int fd, ListenerSocket* l) {
   }
   ++downstream_stats_.connections_accepted;
   RequestHandlerFactory* handlers = &proxy_handlers_;
-  if (l->kind == ListenerKind::kAdmin) handlers = &admin_handlers_;
+  ListenerContext context = listener_context_;
+  if (l->kind == ListenerKind::kAdmin) {
+    handlers = &admin_handlers_;
+    context.shed_over_memory = false;
+  }
   // The connection keeps the configuration it was accepted under.
-  auto* conn = new DownstreamConn(listener_context_, current_, handlers, l->id, fd,
+  auto* conn = new DownstreamConn(context, current_, handlers, l->id, fd,
                                   peer_address(fd), l->kind == ListenerKind::kTls);
   conn->start();
 }
@@ -871,6 +877,7 @@ std::unique_ptr<ShardMetrics> ShardRuntime::snapshot() const {
   m->shard = options_.index;
   m->downstream = downstream_stats_;
   m->http = http_stats_;
+  m->memory = memory_;
   for (const auto& [name, stats] : api_stats_.all()) m->apis[name] = *stats;
   m->active_requests = proxy_.active_exchanges;
   m->upstream_pools = static_cast<uint32_t>(pools_.pool_count());

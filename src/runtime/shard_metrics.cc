@@ -32,6 +32,12 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
     total.downstream.tls_handshake_failures += s.downstream.tls_handshake_failures;
     total.http.requests += s.http.requests;
     total.http.malformed_requests += s.http.malformed_requests;
+    total.http.memory_refused += s.http.memory_refused;
+    total.http.http2_glitches += s.http.http2_glitches;
+    total.http.http2_calm_goaways += s.http.http2_calm_goaways;
+    total.http.http2_settings_timeouts += s.http.http2_settings_timeouts;
+    total.http.http2_header_timeouts += s.http.http2_header_timeouts;
+    total.downstream.send_timeouts += s.downstream.send_timeouts;
     for (size_t c = 0; c < kLocalReplyCauseCount; ++c) {
       total.http.local_replies.by_cause[c] += s.http.local_replies.by_cause[c];
     }
@@ -89,6 +95,37 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
   w.family("ringway_downstream_malformed_requests_total", "counter",
            "Requests or connections dropped as unparseable.");
   w.sample("ringway_downstream_malformed_requests_total", {}, total.http.malformed_requests);
+  w.family("ringway_downstream_send_timeouts_total", "counter",
+           "Client connections closed after send_timeout_ms without reading.");
+  w.sample("ringway_downstream_send_timeouts_total", {}, total.downstream.send_timeouts);
+  w.family("ringway_http2_glitches_total", "counter",
+           "HTTP/2 client misbehaviour counted against http2_max_glitches (premature "
+           "resets, invalid or empty frames, PRIORITY, stray WINDOW_UPDATE, SETTINGS).");
+  w.sample("ringway_http2_glitches_total", {}, total.http.http2_glitches);
+  w.family("ringway_http2_connections_ended_total", "counter",
+           "HTTP/2 client connections ended by the gateway, by reason.");
+  w.sample("ringway_http2_connections_ended_total", {{"reason", "enhance_your_calm"}},
+           total.http.http2_calm_goaways);
+  w.sample("ringway_http2_connections_ended_total", {{"reason", "settings_timeout"}},
+           total.http.http2_settings_timeouts);
+  w.sample("ringway_http2_connections_ended_total", {{"reason", "header_timeout"}},
+           total.http.http2_header_timeouts);
+  w.family("ringway_memory_buffered_bytes", "gauge",
+           "Bytes held in connection buffers (queued output, stashed input), against "
+           "max_memory_bytes.");
+  for (size_t i = 0; i < n; ++i) {
+    w.sample("ringway_memory_buffered_bytes", {{"shard", shard_ids[i]}}, shards[i]->memory.used);
+  }
+  w.family("ringway_memory_buffered_peak_bytes", "gauge",
+           "Largest ringway_memory_buffered_bytes seen.");
+  for (size_t i = 0; i < n; ++i) {
+    w.sample("ringway_memory_buffered_peak_bytes", {{"shard", shard_ids[i]}},
+             shards[i]->memory.peak);
+  }
+  w.family("ringway_memory_refused_requests_total", "counter",
+           "Requests refused (503 / UNAVAILABLE) because the shard was over "
+           "max_memory_bytes.");
+  w.sample("ringway_memory_refused_requests_total", {}, total.http.memory_refused);
 
   // Requests by API.
   w.family("ringway_requests_total", "counter",

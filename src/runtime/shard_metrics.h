@@ -66,6 +66,7 @@ struct ShardMetrics {
   int shard = 0;
   DownstreamStats downstream;
   HttpServerStats http;
+  MemoryBudget memory;  // buffer bytes held now, the peak, requests refused
   std::map<std::string, ApiStats> apis;  // by API name ("-": no API matched)
   int64_t active_requests = 0;           // gauge: proxied requests in progress
   uint32_t upstream_pools = 0;           // gauge: live pools (retired ones included)

@@ -46,22 +46,26 @@ class UpstreamPool {
   virtual void abort_all() = 0;
   virtual uint32_t connection_count() const = 0;
   const UpstreamSettings& settings() const { return settings_; }
+  // The shard's buffer account, charged by the pool's connections.
+  void set_memory_budget(MemoryBudget* memory) { memory_ = memory; }
 
  protected:
   UpstreamPool(Loop* loop, UpstreamSettings settings, UpstreamConnStats* stats)
       : loop_(loop), settings_(std::move(settings)), stats_(stats) {}
   ClientCodecContext codec_context() const {
-    return ClientCodecContext{loop_, &settings_.limits, stats_};
+    return ClientCodecContext{loop_, &settings_.limits, stats_, memory_};
   }
 
   Loop* loop_;
   const UpstreamSettings settings_;
   UpstreamConnStats* stats_;
+  MemoryBudget* memory_ = nullptr;
 };
 
 class UpstreamPools {
  public:
-  explicit UpstreamPools(Loop* loop) : loop_(loop) {}
+  explicit UpstreamPools(Loop* loop, MemoryBudget* memory = nullptr)
+      : loop_(loop), memory_(memory) {}
   ~UpstreamPools();
   UpstreamPools(const UpstreamPools&) = delete;
   UpstreamPools& operator=(const UpstreamPools&) = delete;
@@ -82,6 +86,7 @@ class UpstreamPools {
 
  private:
   Loop* loop_;
+  MemoryBudget* memory_;
   std::map<std::string, std::shared_ptr<UpstreamPool>> active_;  // by settings key
   std::vector<std::shared_ptr<UpstreamPool>> retired_;
   // One client context per distinct TLS setting (APIs with equal ones share it).

@@ -29,6 +29,7 @@ std::shared_ptr<UpstreamPool> UpstreamPools::acquire(const UpstreamSettings& set
   } else {
     pool = std::make_shared<Http1Pool>(loop_, settings, stats, std::move(tls));
   }
+  pool->set_memory_budget(memory_);
   if (shut_down_) pool->shutdown();
   active_.emplace(std::move(key), pool);
   return pool;

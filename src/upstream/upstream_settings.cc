@@ -40,6 +40,8 @@ UpstreamSettings upstream_settings_for(const ApiConfig& api, const Config& confi
   s.limits.max_header_bytes = gw.max_header_bytes;
   s.limits.stream_buffer_bytes = gw.stream_buffer_bytes;
   s.limits.connection_window_bytes = gw.connection_window_bytes;
+  s.limits.send_queue_bytes = gw.send_queue_bytes;
+  s.limits.send_timeout_ms = gw.send_timeout_ms;
   s.max_connections = gw.upstream_max_connections;
   s.max_idle_connections = gw.upstream_max_idle_connections;
   s.reconnect_backoff_ms = gw.upstream_reconnect_backoff_ms;
@@ -82,6 +84,8 @@ std::string UpstreamSettings::key() const {
   num(limits.max_header_bytes);
   num(limits.stream_buffer_bytes);
   num(limits.connection_window_bytes);
+  num(limits.send_queue_bytes);
+  num(limits.send_timeout_ms);
   num(max_connections);
   num(max_idle_connections);
   num(reconnect_backoff_ms);

@@ -1,0 +1,438 @@
+"""HTTP/2 floods and misbehaviour (SECURITY.md §7 rows 1-8, 33): each abuse is
+answered with a bounded cost and ends the connection the way Envoy and nghttp2 do,
+while the gateway keeps serving everyone else.
+
+Raw frames are written by hand (python3-hpack for header blocks). Common pass checks
+("SAFE"): the gateway is alive, a canary request on a fresh connection succeeds, its
+RSS grew less than a stated bound, and the named counter moved."""
+
+import socket
+import struct
+import time
+
+from harness import (RssSampler, admin_section, check, check_eq, curl, fail, free_port,
+                     metric, proxy_apis, require_module, scrape)
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, PRIORITY, RST, SETTINGS, PING, GOAWAY, WINDOW, CONT = 0, 1, 2, 3, 4, 6, 7, 8, 9
+END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
+ENHANCE_YOUR_CALM, SETTINGS_TIMEOUT = 11, 4
+
+
+def frame(ftype, flags, sid, payload=b""):
+    return (len(payload).to_bytes(3, "big") + bytes([ftype, flags])
+            + sid.to_bytes(4, "big") + payload)
+
+
+class RawH2:
+    """A client connection that writes whatever frames it is given and reads only
+    when asked to (so it can play a client that never reads)."""
+
+    def __init__(self, port, rcvbuf=None, ack_settings=True):
+        hpack = require_module("hpack", "python3-hpack")
+        self.encoder = hpack.Encoder()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(5)
+        self.sock.connect(("127.0.0.1", port))
+        self.buf = b""
+        self.goaway = None
+        self.resets = {}
+        self.ack_settings = ack_settings
+        self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
+
+    def headers_block(self, path, method="GET"):
+        return self.encoder.encode([(":method", method), (":scheme", "http"),
+                                    (":path", path), (":authority", "gw.test")])
+
+    def request(self, sid, path, end_stream=True):
+        flags = END_HEADERS | (END_STREAM if end_stream else 0)
+        return frame(HEADERS, flags, sid, self.headers_block(path))
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def try_send(self, data, deadline):
+        """Sends |data| without blocking past |deadline|. Returns False once the
+        gateway has closed the connection (the write failed)."""
+        self.sock.setblocking(False)
+        view = memoryview(data)
+        try:
+            while view and time.monotonic() < deadline:
+                try:
+                    n = self.sock.send(view)
+                    view = view[n:]
+                except BlockingIOError:
+                    time.sleep(0.01)
+            return True
+        except OSError:
+            return False
+        finally:
+            self.sock.setblocking(True)
+            self.sock.settimeout(5)
+
+    def read_frames(self, timeout):
+        """Reads frames until EOF or |timeout|; returns [(type, flags, sid, payload)]
+        and notes GOAWAY and RST_STREAM. Answers SETTINGS (unless told not to)."""
+        out = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            while len(self.buf) >= 9:
+                length = int.from_bytes(self.buf[:3], "big")
+                if len(self.buf) < 9 + length:
+                    break
+                ftype, flags = self.buf[3], self.buf[4]
+                sid = int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF
+                payload = self.buf[9:9 + length]
+                self.buf = self.buf[9 + length:]
+                out.append((ftype, flags, sid, payload))
+                if ftype == GOAWAY:
+                    self.goaway = (int.from_bytes(payload[:4], "big") & 0x7FFFFFFF,
+                                   int.from_bytes(payload[4:8], "big"))
+                elif ftype == RST:
+                    self.resets[sid] = int.from_bytes(payload[:4], "big")
+                elif ftype == SETTINGS and not flags & ACK and self.ack_settings:
+                    try:
+                        self.sock.sendall(frame(SETTINGS, ACK, 0))
+                    except OSError:
+                        pass
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                break
+            except OSError:
+                return out + [("eof",)]
+            if not chunk:
+                return out + [("eof",)]
+            self.buf += chunk
+        return out
+
+    def wait_goaway(self, timeout=5):
+        deadline = time.monotonic() + timeout
+        while self.goaway is None and time.monotonic() < deadline:
+            got = self.read_frames(min(0.5, deadline - time.monotonic()))
+            if got and got[-1] == ("eof",):
+                break
+        return self.goaway
+
+    def closed(self, timeout=5):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = self.read_frames(min(0.5, deadline - time.monotonic()))
+            if got and got[-1] == ("eof",):
+                return True
+        return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def gateway(ctx, **keys):
+    """Backend, gateway (proxy_setup's APIs plus an admin listener), admin port."""
+    admin = free_port()
+    b = ctx.backend()
+    g = ctx.gateway(proxy_apis(b), sections=admin_section(admin), **keys)
+    return b, g, admin
+
+
+def canary(g):
+    r = curl("--http2-prior-knowledge", g.url("/h2c/hello"), timeout=10)
+    check(r.status == 200 and r.body == b"hello\n", "canary on a fresh connection: %r" % (r,))
+    r = curl("--http1.1", g.url("/h1/hello"), timeout=10)
+    check(r.status == 200 and r.body == b"hello\n", "HTTP/1.1 canary: %r" % (r,))
+
+
+def expect_calm(conn, what):
+    goaway = conn.wait_goaway(5)
+    if goaway is None:
+        fail("%s: no GOAWAY within 5 s" % what)
+    check_eq(goaway[1], ENHANCE_YOUR_CALM, "%s: GOAWAY error code" % what)
+    check(conn.closed(5), "%s: connection not closed after GOAWAY" % what)
+
+
+def calm_count(admin):
+    samples, _ = scrape(admin)
+    return metric(samples, "ringway_http2_connections_ended_total", reason="enhance_your_calm")
+
+
+def test_rapid_reset_flood(ctx):
+    """Row 1: rapid reset — HEADERS + RST_STREAM pairs. Past the misbehaviour budget
+    the connection gets GOAWAY(ENHANCE_YOUR_CALM); few requests reach the upstream;
+    SAFE."""
+    b, g, admin = gateway(ctx, http2_max_glitches=100, http2_glitch_refill_per_s=10)
+    before = curl(b.url() + "/stats").json()["requests"]
+    c = RawH2(g.port)
+    batch = b"".join(c.request(sid, "/h2c/slow?ms=200") + frame(RST, 0, sid, (8).to_bytes(4, "big"))
+                     for sid in range(1, 2 * 2000, 2))
+    c.try_send(batch, time.monotonic() + 5)
+    expect_calm(c, "rapid reset")
+    c.close()
+    time.sleep(0.3)
+    after = curl(b.url() + "/stats").json()["requests"]
+    # The budget is 100 resets; the gateway may have started some of them upstream
+    # before each reset arrived (they are cancelled), but never the 2000.
+    check(after - before <= 150, "upstream saw %d requests of 2000 reset ones" % (after - before))
+    check(calm_count(admin) >= 1, "enhance_your_calm not counted")
+    canary(g)
+
+
+def test_made_you_reset(ctx):
+    """Row 2: MadeYouReset — frames that oblige the server to reset a stream it was
+    serving: a WINDOW_UPDATE overflow after a complete request, looped. Each reset the
+    client makes us send is a glitch; the budget ends in GOAWAY(ENHANCE_YOUR_CALM).
+    (nghttp2 1.52 answers the other primitives — DATA or HEADERS after END_STREAM,
+    DATA beyond content-length, self-dependent PRIORITY, zero increments — with a
+    connection error at once, which the conformance suite checks.) SAFE."""
+    b, g, admin = gateway(ctx, http2_max_glitches=50, http2_glitch_refill_per_s=1)
+    c = RawH2(g.port)
+    c.read_frames(0.2)
+    out = b"".join(c.request(sid, "/h2c/slow?ms=300")
+                   + frame(WINDOW, 0, sid, (0x7FFFFFFF).to_bytes(4, "big")) * 2
+                   for sid in range(1, 2 * 200, 2))
+    c.try_send(out, time.monotonic() + 5)
+    expect_calm(c, "window overflow")
+    samples, _ = scrape(admin)
+    check(metric(samples, "ringway_http2_glitches_total") > 50,
+          "the resets were not counted as glitches")
+    c.close()
+    canary(g)
+
+
+def test_continuation_flood(ctx):
+    """Row 3: CONTINUATION flood — a header block that never ends, as many
+    CONTINUATION frames (nghttp2 caps them) and as empty ones (glitches). Connection
+    error; RSS bounded; SAFE."""
+    b, g, admin = gateway(ctx)
+    rss_before = g.rss_kib()
+    with RssSampler(g.pid) as rss:
+        c = RawH2(g.port)
+        block = c.headers_block("/h2c/hello")
+        out = frame(HEADERS, 0, 1, block) + b"".join(
+            frame(CONT, 0, 1, b"\x40\x03abc\x03def") for _ in range(20000))
+        c.try_send(out, time.monotonic() + 5)
+        check(c.closed(5), "CONTINUATION flood: connection not closed")
+        c.close()
+        c = RawH2(g.port)
+        out = frame(HEADERS, 0, 1, block) + b"".join(frame(CONT, 0, 1) for _ in range(5000))
+        c.try_send(out, time.monotonic() + 5)
+        check(c.closed(5), "empty CONTINUATION flood: connection not closed")
+        c.close()
+    check(rss.peak - rss_before < 16 * 1024, "RSS grew %d KiB" % (rss.peak - rss_before))
+    canary(g)
+
+
+def test_settings_flood_and_unacknowledged_settings(ctx):
+    """Row 6: a SETTINGS frame with more than 32 entries is a connection error; a flood
+    of SETTINGS frames spends the budget (GOAWAY ENHANCE_YOUR_CALM); a client that
+    never acknowledges our SETTINGS gets GOAWAY(SETTINGS_TIMEOUT)."""
+    b, g, admin = gateway(ctx, settings_ack_timeout_ms=300, http2_max_glitches=100,
+                          http2_glitch_refill_per_s=1)
+    c = RawH2(g.port)
+    entries = b"".join(struct.pack(">HI", 0x4, 65535) for _ in range(40))
+    c.send(frame(SETTINGS, 0, 0, entries))
+    check(c.closed(5), "SETTINGS with 40 entries: connection not closed")
+    c.close()
+
+    c = RawH2(g.port)
+    c.try_send(b"".join(frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 65535))
+                        for _ in range(500)), time.monotonic() + 5)
+    expect_calm(c, "SETTINGS flood")
+    c.close()
+
+    c = RawH2(g.port, ack_settings=False)
+    start = time.monotonic()
+    goaway = c.wait_goaway(5)
+    check(goaway is not None, "unacknowledged SETTINGS: no GOAWAY within 5 s")
+    check_eq(goaway[1], SETTINGS_TIMEOUT, "unacknowledged SETTINGS: GOAWAY code")
+    check(time.monotonic() - start >= 0.25, "GOAWAY came before settings_ack_timeout_ms")
+    check(c.closed(5), "unacknowledged SETTINGS: connection not closed")
+    c.close()
+    samples, _ = scrape(admin)
+    check(metric(samples, "ringway_http2_connections_ended_total", reason="settings_timeout") >= 1,
+          "settings_timeout not counted")
+    canary(g)
+
+
+def test_empty_frame_flood(ctx):
+    """Row 7: empty DATA frames without END_STREAM on an open request are glitches:
+    GOAWAY(ENHANCE_YOUR_CALM) after the budget; SAFE."""
+    b, g, admin = gateway(ctx, http2_max_glitches=100, http2_glitch_refill_per_s=1)
+    c = RawH2(g.port)
+    c.send(frame(HEADERS, END_HEADERS, 1, c.headers_block("/h2c/sink", "POST")))
+    c.try_send(b"".join(frame(DATA, 0, 1) for _ in range(1000)), time.monotonic() + 5)
+    expect_calm(c, "empty DATA flood")
+    c.close()
+    canary(g)
+
+
+def test_priority_and_window_update_floods(ctx):
+    """Row 8: PRIORITY frames (idle streams) and WINDOW_UPDATEs for streams that are
+    not open are glitches: GOAWAY(ENHANCE_YOUR_CALM) past the budget; SAFE."""
+    b, g, admin = gateway(ctx, http2_max_glitches=200, http2_glitch_refill_per_s=1)
+    c = RawH2(g.port)
+    c.try_send(b"".join(frame(PRIORITY, 0, sid, struct.pack(">IB", 0, 15))
+                        for sid in range(1, 2 * 1000, 2)), time.monotonic() + 5)
+    expect_calm(c, "PRIORITY flood")
+    c.close()
+
+    c = RawH2(g.port)
+    c.send(c.request(1, "/h2c/hello"))
+    c.read_frames(0.5)  # the request completes: stream 1 is closed now
+    c.try_send(b"".join(frame(WINDOW, 0, 1, (1).to_bytes(4, "big")) for _ in range(1000)),
+               time.monotonic() + 5)
+    expect_calm(c, "WINDOW_UPDATE flood on a closed stream")
+    c.close()
+    check(calm_count(admin) >= 2, "enhance_your_calm not counted twice")
+    canary(g)
+
+
+def test_header_block_that_never_ends(ctx):
+    """Row 3 / row 19 over HTTP/2: HEADERS without END_HEADERS and then silence is cut
+    off after request_header_timeout_ms with GOAWAY(ENHANCE_YOUR_CALM)."""
+    b, g, admin = gateway(ctx, request_header_timeout_ms=300)
+    c = RawH2(g.port)
+    c.read_frames(0.2)  # SETTINGS exchanged first: nothing may interrupt a header block
+    c.ack_settings = False
+    c.send(frame(HEADERS, 0, 1, c.headers_block("/h2c/hello")))
+    expect_calm(c, "unfinished header block")
+    c.close()
+    samples, _ = scrape(admin)
+    check(metric(samples, "ringway_http2_connections_ended_total", reason="header_timeout") >= 1,
+          "header_timeout not counted")
+    canary(g)
+
+
+def flood_without_reading(ctx, what, make_payload):
+    """A client with a tiny receive buffer writes |make_payload()| repeatedly and never
+    reads. The gateway stops reading it once send_queue_bytes are queued (so nghttp2's
+    caps on unsent acknowledgements and resets apply) and the connection ends: by
+    nghttp2's flood detection, the misbehaviour budget or send_timeout_ms, whichever
+    comes first. Checks RSS stays bounded and the connection is closed."""
+    b, g, admin = gateway(ctx, send_queue_bytes=65536, send_timeout_ms=1000,
+                          settings_ack_timeout_ms=600000)
+    rss_before = g.rss_kib()
+    c = RawH2(g.port, rcvbuf=4096)
+    deadline = time.monotonic() + 30
+    with RssSampler(g.pid) as rss:
+        alive = True
+        while alive and time.monotonic() < deadline:
+            alive = c.try_send(make_payload(c), min(deadline, time.monotonic() + 0.5))
+    c.close()
+    if alive:
+        fail("%s: the client was still connected after 30 s" % what)
+    growth = rss.peak - rss_before
+    # 64 KiB queue + 64 KiB stash + nghttp2's bounded queues + receive buffers held:
+    # far below 16 MiB. Without the limits this grows by hundreds of MiB.
+    check(growth < 16 * 1024, "%s: RSS grew %d KiB" % (what, growth))
+    samples, _ = scrape(admin)
+    ended = (metric(samples, "ringway_downstream_send_timeouts_total")
+             + metric(samples, "ringway_downstream_malformed_requests_total")
+             + metric(samples, "ringway_http2_connections_ended_total",
+                      reason="enhance_your_calm"))
+    check(ended >= 1, "%s: no defence counted the connection's end" % what)
+    canary(g)
+
+
+def test_ping_flood_while_not_reading(ctx):
+    """Row 5: PING flood from a client that does not read (small SO_RCVBUF): the
+    gateway's queued output stays bounded and the connection is closed; SAFE."""
+    ping = frame(PING, 0, 0, b"12345678") * 4096
+    flood_without_reading(ctx, "PING flood", lambda c: ping)
+
+
+def test_request_flood_while_not_reading(ctx):
+    """Row 5 (requests): HEADERS for unknown paths (each answered 404 by the gateway
+    itself) from a client that does not read; bounded and closed; SAFE."""
+    state = {"sid": 1}
+
+    def payload(c):
+        out = []
+        for _ in range(512):
+            out.append(c.request(state["sid"], "/nowhere/%d" % state["sid"]))
+            state["sid"] += 2
+        return b"".join(out)
+    flood_without_reading(ctx, "request flood", payload)
+
+
+def test_slow_reader_is_closed(ctx):
+    """Rows 10 and 20: a client that asks for a large body with an open window and then
+    stops reading (HTTP/2 and HTTP/1.1): buffered bytes stay bounded by the stream
+    window and the send queue, and the connection is closed after send_timeout_ms
+    without progress (counted)."""
+    b, g, admin = gateway(ctx, send_queue_bytes=65536, send_timeout_ms=500,
+                          settings_ack_timeout_ms=600000)
+    rss_before = g.rss_kib()
+    with RssSampler(g.pid) as rss:
+        c = RawH2(g.port, rcvbuf=4096)
+        c.send(frame(WINDOW, 0, 0, (0x7FFFFFFF - 65535).to_bytes(4, "big"))
+               + frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0x7FFFFFFF))
+               + c.request(1, "/h2c/bytes?n=268435456"))
+        h1 = socket.create_connection(("127.0.0.1", g.port))
+        h1.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        h1.sendall(b"GET /h1/bytes?n=268435456 HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+        deadline = time.monotonic() + 15
+        timeouts = 0
+        while time.monotonic() < deadline:
+            samples, _ = scrape(admin)
+            timeouts = metric(samples, "ringway_downstream_send_timeouts_total")
+            if timeouts >= 2:
+                break
+            time.sleep(0.2)
+    check_eq(timeouts, 2, "connections closed for send_timeout_ms")
+    growth = rss.peak - rss_before
+    check(growth < 16 * 1024, "slow readers: RSS grew %d KiB" % growth)
+    # (Both are closed on the gateway's side; draining what the kernel still holds
+    # through a 4 KiB window would take minutes, so the test just hangs up.)
+    for sock in (c.sock, h1):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    canary(g)
+
+
+def test_memory_limit_refuses_new_streams(ctx):
+    """Row 33: memory pressure. Clients that request large bodies and do not read make
+    the shard hold buffers past max_memory_bytes: new requests get 503 (HTTP) while
+    the existing ones keep their streams; once they go, memory returns and requests
+    are served again."""
+    b, g, admin = gateway(ctx, shards=1, max_memory_bytes=1048576, send_queue_bytes=4194304,
+                          send_timeout_ms=30000)
+    hogs = []
+    for i in range(6):
+        c = RawH2(g.port, rcvbuf=4096)
+        # A large window so the gateway may queue as much as flow control allows.
+        c.send(frame(WINDOW, 0, 0, (0x7FFFFFFF - 65535).to_bytes(4, "big"))
+               + frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0x7FFFFFFF)))
+        c.send(c.request(1, "/h2c/bytes?n=67108864"))
+        hogs.append(c)
+    deadline = time.monotonic() + 10
+    used = 0
+    while time.monotonic() < deadline:
+        samples, _ = scrape(admin)
+        used = metric(samples, "ringway_memory_buffered_bytes", shard="0")
+        if used > 1048576:
+            break
+        time.sleep(0.1)
+    check(used > 1048576, "buffers never passed max_memory_bytes (%d bytes)" % used)
+    r = curl("--http2-prior-knowledge", g.url("/h2c/hello"), timeout=10)
+    check_eq(r.status, 503, "a new request while over max_memory_bytes")
+    r = curl("--http1.1", g.url("/h1/hello"), timeout=10)
+    check_eq(r.status, 503, "a new HTTP/1.1 request while over max_memory_bytes")
+    samples, _ = scrape(admin)
+    check(metric(samples, "ringway_memory_refused_requests_total") >= 2,
+          "memory refusals not counted")
+    for c in hogs:
+        c.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        samples, _ = scrape(admin)
+        used = metric(samples, "ringway_memory_buffered_bytes", shard="0")
+        if used < 65536:
+            break
+        time.sleep(0.1)
+    check(used < 65536, "buffers not released after the clients left (%d bytes)" % used)
+    canary(g)
