@@ -29,6 +29,7 @@ struct HttpServerStats {
   uint64_t http2_calm_goaways = 0;
   uint64_t http2_settings_timeouts = 0;
   uint64_t http2_header_timeouts = 0;
+  uint64_t http2_stream_send_timeouts = 0;  // streams reset: no window for send_timeout_ms
 };
 
 // Everything a server codec needs from its connection, owned by the connection.

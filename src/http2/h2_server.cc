@@ -71,7 +71,9 @@ void Http2ServerStream::send_response_head(ResponseHead& head, bool end_stream) 
 }
 
 void Http2ServerStream::send_response_data(Slice data) {
+  if (body_.bytes == 0) last_sent_ms_ = server_->context().loop->now_ms();
   body_.push(std::move(data));
+  server_->watch_stalls();
   resume_body(server_->session(), id_, body_);
   server_->request_flush();
 }
@@ -169,6 +171,8 @@ Http2Server::Http2Server(const ServerCodecContext& context) : ctx_(context) {
   settings_timer_.owner = this;
   header_timer_.callback = on_header_timeout;
   header_timer_.owner = this;
+  stall_timer_.callback = on_stall_timer;
+  stall_timer_.owner = this;
   glitch_tokens_ = gw.http2_max_glitches;
   glitch_refill_ms_ = ctx_.loop->now_ms();
   update_idle_timer();
@@ -179,6 +183,7 @@ Http2Server::~Http2Server() {
   ctx_.loop->disarm_timer(&idle_timer_);
   ctx_.loop->disarm_timer(&settings_timer_);
   ctx_.loop->disarm_timer(&header_timer_);
+  ctx_.loop->disarm_timer(&stall_timer_);
   on_connection_closing();
   nghttp2_session_del(session_);  // no callbacks run from here
   while (streams_) {
@@ -305,7 +310,43 @@ void Http2Server::on_credit(uint32_t credit_id, uint32_t bytes) {
   last_activity_ms_ = ctx_.loop->now_ms();  // the client reads: progress
   auto* stream = static_cast<Http2ServerStream*>(
       nghttp2_session_get_stream_user_data(session_, static_cast<int32_t>(credit_id)));
-  if (stream && stream->handler_) stream->handler_->on_response_bytes_sent(bytes);
+  if (!stream) return;
+  stream->last_sent_ms_ = last_activity_ms_;
+  if (stream->handler_) stream->handler_->on_response_bytes_sent(bytes);
+}
+
+void Http2Server::watch_stalls() {
+  if (!stall_timer_.armed) ctx_.loop->arm_timer(&stall_timer_, ctx_.limits->send_timeout_ms);
+}
+
+void Http2Server::on_stall_timer(Timer* timer) {
+  auto* s = static_cast<Http2Server*>(timer->owner);
+  if (s->closing_) return;
+  uint64_t now = s->ctx_.loop->now_ms();
+  uint64_t limit = s->ctx_.limits->send_timeout_ms;
+  bool waiting = false;
+  for (Http2ServerStream* stream = s->streams_; stream; stream = stream->next_) {
+    if (stream->body_.bytes == 0) continue;
+    if (now - stream->last_sent_ms_ < limit) {
+      waiting = true;
+      continue;
+    }
+    // The client gives this stream no window (or reads nothing): free its buffers and
+    // its upstream stream rather than hold them for as long as the client likes.
+    ++s->ctx_.stats->http2_stream_send_timeouts;
+    RW_LOG(Debug, "client %s: stream %d took no response bytes for %llu ms; reset",
+           s->ctx_.info->client_address.c_str(), stream->id_,
+           static_cast<unsigned long long>(limit));
+    if (RequestHandler* handler = stream->handler_) {
+      stream->handler_ = nullptr;
+      handler->on_downstream_reset();
+    }
+    stream->body_.chunks.clear();
+    stream->body_.bytes = 0;
+    nghttp2_submit_rst_stream(s->session_, NGHTTP2_FLAG_NONE, stream->id_, NGHTTP2_CANCEL);
+  }
+  if (waiting) s->ctx_.loop->arm_timer(&s->stall_timer_, limit);
+  s->request_flush();
 }
 
 void Http2Server::on_before_flush() {

@@ -59,6 +59,9 @@ class Http2ServerStream final : public ServerStream, public PoolAllocated<Http2S
   Timer reply_timer_;  // sends a deferred reply if the request does not end in time
   void send_deferred_reply();
   OutboundBody body_;
+  // When the client last took response bytes (or the body started waiting): a stream
+  // whose body waits longer than send_timeout_ms for flow-control window is reset.
+  uint64_t last_sent_ms_ = 0;
   Http2ServerStream* prev_ = nullptr;
   Http2ServerStream* next_ = nullptr;
 
@@ -103,6 +106,9 @@ class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> 
   static void on_timer(Timer* timer);
   static void on_settings_timeout(Timer* timer);
   static void on_header_timeout(Timer* timer);
+  static void on_stall_timer(Timer* timer);
+  // Makes sure streams with response bytes waiting are checked for stalls.
+  void watch_stalls();
 
   // Takes a token for one piece of misbehaviour; false when none is left, after the
   // connection has been told GOAWAY(ENHANCE_YOUR_CALM) (the caller stops processing).
@@ -140,6 +146,8 @@ class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> 
   Timer settings_timer_;
   // A header block (HEADERS + CONTINUATION) must end in request_header_timeout_ms.
   Timer header_timer_;
+  // Runs every send_timeout_ms while some stream has response bytes waiting.
+  Timer stall_timer_;
 };
 
 }  // namespace ringway

@@ -37,6 +37,7 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
     total.http.http2_calm_goaways += s.http.http2_calm_goaways;
     total.http.http2_settings_timeouts += s.http.http2_settings_timeouts;
     total.http.http2_header_timeouts += s.http.http2_header_timeouts;
+    total.http.http2_stream_send_timeouts += s.http.http2_stream_send_timeouts;
     total.downstream.send_timeouts += s.downstream.send_timeouts;
     for (size_t c = 0; c < kLocalReplyCauseCount; ++c) {
       total.http.local_replies.by_cause[c] += s.http.local_replies.by_cause[c];
@@ -110,6 +111,10 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
            total.http.http2_settings_timeouts);
   w.sample("ringway_http2_connections_ended_total", {{"reason", "header_timeout"}},
            total.http.http2_header_timeouts);
+  w.family("ringway_http2_stream_send_timeouts_total", "counter",
+           "HTTP/2 streams reset because their response waited send_timeout_ms for the "
+           "client's flow-control window.");
+  w.sample("ringway_http2_stream_send_timeouts_total", {}, total.http.http2_stream_send_timeouts);
   w.family("ringway_memory_buffered_bytes", "gauge",
            "Bytes held in connection buffers (queued output, stashed input), against "
            "max_memory_bytes.");

@@ -436,3 +436,32 @@ def test_memory_limit_refuses_new_streams(ctx):
         time.sleep(0.1)
     check(used < 65536, "buffers not released after the clients left (%d bytes)" % used)
     canary(g)
+
+
+def test_zero_window_stream_is_reset(ctx):
+    """Row 10: a client that advertises INITIAL_WINDOW_SIZE 0 and never opens the
+    stream's window: the response waits at most send_timeout_ms, then the stream is
+    reset (CANCEL), its buffers freed and the count kept; the connection and its other
+    streams go on."""
+    b, g, admin = gateway(ctx, send_timeout_ms=500)
+    c = RawH2(g.port)
+    c.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0)))
+    c.read_frames(0.2)
+    c.send(c.request(1, "/h2c/bytes?n=1048576"))
+    start = time.monotonic()
+    while 1 not in c.resets and time.monotonic() - start < 5:
+        c.read_frames(0.2)
+    check(1 in c.resets, "stream 1 (no window) was not reset within 5 s")
+    check_eq(c.resets[1], 8, "RST_STREAM error code (CANCEL)")
+    check(time.monotonic() - start >= 0.4, "reset before send_timeout_ms")
+    # The connection still serves once the client gives windows again.
+    c.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 65535)))
+    c.send(c.request(3, "/h2c/hello"))
+    got = c.read_frames(1.0)
+    check(any(f[0] == DATA and f[2] == 3 and f[3] == b"hello\n" for f in got if len(f) > 1),
+          "stream 3 was not answered on the same connection: %r" % (got,))
+    samples, _ = scrape(admin)
+    check_eq(metric(samples, "ringway_http2_stream_send_timeouts_total"), 1,
+             "streams reset for send_timeout_ms")
+    c.close()
+    canary(g)
