@@ -1,6 +1,6 @@
 #pragma once
 // The protocol half of a downstream connection (HTTP/1.1 or HTTP/2), chosen by the
-// connection from its first bytes or from ALPN. It receives the TcpConn's events and
+// connection from its first bytes or from ALPN. It receives the connection's events and
 // hands each request to a handler from the connection's RequestHandlerFactory.
 
 #include <cstddef>
@@ -11,8 +11,8 @@
 
 namespace ringway {
 
-class Loop;
-class TcpConn;
+class ByteSink;
+class Timers;
 struct MemoryBudget;
 struct GatewayConfig;
 
@@ -34,8 +34,8 @@ struct HttpServerStats {
 
 // Everything a server codec needs from its connection, owned by the connection.
 struct ServerCodecContext {
-  Loop* loop = nullptr;
-  TcpConn* tcp = nullptr;
+  Timers* timers = nullptr;  // the shard's loop
+  ByteSink* out = nullptr;   // the connection (a TcpConn)
   const GatewayConfig* limits = nullptr;  // timeouts, header and stream limits
   RequestHandlerFactory* handlers = nullptr;
   const DownstreamInfo* info = nullptr;

@@ -5,8 +5,9 @@
 #include "base/log.h"
 #include "config/config.h"
 #include "http/local_reply.h"
-#include "io/loop.h"
-#include "net/tcp_conn.h"
+#include "io/timers.h"
+#include "mem/memory_budget.h"
+#include "net/byte_sink.h"
 
 namespace ringway {
 namespace {
@@ -39,17 +40,17 @@ Http1Server::Http1Server(const ServerCodecContext& context) : ctx_(context) {
   timer_.owner = this;
   // The first request head must arrive within the header timeout.
   timer_is_header_ = true;
-  ctx_.loop->arm_timer(&timer_, ctx_.limits->request_header_timeout_ms);
+  ctx_.timers->arm_timer(&timer_, ctx_.limits->request_header_timeout_ms);
 }
 
 Http1Server::~Http1Server() {
-  ctx_.loop->disarm_timer(&timer_);
+  ctx_.timers->disarm_timer(&timer_);
   RW_CHECK(handler_ == nullptr);  // on_connection_closing detached it
 }
 
 void Http1Server::arm_idle() {
   timer_is_header_ = false;
-  ctx_.loop->arm_timer(&timer_, ctx_.limits->idle_timeout_ms);
+  ctx_.timers->arm_timer(&timer_, ctx_.limits->idle_timeout_ms);
 }
 
 void Http1Server::on_timer(Timer* timer) {
@@ -64,11 +65,11 @@ void Http1Server::on_timer(Timer* timer) {
     // A request in progress (body upload, or response streaming): the client went
     // quiet for idle_timeout_ms while sending its body; give up on it.
     if (s->in_request_ && !s->request_complete_) {
-      uint64_t now = s->ctx_.loop->now_ms();
+      uint64_t now = s->ctx_.timers->now_ms();
       uint64_t idle = s->ctx_.limits->idle_timeout_ms;
       if (now - s->last_recv_ms_ < idle) {
         // Bytes arrived since the timer was armed: wait out the rest of the period.
-        s->ctx_.loop->arm_timer(&s->timer_, idle - (now - s->last_recv_ms_));
+        s->ctx_.timers->arm_timer(&s->timer_, idle - (now - s->last_recv_ms_));
         return;
       }
       s->on_connection_closing();
@@ -84,7 +85,7 @@ void Http1Server::on_timer(Timer* timer) {
 
 size_t Http1Server::on_recv(const char* data, size_t len) {
   if (closing_) return len;  // discard while lingering
-  last_recv_ms_ = ctx_.loop->now_ms();
+  last_recv_ms_ = ctx_.timers->now_ms();
   if (paused_for_response_ || paused_for_body_) {
     tcp().pause_recv();
     return 0;
@@ -180,7 +181,7 @@ int Http1Server::cb_message_begin(llhttp_t* p) {
   s->request_complete_ = false;
   s->parse_error_cause_ = 0;
   s->timer_is_header_ = true;
-  s->ctx_.loop->arm_timer(&s->timer_, s->ctx_.limits->request_header_timeout_ms);
+  s->ctx_.timers->arm_timer(&s->timer_, s->ctx_.limits->request_header_timeout_ms);
   return 0;
 }
 
@@ -218,7 +219,7 @@ int Http1Server::cb_headers_complete(llhttp_t* p) {
 
 int Http1Server::headers_complete() {
   in_trailers_ = true;  // any further header callbacks are chunked trailers
-  ctx_.loop->arm_timer(&timer_, ctx_.limits->idle_timeout_ms);
+  ctx_.timers->arm_timer(&timer_, ctx_.limits->idle_timeout_ms);
   timer_is_header_ = false;
 
   head_.method = llhttp_method_name(static_cast<llhttp_method_t>(llhttp_get_method(&parser_)));

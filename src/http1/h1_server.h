@@ -68,7 +68,7 @@ class Http1Server final : public ServerCodec,
   void maybe_unpause();
   void arm_idle();
 
-  TcpConn& tcp() { return *ctx_.tcp; }
+  ByteSink& tcp() { return *ctx_.out; }
 
   ServerCodecContext ctx_;
   llhttp_t parser_;

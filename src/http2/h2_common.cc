@@ -2,7 +2,7 @@
 
 #include "base/log.h"
 #include "io/buffer_ring.h"
-#include "net/tcp_conn.h"
+#include "net/byte_sink.h"
 
 namespace ringway {
 
@@ -37,10 +37,10 @@ ssize_t outbound_body_read(nghttp2_session* session, int32_t stream_id, uint8_t*
   return static_cast<ssize_t>(body->bytes == 0 ? 0 : length);
 }
 
-void write_data_frame(TcpConn& tcp, OutboundBody& body, const uint8_t* framehd, size_t length,
+void write_data_frame(ByteSink& out, OutboundBody& body, const uint8_t* framehd, size_t length,
                       uint32_t credit_id) {
-  tcp.write_copy(reinterpret_cast<const char*>(framehd), 9);
-  take_body_bytes(body, length, [&](Slice s) { tcp.write(std::move(s), credit_id); });
+  out.write_copy(reinterpret_cast<const char*>(framehd), 9);
+  take_body_bytes(body, length, [&](Slice s) { out.write(std::move(s), credit_id); });
 }
 
 nghttp2_nv make_nv(const char* name, size_t name_len, const char* value, size_t value_len) {
@@ -82,10 +82,10 @@ void resume_body(nghttp2_session* session, int32_t stream_id, OutboundBody& body
   }
 }
 
-bool pump_session_output(nghttp2_session* session, TcpConn& tcp, uint64_t* written) {
+bool pump_session_output(nghttp2_session* session, ByteSink& out, uint64_t* written) {
   // Past the connection's send-queue limit the frames stay in the session (and its
   // caps on unsent acknowledgements apply) until the peer reads.
-  while (!tcp.output_full()) {
+  while (!out.output_full()) {
     const uint8_t* data = nullptr;
     ssize_t n = nghttp2_session_mem_send(session, &data);
     if (n < 0) {
@@ -94,7 +94,7 @@ bool pump_session_output(nghttp2_session* session, TcpConn& tcp, uint64_t* writt
     }
     if (n == 0) return true;
     if (written) *written += static_cast<uint64_t>(n);
-    tcp.write_copy(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    out.write_copy(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
   }
   return true;
 }

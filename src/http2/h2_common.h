@@ -17,7 +17,7 @@
 
 namespace ringway {
 
-class TcpConn;
+class ByteSink;
 
 struct OutboundBody {
   SliceQueue chunks;
@@ -61,7 +61,7 @@ void take_body_bytes(OutboundBody& body, size_t length, Emit&& emit) {
 
 // Queues one DATA frame on |tcp|: the frame header (copied, 9 bytes) and exactly
 // |length| payload bytes taken from |body| as slices credited to |credit_id|.
-void write_data_frame(TcpConn& tcp, OutboundBody& body, const uint8_t* framehd, size_t length,
+void write_data_frame(ByteSink& out, OutboundBody& body, const uint8_t* framehd, size_t length,
                       uint32_t credit_id);
 
 // Builds an nghttp2_nv array pointing into |headers| (which must outlive the call
@@ -85,6 +85,6 @@ DecodedField decoded_field(nghttp2_rcbuf* name, nghttp2_rcbuf* value);
 void resume_body(nghttp2_session* session, int32_t stream_id, OutboundBody& body);
 
 // Drains nghttp2's output into |tcp|. Returns false on a fatal session error.
-bool pump_session_output(nghttp2_session* session, TcpConn& tcp, uint64_t* written = nullptr);
+bool pump_session_output(nghttp2_session* session, ByteSink& out, uint64_t* written = nullptr);
 
 }  // namespace ringway

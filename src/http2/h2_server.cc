@@ -6,8 +6,9 @@
 
 #include "base/log.h"
 #include "config/config.h"
-#include "io/loop.h"
-#include "net/tcp_conn.h"
+#include "io/timers.h"
+#include "mem/memory_budget.h"
+#include "net/byte_sink.h"
 
 namespace ringway {
 namespace {
@@ -33,7 +34,7 @@ Http2ServerStream::Http2ServerStream(Http2Server* server, int32_t id) : server_(
 }
 
 Http2ServerStream::~Http2ServerStream() {
-  server_->context().loop->disarm_timer(&reply_timer_);
+  server_->context().timers->disarm_timer(&reply_timer_);
 }
 
 void Http2ServerStream::submit_with_body(ResponseHead& head, bool with_body) {
@@ -71,7 +72,7 @@ void Http2ServerStream::send_response_head(ResponseHead& head, bool end_stream) 
 }
 
 void Http2ServerStream::send_response_data(Slice data) {
-  if (body_.bytes == 0) last_sent_ms_ = server_->context().loop->now_ms();
+  if (body_.bytes == 0) last_sent_ms_ = server_->context().timers->now_ms();
   body_.push(std::move(data));
   server_->watch_stalls();
   resume_body(server_->session(), id_, body_);
@@ -104,7 +105,7 @@ void Http2ServerStream::send_local_reply(ResponseHead& head, Slice body) {
     deferred_head_ = std::move(head);
     uint64_t wait = server_->context().limits->request_header_timeout_ms;
     if (grpc_ && wait > kGrpcReplyWaitMs) wait = kGrpcReplyWaitMs;
-    server_->context().loop->arm_timer(&reply_timer_, wait);
+    server_->context().timers->arm_timer(&reply_timer_, wait);
     return;
   }
   submit_with_body(head, with_body);
@@ -113,7 +114,7 @@ void Http2ServerStream::send_local_reply(ResponseHead& head, Slice body) {
 void Http2ServerStream::send_deferred_reply() {
   if (!reply_deferred_) return;
   reply_deferred_ = false;
-  server_->context().loop->disarm_timer(&reply_timer_);
+  server_->context().timers->disarm_timer(&reply_timer_);
   submit_with_body(deferred_head_, body_.bytes > 0);
 }
 
@@ -174,16 +175,16 @@ Http2Server::Http2Server(const ServerCodecContext& context) : ctx_(context) {
   stall_timer_.callback = on_stall_timer;
   stall_timer_.owner = this;
   glitch_tokens_ = gw.http2_max_glitches;
-  glitch_refill_ms_ = ctx_.loop->now_ms();
+  glitch_refill_ms_ = ctx_.timers->now_ms();
   update_idle_timer();
   request_flush();
 }
 
 Http2Server::~Http2Server() {
-  ctx_.loop->disarm_timer(&idle_timer_);
-  ctx_.loop->disarm_timer(&settings_timer_);
-  ctx_.loop->disarm_timer(&header_timer_);
-  ctx_.loop->disarm_timer(&stall_timer_);
+  ctx_.timers->disarm_timer(&idle_timer_);
+  ctx_.timers->disarm_timer(&settings_timer_);
+  ctx_.timers->disarm_timer(&header_timer_);
+  ctx_.timers->disarm_timer(&stall_timer_);
   on_connection_closing();
   nghttp2_session_del(session_);  // no callbacks run from here
   while (streams_) {
@@ -199,8 +200,8 @@ void Http2Server::update_idle_timer() {
   // Re-armed when the last stream closes; while streams are open the timer keeps
   // running and on_timer checks for activity instead (no re-arm per frame).
   if (stream_count_ == 0 || !idle_timer_.armed) {
-    last_activity_ms_ = ctx_.loop->now_ms();
-    ctx_.loop->arm_timer(&idle_timer_, ctx_.limits->idle_timeout_ms);
+    last_activity_ms_ = ctx_.timers->now_ms();
+    ctx_.timers->arm_timer(&idle_timer_, ctx_.limits->idle_timeout_ms);
   }
 }
 
@@ -208,10 +209,10 @@ void Http2Server::on_timer(Timer* timer) {
   auto* s = static_cast<Http2Server*>(timer->owner);
   if (s->closing_) return;
   if (s->stream_count_ != 0) {
-    uint64_t now = s->ctx_.loop->now_ms();
+    uint64_t now = s->ctx_.timers->now_ms();
     uint64_t idle = s->ctx_.limits->idle_timeout_ms;
     if (now - s->last_activity_ms_ < idle) {
-      s->ctx_.loop->arm_timer(&s->idle_timer_, idle - (now - s->last_activity_ms_));
+      s->ctx_.timers->arm_timer(&s->idle_timer_, idle - (now - s->last_activity_ms_));
       return;
     }
     RW_LOG(Debug, "client %s: HTTP/2 connection idle with %u open stream(s); closing",
@@ -263,7 +264,7 @@ bool Http2Server::recently_reset(int32_t stream_id) const {
 bool Http2Server::glitch() {
   ++ctx_.stats->http2_glitches;
   uint64_t rate = ctx_.limits->http2_glitch_refill_per_s;
-  uint64_t now = ctx_.loop->now_ms();
+  uint64_t now = ctx_.timers->now_ms();
   uint64_t refill = rate * (now - glitch_refill_ms_) / 1000;
   if (refill > 0) {
     uint64_t max = ctx_.limits->http2_max_glitches;
@@ -307,7 +308,7 @@ void Http2Server::on_recv_end(int) {
 }
 
 void Http2Server::on_credit(uint32_t credit_id, uint32_t bytes) {
-  last_activity_ms_ = ctx_.loop->now_ms();  // the client reads: progress
+  last_activity_ms_ = ctx_.timers->now_ms();  // the client reads: progress
   auto* stream = static_cast<Http2ServerStream*>(
       nghttp2_session_get_stream_user_data(session_, static_cast<int32_t>(credit_id)));
   if (!stream) return;
@@ -316,13 +317,13 @@ void Http2Server::on_credit(uint32_t credit_id, uint32_t bytes) {
 }
 
 void Http2Server::watch_stalls() {
-  if (!stall_timer_.armed) ctx_.loop->arm_timer(&stall_timer_, ctx_.limits->send_timeout_ms);
+  if (!stall_timer_.armed) ctx_.timers->arm_timer(&stall_timer_, ctx_.limits->send_timeout_ms);
 }
 
 void Http2Server::on_stall_timer(Timer* timer) {
   auto* s = static_cast<Http2Server*>(timer->owner);
   if (s->closing_) return;
-  uint64_t now = s->ctx_.loop->now_ms();
+  uint64_t now = s->ctx_.timers->now_ms();
   uint64_t limit = s->ctx_.limits->send_timeout_ms;
   bool waiting = false;
   for (Http2ServerStream* stream = s->streams_; stream; stream = stream->next_) {
@@ -345,7 +346,7 @@ void Http2Server::on_stall_timer(Timer* timer) {
     stream->body_.bytes = 0;
     nghttp2_submit_rst_stream(s->session_, NGHTTP2_FLAG_NONE, stream->id_, NGHTTP2_CANCEL);
   }
-  if (waiting) s->ctx_.loop->arm_timer(&s->stall_timer_, limit);
+  if (waiting) s->ctx_.timers->arm_timer(&s->stall_timer_, limit);
   s->request_flush();
 }
 
@@ -407,13 +408,13 @@ int Http2Server::cb_begin_frame(nghttp2_session* session, const nghttp2_frame_hd
       }
       if (hd->stream_id > server->highest_stream_id_) server->highest_stream_id_ = hd->stream_id;
       if (!(hd->flags & NGHTTP2_FLAG_END_HEADERS)) {
-        Loop* loop = server->ctx_.loop;
+        Timers* loop = server->ctx_.timers;
         loop->arm_timer(&server->header_timer_, server->ctx_.limits->request_header_timeout_ms);
       }
       break;
     case NGHTTP2_CONTINUATION:
       if (hd->flags & NGHTTP2_FLAG_END_HEADERS) {
-        server->ctx_.loop->disarm_timer(&server->header_timer_);
+        server->ctx_.timers->disarm_timer(&server->header_timer_);
       } else {
         glitch = hd->length == 0;
       }
@@ -551,7 +552,7 @@ int Http2Server::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* fr
                                void* user_data) {
   auto* server = static_cast<Http2Server*>(user_data);
   if (frame->hd.type == NGHTTP2_SETTINGS && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
-    server->ctx_.loop->disarm_timer(&server->settings_timer_);
+    server->ctx_.timers->disarm_timer(&server->settings_timer_);
     return 0;
   }
   auto* stream = static_cast<Http2ServerStream*>(
@@ -565,9 +566,9 @@ int Http2Server::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* fr
   }
   bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
   if (frame->hd.type == NGHTTP2_HEADERS || frame->hd.length > 0) {
-    server->last_activity_ms_ = server->ctx_.loop->now_ms();  // the request moves
+    server->last_activity_ms_ = server->ctx_.timers->now_ms();  // the request moves
   }
-  if (frame->hd.type == NGHTTP2_HEADERS) server->ctx_.loop->disarm_timer(&server->header_timer_);
+  if (frame->hd.type == NGHTTP2_HEADERS) server->ctx_.timers->disarm_timer(&server->header_timer_);
   if (frame->hd.type == NGHTTP2_HEADERS) {
     if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
       stream->head_method_ = stream->head_.method == "HEAD";
@@ -657,7 +658,7 @@ int Http2Server::cb_frame_send(nghttp2_session* session, const nghttp2_frame* fr
   }
   if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
     auto* server = static_cast<Http2Server*>(user_data);
-    server->ctx_.loop->arm_timer(&server->settings_timer_,
+    server->ctx_.timers->arm_timer(&server->settings_timer_,
                                  server->ctx_.limits->settings_ack_timeout_ms);
     return 0;
   }

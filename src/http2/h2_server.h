@@ -83,7 +83,7 @@ class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> 
 
   nghttp2_session* session() { return session_; }
   const ServerCodecContext& context() const { return ctx_; }
-  TcpConn& tcp() { return *ctx_.tcp; }
+  ByteSink& tcp() { return *ctx_.out; }
   void request_flush();
 
  private:

@@ -12,6 +12,7 @@
 #include "io/buffer_ring.h"
 #include "io/ring.h"
 #include "io/timer_wheel.h"
+#include "io/timers.h"
 
 namespace ringway {
 
@@ -42,7 +43,7 @@ struct LoopLimits {
   uint32_t buffer_size = 16384;
 };
 
-class Loop : private BufferRing::Listener {
+class Loop final : public Timers, private BufferRing::Listener {
  public:
   static constexpr uint16_t kRecvBufferGroup = 1;
 
@@ -59,7 +60,7 @@ class Loop : private BufferRing::Listener {
   TimerWheel& timers() { return timers_; }
   // The clock, read once per turn right after the wait: every event of a turn is
   // stamped with the time it was woken for (no clock read per request).
-  uint64_t now_ms() const { return now_ms_; }
+  uint64_t now_ms() const override { return now_ms_; }
   uint64_t now_us() const { return now_us_; }
   // Turns run so far (mailbox delivery is measured in turns).
   uint64_t turn() const { return turn_; }
@@ -89,8 +90,8 @@ class Loop : private BufferRing::Listener {
   void remove_starving(Deferred* d);
 
   // Arms a timer |delay_ms| from now.
-  void arm_timer(Timer* t, uint64_t delay_ms) { timers_.arm(t, now_ms_ + delay_ms); }
-  void disarm_timer(Timer* t) { timers_.disarm(t); }
+  void arm_timer(Timer* t, uint64_t delay_ms) override { timers_.arm(t, now_ms_ + delay_ms); }
+  void disarm_timer(Timer* t) override { timers_.disarm(t); }
 
   // One turn: see the file comment.
   void run_once();

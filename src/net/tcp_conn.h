@@ -22,6 +22,7 @@
 #include "io/loop.h"
 #include "mem/memory_budget.h"
 #include "mem/slice.h"
+#include "net/byte_sink.h"
 
 namespace ringway {
 
@@ -36,7 +37,7 @@ struct TlsRecordPolicy {
   uint32_t idle_ms = 1000;
 };
 
-class TcpConn : private Flushable, private Deferred {
+class TcpConn final : public ByteSink, private Flushable, private Deferred {
  public:
   class Handler {
    public:
@@ -91,31 +92,31 @@ class TcpConn : private Flushable, private Deferred {
   void set_output_limits(size_t queue_bytes, uint32_t timeout_ms, MemoryBudget* budget);
   bool output_backlogged() const { return backlogged_; }
   // More than the queue limit is queued: a producer should hold further output.
-  bool output_full() const { return queued_bytes_ > send_queue_limit_; }
+  bool output_full() const override { return queued_bytes_ > send_queue_limit_; }
   const TlsSession* tls() const { return tls_.get(); }
 
   void start_recv();
-  void pause_recv();
-  void resume_recv();
+  void pause_recv() override;
+  void resume_recv() override;
   bool recv_paused() const { return paused_; }
 
   // Queues bytes; the send goes out at the end of the turn.
-  void write(Slice slice, uint32_t credit_id = 0);
+  void write(Slice slice, uint32_t credit_id = 0) override;
   // Copies |len| bytes into the queue (appending to the last heap block when it has
   // room and is not being sent).
-  void write_copy(const char* data, size_t len);
-  size_t queued_bytes() const { return queued_bytes_; }
+  void write_copy(const char* data, size_t len) override;
+  size_t queued_bytes() const override { return queued_bytes_; }
   // Requests on_send_drained() when the queue next becomes empty.
   void want_drain_notice() { drain_notice_ = true; }
   // Makes sure on_before_flush() runs at the end of this turn.
-  void request_flush();
+  void request_flush() override;
 
   // Flushes what is queued, then closes (lingering: our side is shut down for
   // writing and input is discarded until EOF or |linger_ms|).
-  void close_after_flush(uint32_t linger_ms);
+  void close_after_flush(uint32_t linger_ms) override;
   // Closes now: pending output is dropped, operations in flight are cancelled.
-  void abort();
-  bool closing() const { return closing_ != CloseState::Open; }
+  void abort() override;
+  bool closing() const override { return closing_ != CloseState::Open; }
   int fd() const { return fd_; }
 
  private:
