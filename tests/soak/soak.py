@@ -456,7 +456,7 @@ def plot(fine, chaos, warm_up, end, png, title):
         "set y2tics",
         "set yrange [0:*]",
         "set y2range [0:*]",
-        "set key bottom right",
+        "set key outside bottom center horizontal",
         "set grid",
     ]
     n = 1
