@@ -89,6 +89,7 @@ class UpstreamCallbacks {
 namespace ringway {
 
 class Loop;
+class Timers;
 struct MemoryBudget;
 
 // Limits of the connections to one upstream, copied from the configuration into the
@@ -116,7 +117,8 @@ struct UpstreamConnStats {
 
 // What a client connection needs from its pool's side.
 struct ClientCodecContext {
-  Loop* loop = nullptr;
+  Loop* loop = nullptr;      // the connection's socket runs on it
+  Timers* timers = nullptr;  // the codec's timeouts (the same loop)
   const UpstreamLimits* limits = nullptr;
   UpstreamConnStats* stats = nullptr;
   MemoryBudget* memory = nullptr;  // the shard's buffer account (may be null)

@@ -40,7 +40,7 @@ Http1ClientConn::Http1ClientConn(const ClientCodecContext& context, Owner* owner
 }
 
 Http1ClientConn::~Http1ClientConn() {
-  ctx_.loop->disarm_timer(&timer_);
+  ctx_.timers->disarm_timer(&timer_);
   if (counted_open_) --ctx_.stats->connections_open;
 }
 
@@ -56,11 +56,11 @@ void Http1ClientConn::connect(const SockAddr& address, UpstreamCallbacks* waiter
     on_connected(rc);
     return;
   }
-  ctx_.loop->arm_timer(&timer_, ctx_.limits->connect_timeout_ms);
+  ctx_.timers->arm_timer(&timer_, ctx_.limits->connect_timeout_ms);
 }
 
 void Http1ClientConn::on_connected(int error) {
-  ctx_.loop->disarm_timer(&timer_);
+  ctx_.timers->disarm_timer(&timer_);
   if (error < 0) {
     ++ctx_.stats->connect_failures;
     RW_LOG(Debug, "upstream connect failed: %s", strerror(-error));
@@ -93,7 +93,7 @@ void Http1ClientConn::on_timer(Timer* timer) {
 }
 
 void Http1ClientConn::assign(UpstreamCallbacks* callbacks) {
-  ctx_.loop->disarm_timer(&timer_);
+  ctx_.timers->disarm_timer(&timer_);
   state_ = State::Busy;
   callbacks_ = callbacks;
   head_sent_ = false;
@@ -124,18 +124,18 @@ void Http1ClientConn::send_request_head(const RequestHead& head, bool end_stream
   append_request_head(out, head, request_framing_, length);
   // Credited, so a connection lost before the head left our socket is known to
   // have carried nothing (the request can be sent again elsewhere).
-  tcp_.write(Slice::copy_of(out.data(), static_cast<uint32_t>(out.size())), kHeadCredit);
+  out_->write(Slice::copy_of(out.data(), static_cast<uint32_t>(out.size())), kHeadCredit);
 }
 
 void Http1ClientConn::send_request_data(Slice data) {
   if (request_framing_ == BodyFraming::Chunked) {
     char line[24];
     size_t n = format_chunk_header(line, data.size());
-    tcp_.write_copy(line, n);
-    tcp_.write(std::move(data), kBodyCredit);
-    tcp_.write_copy("\r\n", 2);
+    out_->write_copy(line, n);
+    out_->write(std::move(data), kBodyCredit);
+    out_->write_copy("\r\n", 2);
   } else {
-    tcp_.write(std::move(data), kBodyCredit);
+    out_->write(std::move(data), kBodyCredit);
   }
 }
 
@@ -143,7 +143,7 @@ void Http1ClientConn::send_request_end(const HeaderList* trailers) {
   if (request_framing_ == BodyFraming::Chunked) {
     std::string out;
     append_last_chunk(out, trailers);
-    tcp_.write_copy(out.data(), out.size());
+    out_->write_copy(out.data(), out.size());
   }
   request_done_ = true;
   maybe_release();
@@ -162,7 +162,7 @@ void Http1ClientConn::pause_response() { paused_ = true; }
 void Http1ClientConn::resume_response() {
   if (!paused_) return;
   paused_ = false;
-  tcp_.resume_recv();
+  out_->resume_recv();
 }
 
 void Http1ClientConn::cancel() {
@@ -176,7 +176,7 @@ void Http1ClientConn::close() {
   callbacks_ = nullptr;
   waiter_ = nullptr;
   owner_->on_conn_closing(this);
-  tcp_.abort();
+  out_->abort();
 }
 
 void Http1ClientConn::fail(const UpstreamError& error) {
@@ -205,13 +205,13 @@ size_t Http1ClientConn::on_recv(const char* data, size_t len) {
     return len;
   }
   if (paused_) {
-    tcp_.pause_recv();
+    out_->pause_recv();
     return 0;
   }
   llhttp_errno_t err = llhttp_execute(&parser_, data, len);
   if (state_ == State::Closing) return len;
   if (err == HPE_OK) {
-    if (paused_) tcp_.pause_recv();
+    if (paused_) out_->pause_recv();
     return len;
   }
   if (err == HPE_PAUSED) {
@@ -357,7 +357,7 @@ int Http1ClientConn::message_complete() {
 
 void Http1ClientConn::maybe_release() {
   if (state_ != State::Busy || !response_done_) return;
-  if (!request_done_ || !keep_alive_ || tcp_.closing()) {
+  if (!request_done_ || !keep_alive_ || out_->closing()) {
     // The upstream answered before the request body was sent, or will not keep the
     // connection: it cannot carry another request.
     close();
@@ -365,7 +365,7 @@ void Http1ClientConn::maybe_release() {
   }
   callbacks_ = nullptr;
   state_ = State::Idle;
-  ctx_.loop->arm_timer(&timer_, ctx_.limits->idle_timeout_ms);
+  ctx_.timers->arm_timer(&timer_, ctx_.limits->idle_timeout_ms);
   owner_->release(this);
 }
 

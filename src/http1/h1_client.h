@@ -46,6 +46,10 @@ class Http1ClientConn final : public TcpConn::Handler,
 
   // For use_tls() before connect(): the connect timeout then covers the handshake.
   TcpConn& tcp() { return tcp_; }
+  // Drives the codec over |sink| instead of its socket (unit tests and fuzz targets):
+  // call right after construction instead of connect(), then report on_connected(0)
+  // through the TcpConn::Handler interface and feed input with on_recv().
+  void attach_sink(ByteSink* sink) { out_ = sink; }
   // Starts connecting; |waiter| (may be null) gets the connection when it is ready.
   void connect(const SockAddr& address, UpstreamCallbacks* waiter);
   // Binds a request to this idle connection (calls on_upstream_ready).
@@ -103,6 +107,7 @@ class Http1ClientConn final : public TcpConn::Handler,
   ClientCodecContext ctx_;
   Owner* owner_;
   TcpConn tcp_;
+  ByteSink* out_ = &tcp_;  // where output goes: the socket, or attach_sink()'s
   State state_ = State::Connecting;
   UpstreamCallbacks* waiter_ = nullptr;     // waiting for the connect
   UpstreamCallbacks* callbacks_ = nullptr;  // bound request

@@ -95,7 +95,7 @@ Http2ClientConn::Http2ClientConn(const ClientCodecContext& context, Owner* owner
 }
 
 Http2ClientConn::~Http2ClientConn() {
-  ctx_.loop->disarm_timer(&timer_);
+  ctx_.timers->disarm_timer(&timer_);
   if (counted_open_) --ctx_.stats->connections_open;
   if (session_) nghttp2_session_del(session_);
   while (streams_) {
@@ -113,7 +113,7 @@ void Http2ClientConn::connect(const SockAddr& address) {
     on_connected(rc);
     return;
   }
-  ctx_.loop->arm_timer(&timer_, ctx_.limits->connect_timeout_ms);
+  ctx_.timers->arm_timer(&timer_, ctx_.limits->connect_timeout_ms);
 }
 
 bool Http2ClientConn::has_capacity() const {
@@ -155,12 +155,12 @@ bool Http2ClientConn::forget_pending(UpstreamCallbacks* callbacks) {
 }
 
 void Http2ClientConn::on_connected(int error) {
-  ctx_.loop->disarm_timer(&timer_);
+  ctx_.timers->disarm_timer(&timer_);
   if (error == 0 && tcp_.tls() && tcp_.tls()->alpn() != "h2") {
     // Only "h2" was offered; a server that ignores ALPN would read our HTTP/2
     // preface as garbage.
     RW_LOG(Warn, "upstream TLS: the server did not select ALPN h2 (proxy_enable_http2)");
-    tcp_.abort();
+    out_->abort();
     error = -EPROTO;
   }
   if (error < 0) {
@@ -203,12 +203,12 @@ void Http2ClientConn::on_connected(int error) {
   // Streams open once the peer's first SETTINGS says how many it takes: opening them
   // on an assumed limit could leave some queued inside nghttp2 behind long-lived
   // streams (or refused). The connect timeout also bounds the wait for SETTINGS.
-  ctx_.loop->arm_timer(&timer_, ctx_.limits->connect_timeout_ms);
+  ctx_.timers->arm_timer(&timer_, ctx_.limits->connect_timeout_ms);
   request_flush();
 }
 
 void Http2ClientConn::open_pending() {
-  ctx_.loop->disarm_timer(&timer_);
+  ctx_.timers->disarm_timer(&timer_);
   std::deque<UpstreamCallbacks*> pending;
   pending.swap(pending_);
   for (UpstreamCallbacks* callbacks : pending) {
@@ -261,9 +261,9 @@ void Http2ClientConn::remove_stream(Http2ClientStream* stream) {
 void Http2ClientConn::update_timer() {
   if (state_ != State::Ready || !settings_received_) return;
   if (stream_count_ == 0) {
-    ctx_.loop->arm_timer(&timer_, ctx_.limits->idle_timeout_ms);
+    ctx_.timers->arm_timer(&timer_, ctx_.limits->idle_timeout_ms);
   } else {
-    ctx_.loop->disarm_timer(&timer_);
+    ctx_.timers->disarm_timer(&timer_);
   }
 }
 
@@ -296,7 +296,7 @@ void Http2ClientConn::close() {
   if (state_ == State::Closing) return;
   state_ = State::Closing;
   owner_->on_conn_unavailable(this);
-  tcp_.close_after_flush(0);
+  out_->close_after_flush(0);
 }
 
 void Http2ClientConn::fail_all(const UpstreamError& error) {
@@ -328,7 +328,7 @@ void Http2ClientConn::fail_all(const UpstreamError& error) {
     failed.push_back({s->callbacks_, e});
     s->callbacks_ = nullptr;
   }
-  tcp_.abort();
+  out_->abort();
   for (Failed& f : failed) f.callbacks->on_upstream_failed(f.error);
 }
 

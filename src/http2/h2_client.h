@@ -78,6 +78,10 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   // For use_tls() before connect() (ALPN h2 is then required; the connect timeout
   // covers the handshake too).
   TcpConn& tcp() { return tcp_; }
+  // Drives the codec over |sink| instead of its socket (unit tests and fuzz targets):
+  // call right after construction instead of connect(), then report on_connected(0)
+  // through the TcpConn::Handler interface and feed input with on_recv().
+  void attach_sink(ByteSink* sink) { out_ = sink; }
   void connect(const SockAddr& address);
   // True when one more stream may be opened here now or once connected.
   bool has_capacity() const;
@@ -90,7 +94,7 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   void fail_all(const UpstreamError& error);
 
   nghttp2_session* session() { return session_; }
-  void request_flush() { tcp_.request_flush(); }
+  void request_flush() { out_->request_flush(); }
 
  private:
   friend class Http2ClientStream;
@@ -130,6 +134,7 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   ClientCodecContext ctx_;
   Owner* owner_;
   TcpConn tcp_;
+  ByteSink* out_ = &tcp_;  // where output goes: the socket, or attach_sink()'s
   nghttp2_session* session_ = nullptr;
   State state_ = State::Connecting;
   bool goaway_ = false;   // peer sent GOAWAY or we are draining: no new streams

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "http/upstream.h"
+#include "io/loop.h"
 #include "upstream/upstream_settings.h"
 
 namespace ringway {
@@ -53,7 +54,7 @@ class UpstreamPool {
   UpstreamPool(Loop* loop, UpstreamSettings settings, UpstreamConnStats* stats)
       : loop_(loop), settings_(std::move(settings)), stats_(stats) {}
   ClientCodecContext codec_context() const {
-    return ClientCodecContext{loop_, &settings_.limits, stats_, memory_};
+    return ClientCodecContext{loop_, loop_, &settings_.limits, stats_, memory_};
   }
 
   Loop* loop_;
