@@ -40,7 +40,10 @@ int getaddrinfo(const char* node, const char* service, const struct addrinfo* hi
   return real(node, service, &numeric, res);
 }
 
-static int may_open(const char* path) {
+// Only reads are restricted: a crash inside the target leaves the sandbox on, and
+// libFuzzer then writes the crashing input with fopen(path, "wb").
+static int may_open(const char* path, const char* mode) {
+  if (strpbrk(mode, "wa+") != NULL) return 1;
   char resolved[PATH_MAX];
   if (realpath(path, resolved) == NULL) return 0;
   static const char* const kDenied[] = {"/dev/", "/proc/", "/sys/"};
@@ -55,7 +58,7 @@ FILE* fopen(const char* path, const char* mode) {
   typedef FILE* (*fn)(const char*, const char*);
   static fn real;
   if (real == NULL) real = (fn)next_symbol("fopen");
-  if (sandbox_active && !may_open(path)) {
+  if (sandbox_active && !may_open(path, mode)) {
     errno = ENOENT;
     return NULL;
   }
@@ -66,7 +69,7 @@ FILE* fopen64(const char* path, const char* mode) {
   typedef FILE* (*fn)(const char*, const char*);
   static fn real;
   if (real == NULL) real = (fn)next_symbol("fopen64");
-  if (sandbox_active && !may_open(path)) {
+  if (sandbox_active && !may_open(path, mode)) {
     errno = ENOENT;
     return NULL;
   }

@@ -6,8 +6,8 @@ extern "C" {
 #endif
 
 // Between enter and leave: getaddrinfo() only takes numeric hosts (a name fails as
-// EAI_NONAME without NSS or DNS being asked), and fopen() only opens regular files
-// of at most 1 MiB outside /dev, /proc and /sys (anything else fails as ENOENT), so
+// EAI_NONAME without NSS or DNS being asked), and fopen() for reading only opens
+// regular files of at most 1 MiB outside /dev, /proc and /sys (else ENOENT), so
 // cert_file = /dev/zero or /proc/kmsg cannot hang a run and no input reaches the
 // network. Outside, both behave as usual (libFuzzer writes its crash files).
 void ringway_fuzz_sandbox_enter(void);
