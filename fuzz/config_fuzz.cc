@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
+
+#include <netdb.h>
 
 #include "config/config.h"
 #include "fuzz_sandbox.h"
@@ -22,9 +25,24 @@ bool is_lower(const std::string& s) {
   return std::none_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
+// The sandbox is in effect (our getaddrinfo/fopen, not libc's or a sanitizer's,
+// were linked): checked once per process.
+bool sandbox_works() {
+  ringway_fuzz_sandbox_enter();
+  addrinfo* result = nullptr;
+  int rc = getaddrinfo("localhost", "80", nullptr, &result);
+  if (result != nullptr) freeaddrinfo(result);
+  std::FILE* f = std::fopen("/dev/zero", "rb");
+  if (f != nullptr) std::fclose(f);
+  ringway_fuzz_sandbox_leave();
+  return rc == EAI_NONAME && f == nullptr;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const bool sandboxed = sandbox_works();
+  check(sandboxed);
   if (size > 65536) return -1;  // longer texts only repeat what short ones reach
   std::string text(reinterpret_cast<const char*>(data), size);
   // A directory that does not exist: relative file names resolve into it.
