@@ -32,7 +32,7 @@ const llhttp_settings_t* Http1ClientConn::settings() {
 Http1ClientConn::Http1ClientConn(const ClientCodecContext& context, Owner* owner)
     : ctx_(context), owner_(owner), tcp_(context.loop, this) {
   tcp_.set_output_limits(ctx_.limits->send_queue_bytes, ctx_.limits->send_timeout_ms,
-                         ctx_.memory);
+                         ctx_.memory, /*hold_input=*/false);
   llhttp_init(&parser_, HTTP_RESPONSE, settings());
   parser_.data = this;
   timer_.callback = on_timer;

@@ -89,7 +89,7 @@ void Http2ClientStream::cancel() {
 Http2ClientConn::Http2ClientConn(const ClientCodecContext& context, Owner* owner)
     : ctx_(context), owner_(owner), tcp_(context.loop, this) {
   tcp_.set_output_limits(ctx_.limits->send_queue_bytes, ctx_.limits->send_timeout_ms,
-                         ctx_.memory);
+                         ctx_.memory, /*hold_input=*/false);
   timer_.callback = on_timer;
   timer_.owner = this;
 }

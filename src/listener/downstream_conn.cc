@@ -46,7 +46,8 @@ DownstreamConn::DownstreamConn(const ListenerContext& context, ListenerScope* sc
   info_.client_address = std::move(client_address);
   info_.tls = tls;
   tcp_.attach(fd);
-  tcp_.set_output_limits(gateway().send_queue_bytes, gateway().send_timeout_ms, ctx_.memory);
+  tcp_.set_output_limits(gateway().send_queue_bytes, gateway().send_timeout_ms, ctx_.memory,
+                         /*hold_input=*/true);
   if (tls) {
     // Ciphertext is fed one receive buffer at a time and decrypted at once, so the
     // library holds at most a buffer plus one partial record.

@@ -95,8 +95,10 @@ void TcpConn::use_tls(std::unique_ptr<TlsSession> session, TlsRecordPolicy polic
   record_policy_ = policy;
 }
 
-void TcpConn::set_output_limits(size_t queue_bytes, uint32_t timeout_ms, MemoryBudget* budget) {
+void TcpConn::set_output_limits(size_t queue_bytes, uint32_t timeout_ms, MemoryBudget* budget,
+                                bool hold_input) {
   send_queue_limit_ = queue_bytes;
+  hold_input_when_full_ = hold_input;
   send_timeout_ms_ = timeout_ms;
   if (budget_ != budget) {
     if (budget_) budget_->release(charged_);
@@ -119,7 +121,7 @@ void TcpConn::sync_charge() {
 
 void TcpConn::check_backlog() {
   if (!backlogged_) {
-    backlogged_ = queued_bytes_ > send_queue_limit_;
+    backlogged_ = hold_input_when_full_ && queued_bytes_ > send_queue_limit_;
   } else if (queued_bytes_ <= send_queue_limit_ / 2) {
     // Drained enough: take input again (at the end of the turn, as resume_recv does)
     // and let the handler produce the output it held back.

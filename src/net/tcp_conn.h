@@ -83,14 +83,16 @@ class TcpConn final : public ByteSink, private Flushable, private Deferred {
   // session: call before start_recv(). A client session: before connect().
   void use_tls(std::unique_ptr<TlsSession> session, TlsRecordPolicy policy);
 
-  // Output limits. Above |queue_bytes| queued, input is held back (stashed, then the
-  // receive is cancelled) until the queue is down to half of it, so a peer that does
-  // not read cannot make us produce output without bound; a handler producing output
-  // (an HTTP/2 session) checks output_backlogged() and holds its own frames back too.
+  // Output limits. A handler producing output (an HTTP/2 session) holds its frames
+  // back while output_full(). With |hold_input|, above |queue_bytes| queued input is
+  // held back too (stashed, then the receive is cancelled) until the queue is down to
+  // half of it, so a client that does not read cannot make us produce output (PING
+  // and SETTINGS acknowledgements, replies) without bound. Not for upstreams: a
+  // server that echoes would deadlock with us (it stops reading until we read it).
   // With bytes queued and none sent for |timeout_ms|, on_send_error(-ETIMEDOUT).
   // |budget| (may be null) is charged with the bytes queued and stashed.
-  void set_output_limits(size_t queue_bytes, uint32_t timeout_ms, MemoryBudget* budget);
-  bool output_backlogged() const { return backlogged_; }
+  void set_output_limits(size_t queue_bytes, uint32_t timeout_ms, MemoryBudget* budget,
+                         bool hold_input);
   // More than the queue limit is queued: a producer should hold further output.
   bool output_full() const override { return queued_bytes_ > send_queue_limit_; }
   const TlsSession* tls() const { return tls_.get(); }
@@ -190,6 +192,7 @@ class TcpConn final : public ByteSink, private Flushable, private Deferred {
   size_t charged_ = 0;
   uint64_t last_send_progress_ms_ = 0;
   bool backlogged_ = false;
+  bool hold_input_when_full_ = false;
 
   // TLS state (tls_ null = cleartext).
   struct TlsCredit {
