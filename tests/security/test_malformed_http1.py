@@ -251,8 +251,8 @@ def test_chunk_extension_cap(ctx):
         error = _expect_400(g.port, CHUNKED_SINK + body, what)
         check_eq(error, "malformed request body", what + ": error")
     # In pieces: the cap holds across reads.
-    error = _expect_400(g.port, [CHUNKED_SINK + b"5;n=" + b"v" * 200, b"v" * 100 + b"\r\nhello\r\n"],
-                        "257+ bytes over two reads")
+    error = _expect_400(g.port, [CHUNKED_SINK + b"5;n=" + b"v" * 200,
+                                 b"v" * 100 + b"\r\nhello\r\n"], "257+ bytes over two reads")
     check_eq(error, "malformed request body", "over two reads: error")
 
     b2, g0 = proxy_setup(ctx, max_chunk_extension_bytes=0)
