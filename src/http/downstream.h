@@ -42,6 +42,8 @@ struct DownstreamInfo {
   bool tls = false;
   DownstreamProtocol protocol = DownstreamProtocol::kHttp1;
   ClientCert client_cert;  // meaningful on TLS connections once the handshake is done
+  // The peer is in [gateway] trusted_proxies: its x-forwarded-* headers are kept.
+  bool trusted_proxy = false;
 
   std::string_view scheme() const { return tls ? "https" : "http"; }
   // The client's certificate on TLS connections, null on cleartext ones.

@@ -1,5 +1,6 @@
 #include "http1/h1_server.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "base/log.h"
@@ -21,6 +22,7 @@ const llhttp_settings_t* Http1Server::settings() {
     llhttp_settings_t v;
     llhttp_settings_init(&v);
     v.on_message_begin = cb_message_begin;
+    v.on_method = cb_method;
     v.on_url = cb_url;
     v.on_header_field = cb_header_field;
     v.on_header_value = cb_header_value;
@@ -28,6 +30,11 @@ const llhttp_settings_t* Http1Server::settings() {
     v.on_headers_complete = cb_headers_complete;
     v.on_body = cb_body;
     v.on_message_complete = cb_message_complete;
+    v.on_chunk_extension_name = cb_chunk_extension;
+    v.on_chunk_extension_value = cb_chunk_extension;
+    v.on_chunk_extension_name_complete = cb_chunk_extension_part_complete;
+    v.on_chunk_extension_value_complete = cb_chunk_extension_part_complete;
+    v.on_chunk_header = cb_chunk_header;
     return v;
   }();
   return &s;
@@ -90,6 +97,12 @@ size_t Http1Server::on_recv(const char* data, size_t len) {
     tcp().pause_recv();
     return 0;
   }
+  // The rest of a head (or trailer section) whose scan began in an earlier buffer.
+  if (scanner_.active() && scanner_.scan(data, len) == H1HeadScanner::Result::kBad) {
+    malformed_input(scanner_.error());
+    return len;
+  }
+  recv_end_ = data + len;
   llhttp_errno_t err = llhttp_execute(&parser_, data, len);
   if (closing_) return len;  // a reply_error() or abort inside a callback
   if (err == HPE_OK) {
@@ -108,10 +121,15 @@ size_t Http1Server::on_recv(const char* data, size_t len) {
     tcp().pause_recv();
     return static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
   }
-  // Malformed input (or a limit a callback enforced).
+  // Malformed input (or a check a callback made).
+  malformed_input(parse_error_cause_ == 400 ? parse_error_why_ : nullptr);
+  return len;
+}
+
+void Http1Server::malformed_input(const char* why) {
   ++ctx_.stats->malformed_requests;
   RW_LOG(Debug, "client %s: bad HTTP/1.1 request: %s", ctx_.info->client_address.c_str(),
-         llhttp_get_error_reason(&parser_));
+         why ? why : llhttp_get_error_reason(&parser_));
   if (handler_) {
     RequestHandler* ex = handler_;
     keep_alive_ = false;     // the stream is unparseable: the reply closes it
@@ -126,9 +144,9 @@ size_t Http1Server::on_recv(const char* data, size_t len) {
   } else {
     bool too_large = parse_error_cause_ == 431;
     reply_error(too_large ? LocalReplyCause::HeadersTooLarge : LocalReplyCause::BadRequest,
-                too_large ? "request header too large" : "malformed request", false);
+                too_large ? "request header too large" : why ? why : "malformed request",
+                false);
   }
-  return len;
 }
 
 void Http1Server::on_recv_end(int error) {
@@ -180,6 +198,10 @@ int Http1Server::cb_message_begin(llhttp_t* p) {
   s->in_request_ = true;
   s->request_complete_ = false;
   s->parse_error_cause_ = 0;
+  s->parse_error_why_ = nullptr;
+  s->head_scanned_ = false;
+  s->trailers_scanned_ = false;
+  s->chunk_extension_bytes_ = 0;
   s->timer_is_header_ = true;
   s->ctx_.timers->arm_timer(&s->timer_, s->ctx_.limits->request_header_timeout_ms);
   return 0;
@@ -191,6 +213,33 @@ int Http1Server::header_limit_passed() {
   return -1;
 }
 
+int Http1Server::fail_parse(const char* why) {
+  parse_error_cause_ = 400;
+  parse_error_why_ = why;
+  return -1;
+}
+
+int Http1Server::start_scan(const char* at, bool request_line) {
+  if (request_line) {
+    scanner_.start_request_line();
+  } else {
+    scanner_.start_field_lines();
+  }
+  if (scanner_.scan(at, static_cast<size_t>(recv_end_ - at)) == H1HeadScanner::Result::kBad) {
+    return fail_parse(scanner_.error());
+  }
+  return 0;
+}
+
+// The first byte of the method is the first byte of the head: the scan starts there
+// (once: a method split across buffers comes in two calls).
+int Http1Server::cb_method(llhttp_t* p, const char* at, size_t) {
+  auto* s = static_cast<Http1Server*>(p->data);
+  if (s->head_scanned_) return 0;
+  s->head_scanned_ = true;
+  return s->start_scan(at, true);
+}
+
 int Http1Server::cb_url(llhttp_t* p, const char* at, size_t len) {
   auto* s = static_cast<Http1Server*>(p->data);
   s->head_.path.append(at, len);
@@ -199,6 +248,10 @@ int Http1Server::cb_url(llhttp_t* p, const char* at, size_t len) {
 
 int Http1Server::cb_header_field(llhttp_t* p, const char* at, size_t len) {
   auto* s = static_cast<Http1Server*>(p->data);
+  if (s->in_trailers_ && !s->trailers_scanned_) {
+    s->trailers_scanned_ = true;
+    if (s->start_scan(at, false) != 0) return -1;
+  }
   return s->headers_.on_field(at, len) ? 0 : s->header_limit_passed();
 }
 
@@ -227,16 +280,27 @@ int Http1Server::headers_complete() {
   head_method_ = head_.method == "HEAD";
   keep_alive_ = llhttp_should_keep_alive(&parser_) && !draining_;
 
-  // Host header → authority; content-length → the head's field; expect handled here.
+  // Host → authority; content-length and transfer-encoding (llhttp frames the body)
+  // and expect are handled here.
   bool expect_continue = false;
   bool grpc = false;
   int host_count = 0;
+  int te_count = 0;
+  bool te_chunked = false;
+  std::string host;
   HeaderList& hs = head_.headers;
   for (size_t i = 0; i < hs.size();) {
     std::string_view name = hs[i].name;
     if (name == "host") {
       ++host_count;
-      head_.authority = hs[i].value.str();
+      host = hs[i].value.str();
+      while (!host.empty() && (host.back() == ' ' || host.back() == '\t')) host.pop_back();
+      hs.erase(hs.begin() + static_cast<long>(i));
+      continue;
+    }
+    if (name == "transfer-encoding") {
+      ++te_count;
+      te_chunked = iequals(hs[i].value, "chunked");
       hs.erase(hs.begin() + static_cast<long>(i));
       continue;
     }
@@ -252,22 +316,8 @@ int Http1Server::headers_complete() {
     if (name == "content-type" && is_grpc_content_type(hs[i].value)) grpc = true;
     ++i;
   }
-  // Absolute-form targets ("http://host/path") carry the authority themselves.
-  if (head_.path.rfind("http://", 0) == 0 || head_.path.rfind("https://", 0) == 0) {
-    size_t start = head_.path.find("://") + 3;
-    size_t slash = head_.path.find('/', start);
-    std::string authority = head_.path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    head_.path = slash == std::string::npos ? "/" : head_.path.substr(slash);
-    head_.authority = authority;
-  }
-  if (head_.path.empty() || (head_.path[0] != '/' && head_.path != "*")) {
-    parse_error_cause_ = 400;
-    reply_error(LocalReplyCause::BadRequest, "request target must be origin-form", grpc);
-    return HPE_PAUSED;
-  }
-  if (host_count > 1 || (host_count == 0 && !head_.http10 && head_.authority.empty())) {
-    reply_error(LocalReplyCause::BadRequest,
-                host_count > 1 ? "duplicate Host header" : "missing Host header", grpc);
+  if (const char* why = check_head(host, host_count, te_count, te_chunked)) {
+    reject_head(why, grpc);
     return HPE_PAUSED;
   }
   if (grpc) {
@@ -299,11 +349,75 @@ int Http1Server::headers_complete() {
   return 0;
 }
 
+const char* Http1Server::check_head(const std::string& host, int host_count, int te_count,
+                                    bool te_chunked) {
+  // Absolute-form targets ("http://host/path") carry the authority themselves.
+  std::string_view scheme;
+  if (head_.path.starts_with("http://")) scheme = "http";
+  if (head_.path.starts_with("https://")) scheme = "https";
+  std::string authority;
+  if (!scheme.empty()) {
+    size_t start = scheme.size() + 3;
+    size_t end = head_.path.find_first_of("/?#", start);
+    if (end == std::string::npos) end = head_.path.size();
+    authority = head_.path.substr(start, end - start);
+    head_.path = head_.path[end] == '/' ? head_.path.substr(end) : "/" + head_.path.substr(end);
+    if (!is_valid_host(authority)) return "invalid authority in the request target";
+  }
+  if (head_.path.empty() || (head_.path[0] != '/' && head_.path != "*")) {
+    return "request target must be origin-form";
+  }
+  // RFC 9112 §3.2: exactly one valid Host in HTTP/1.1 (HTTP/1.0 may omit it), and
+  // for an absolute-form target it must name the same origin (a proxy that routes on
+  // one and forwards the other can be steered).
+  if (host_count > 1) return "duplicate Host header";
+  if (host_count == 0 && !head_.http10) return "missing Host header";
+  if (host_count == 1 && !is_valid_host(host)) return "invalid Host header";
+  if (!scheme.empty() && host_count == 1 && !same_authority(authority, host, scheme)) {
+    return "Host header differs from the request target's authority";
+  }
+  head_.authority = scheme.empty() ? host : authority;
+  // Framing. llhttp has already refused Content-Length with Transfer-Encoding, a
+  // final coding other than chunked, chunked twice, and every malformed or repeated
+  // Content-Length; what is left is stricter policy (SECURITY.md §3): one
+  // Transfer-Encoding line, exactly "chunked", and only in HTTP/1.1.
+  if (te_count > 1 || (te_count == 1 && !te_chunked)) {
+    return "Transfer-Encoding other than one \"chunked\"";
+  }
+  if (te_count == 1 && head_.http10) return "Transfer-Encoding in an HTTP/1.0 request";
+  if ((parser_.flags & F_CONTENT_LENGTH) && parser_.content_length > INT64_MAX) {
+    return "Content-Length too large";
+  }
+  return nullptr;
+}
+
 int Http1Server::cb_body(llhttp_t* p, const char* at, size_t len) {
   auto* s = static_cast<Http1Server*>(p->data);
   if (s->handler_) {
     s->handler_->on_request_data(Slice::from_recv(at, static_cast<uint32_t>(len)));
   }
+  return 0;
+}
+
+// Chunk extensions are never forwarded, but llhttp parses them for as long as they
+// go on: their bytes (";name=value", each chunk-size line alone) are capped.
+int Http1Server::cb_chunk_extension(llhttp_t* p, const char*, size_t len) {
+  auto* s = static_cast<Http1Server*>(p->data);
+  s->chunk_extension_bytes_ += static_cast<uint32_t>(len);
+  if (s->chunk_extension_bytes_ <= s->ctx_.limits->max_chunk_extension_bytes) return 0;
+  return s->fail_parse("chunk extensions too long");
+}
+
+// The ';' before a name, the '=' before a value.
+int Http1Server::cb_chunk_extension_part_complete(llhttp_t* p) {
+  auto* s = static_cast<Http1Server*>(p->data);
+  ++s->chunk_extension_bytes_;
+  if (s->chunk_extension_bytes_ <= s->ctx_.limits->max_chunk_extension_bytes) return 0;
+  return s->fail_parse("chunk extensions too long");
+}
+
+int Http1Server::cb_chunk_header(llhttp_t* p) {
+  static_cast<Http1Server*>(p->data)->chunk_extension_bytes_ = 0;
   return 0;
 }
 
@@ -412,6 +526,12 @@ void Http1Server::abort_response() {
   response_active_ = false;
   closing_ = true;
   tcp().abort();
+}
+
+void Http1Server::reject_head(const char* why, bool grpc) {
+  ++ctx_.stats->malformed_requests;
+  RW_LOG(Debug, "client %s: bad HTTP/1.1 request: %s", ctx_.info->client_address.c_str(), why);
+  reply_error(LocalReplyCause::BadRequest, why, grpc);
 }
 
 void Http1Server::reply_error(LocalReplyCause cause, const char* message, bool grpc) {

@@ -16,6 +16,7 @@
 #include "http/message.h"
 #include "http/server_codec.h"
 #include "http1/h1_header_collector.h"
+#include "http1/h1_request_checks.h"
 #include "http1/h1_serialize.h"
 #include "io/timer_wheel.h"
 #include "mem/pool.h"
@@ -48,6 +49,7 @@ class Http1Server final : public ServerCodec,
 
  private:
   static int cb_message_begin(llhttp_t* p);
+  static int cb_method(llhttp_t* p, const char* at, size_t len);
   static int cb_url(llhttp_t* p, const char* at, size_t len);
   static int cb_header_field(llhttp_t* p, const char* at, size_t len);
   static int cb_header_value(llhttp_t* p, const char* at, size_t len);
@@ -55,12 +57,27 @@ class Http1Server final : public ServerCodec,
   static int cb_headers_complete(llhttp_t* p);
   static int cb_body(llhttp_t* p, const char* at, size_t len);
   static int cb_message_complete(llhttp_t* p);
+  static int cb_chunk_extension(llhttp_t* p, const char* at, size_t len);
+  static int cb_chunk_extension_part_complete(llhttp_t* p);
+  static int cb_chunk_header(llhttp_t* p);
   static void on_timer(Timer* timer);
   static const llhttp_settings_t* settings();
 
   int headers_complete();
   int message_complete();
   int header_limit_passed();
+  // Scans the head (or trailer section) from |at| to the end of the bytes being parsed.
+  int start_scan(const char* at, bool request_line);
+  // Fails the parse from a callback with a 400 and |why|.
+  int fail_parse(const char* why);
+  // Why a complete head is not acceptable (target, Host, framing), or null; sets
+  // head_.authority.
+  const char* check_head(const std::string& host, int host_count, int te_count,
+                         bool te_chunked);
+  // The input cannot be parsed (llhttp's error or one of ours): 400 / 431 and close.
+  void malformed_input(const char* why);
+  // A 400 for a head that parsed but breaks a rule; counted as malformed.
+  void reject_head(const char* why, bool grpc);
   // Local reply for a request that never reached a handler (parse errors, limits).
   void reply_error(LocalReplyCause cause, const char* message, bool grpc);
   void write_head(const std::string& head);
@@ -82,7 +99,13 @@ class Http1Server final : public ServerCodec,
   bool in_trailers_ = false;
   bool in_request_ = false;       // between message_begin and message_complete
   bool request_complete_ = true;  // the current request has been fully read
-  int parse_error_cause_ = 0;     // 0, 431: set by callbacks before returning -1
+  int parse_error_cause_ = 0;     // 0, 400, 431: set by callbacks before returning -1
+  const char* parse_error_why_ = nullptr;  // with 400
+  H1HeadScanner scanner_;         // runs ahead of llhttp over the head and trailers
+  bool head_scanned_ = false;     // the scan of this request's head / trailers started
+  bool trailers_scanned_ = false;
+  const char* recv_end_ = nullptr;  // end of the bytes llhttp is parsing
+  uint32_t chunk_extension_bytes_ = 0;  // of the chunk-size line being parsed
 
   // Response being written.
   bool response_active_ = false;  // head sent, end not yet

@@ -45,6 +45,9 @@ DownstreamConn::DownstreamConn(const ListenerContext& context, ListenerScope* sc
   scope_->acquire();
   info_.client_address = std::move(client_address);
   info_.tls = tls;
+  for (const IpPrefix& prefix : gateway().trusted_proxies) {
+    info_.trusted_proxy = info_.trusted_proxy || prefix.contains(info_.client_address);
+  }
   tcp_.attach(fd);
   tcp_.set_output_limits(gateway().send_queue_bytes, gateway().send_timeout_ms, ctx_.memory,
                          /*hold_input=*/true);

@@ -37,6 +37,17 @@ bool is_fixed_hop_by_hop(std::string_view name) {
          name == "transfer-encoding" || name == "upgrade" || name == "http2-settings";
 }
 
+// |name| is |wanted| (lower case, with '-'), also when spelled with '_' for '-':
+// CGI-style upstreams map both spellings to the same variable.
+bool same_name_any_dash(std::string_view name, std::string_view wanted) {
+  if (name.size() != wanted.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i] == '_' ? '-' : name[i];
+    if (c != wanted[i]) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 void strip_hop_by_hop(HeaderList& headers, bool keep_te_trailers) {
@@ -81,16 +92,8 @@ void strip_hop_by_hop(HeaderList& headers, bool keep_te_trailers) {
 }
 
 bool is_client_identity_header(std::string_view name) {
-  for (std::string_view identity : {kClientCertSha256Header, kClientCertSubjectHeader}) {
-    if (name.size() != identity.size()) continue;
-    bool same = true;
-    for (size_t i = 0; same && i < name.size(); ++i) {
-      char c = name[i] == '_' ? '-' : name[i];
-      same = c == identity[i];
-    }
-    if (same) return true;
-  }
-  return false;
+  return same_name_any_dash(name, kClientCertSha256Header) ||
+         same_name_any_dash(name, kClientCertSubjectHeader);
 }
 
 bool strip_client_identity_headers(HeaderList& headers) {
@@ -110,6 +113,13 @@ void rewrite_request_for_upstream(RequestHead& request, const ApiConfig& api,
     request.headers.push_back({kClientCertSubjectHeader, context.client_cert->subject});
   }
 
+  if (!context.trusted_proxy) {
+    // Only a trusted proxy may say who the client is or how it connected.
+    std::erase_if(request.headers, [](const Header& h) {
+      return same_name_any_dash(h.name, "x-forwarded-for") ||
+             same_name_any_dash(h.name, "x-forwarded-proto");
+    });
+  }
   if (!context.client_address.empty()) {
     // Appended to the last x-forwarded-for line: repeated lines form one list in order.
     Header* forwarded_for = nullptr;

@@ -14,6 +14,8 @@ struct ForwardContext {
   std::string_view client_address;  // the downstream peer's IP address, no port
   std::string_view client_scheme;   // "http" or "https": the downstream protocol
   const ClientCert* client_cert = nullptr;  // TLS connections
+  // The client is a proxy in [gateway] trusted_proxies (DownstreamInfo::trusted_proxy).
+  bool trusted_proxy = false;
 };
 
 // Request headers that carry the verified client certificate to the upstream (and
@@ -36,8 +38,11 @@ void strip_hop_by_hop(HeaderList& headers, bool keep_te_trailers);
 // Prepares a downstream request for |api|'s upstream:
 // - path rewritten with upstream_path() (strip_listen_path, target base path);
 // - hop-by-hop headers removed (te: trailers kept for an HTTP/2 upstream);
-// - x-forwarded-for gets the client address appended (", " separated, created when
-//   absent); x-forwarded-proto set to the client scheme when absent;
+// - from a trusted proxy, x-forwarded-for gets the client address appended (", "
+//   separated, created when absent) and x-forwarded-proto is set to the client
+//   scheme when absent; from any other client both are replaced by the address and
+//   scheme the gateway saw (a client must not choose the address an upstream logs
+//   or rate-limits, nor claim https over cleartext; '_' spellings go too);
 // - authority becomes the target's authority unless preserve_host_header is set;
 // - x-client-cert-sha256 / x-client-cert-subject removed, then set from a verified
 //   client certificate.

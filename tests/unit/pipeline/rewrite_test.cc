@@ -36,7 +36,9 @@ RequestHead make_request() {
   return request;
 }
 
+// A client that is not a trusted proxy, and one that is.
 const ForwardContext kContext{"192.0.2.7", "http"};
+const ForwardContext kTrusted{"192.0.2.7", "http", nullptr, true};
 
 TEST(StripHopByHop, RemovesConnectionSpecificHeaders) {
   HeaderList headers = {{"accept", "*/*"},
@@ -99,37 +101,65 @@ TEST(RewriteRequest, CreatesXForwardedForAndProto) {
             (Lines{"accept: */*", "x-forwarded-for: 192.0.2.7", "x-forwarded-proto: http"}));
 }
 
-TEST(RewriteRequest, AppendsToExistingXForwardedFor) {
+TEST(RewriteRequest, AppendsToExistingXForwardedForFromTrustedProxy) {
   RequestHead request = make_request();
   request.headers = {{"x-forwarded-for", "203.0.113.1"}, {"accept", "*/*"}};
-  rewrite_request_for_upstream(request, make_api(), kContext);
+  rewrite_request_for_upstream(request, make_api(), kTrusted);
   EXPECT_EQ(lines(request.headers), (Lines{"x-forwarded-for: 203.0.113.1, 192.0.2.7",
                                            "accept: */*", "x-forwarded-proto: http"}));
 }
 
-TEST(RewriteRequest, AppendsToLastXForwardedForLine) {
+TEST(RewriteRequest, AppendsToLastXForwardedForLineFromTrustedProxy) {
   RequestHead request = make_request();
   request.headers = {{"x-forwarded-for", "203.0.113.1"}, {"x-forwarded-for", "198.51.100.2"}};
-  rewrite_request_for_upstream(request, make_api(), kContext);
+  rewrite_request_for_upstream(request, make_api(), kTrusted);
   EXPECT_EQ(lines(request.headers),
             (Lines{"x-forwarded-for: 203.0.113.1", "x-forwarded-for: 198.51.100.2, 192.0.2.7",
                    "x-forwarded-proto: http"}));
 }
 
-TEST(RewriteRequest, FillsEmptyXForwardedFor) {
+TEST(RewriteRequest, FillsEmptyXForwardedForFromTrustedProxy) {
   RequestHead request = make_request();
   request.headers = {{"x-forwarded-for", ""}};
-  rewrite_request_for_upstream(request, make_api(), kContext);
+  rewrite_request_for_upstream(request, make_api(), kTrusted);
   EXPECT_EQ(lines(request.headers),
             (Lines{"x-forwarded-for: 192.0.2.7", "x-forwarded-proto: http"}));
 }
 
-TEST(RewriteRequest, KeepsExistingXForwardedProto) {
+TEST(RewriteRequest, KeepsExistingXForwardedProtoFromTrustedProxy) {
   RequestHead request = make_request();
   request.headers = {{"x-forwarded-proto", "https"}};
-  rewrite_request_for_upstream(request, make_api(), kContext);
+  rewrite_request_for_upstream(request, make_api(), kTrusted);
   EXPECT_EQ(lines(request.headers),
             (Lines{"x-forwarded-proto: https", "x-forwarded-for: 192.0.2.7"}));
+}
+
+TEST(RewriteRequest, ReplacesForwardingHeadersFromUntrustedClient) {
+  RequestHead request = make_request();
+  request.headers = {{"x-forwarded-for", "203.0.113.1"},
+                     {"accept", "*/*"},
+                     {"x-forwarded-proto", "https"},
+                     {"x-forwarded-for", "198.51.100.2"},
+                     {"x-forwarded-proto", "http"},
+                     {"x_forwarded_for", "198.51.100.3"},
+                     {"x-forwarded_proto", "https"}};
+  rewrite_request_for_upstream(request, make_api(), kContext);
+  EXPECT_EQ(lines(request.headers),
+            (Lines{"accept: */*", "x-forwarded-for: 192.0.2.7", "x-forwarded-proto: http"}));
+
+  // Over TLS the scheme is https whatever the client claims.
+  request = make_request();
+  request.headers = {{"x-forwarded-proto", "http"}};
+  rewrite_request_for_upstream(request, make_api(), ForwardContext{"2001:db8::1", "https"});
+  EXPECT_EQ(lines(request.headers),
+            (Lines{"x-forwarded-for: 2001:db8::1", "x-forwarded-proto: https"}));
+}
+
+TEST(RewriteRequest, UntrustedClientWithoutAddressStillLosesItsForwardingHeaders) {
+  RequestHead request = make_request();
+  request.headers = {{"x-forwarded-for", "203.0.113.1"}, {"x-forwarded-proto", "https"}};
+  rewrite_request_for_upstream(request, make_api(), ForwardContext{});
+  EXPECT_EQ(lines(request.headers), (Lines{}));
 }
 
 TEST(RewriteRequest, ConnectionCannotStripTheAddedForwardingHeaders) {
