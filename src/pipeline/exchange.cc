@@ -122,7 +122,7 @@ void Exchange::continue_request() {
 }
 
 void Exchange::on_filters_passed() {
-  ForwardContext fc{client_address_, info_->scheme(), info_->cert()};
+  ForwardContext fc{client_address_, info_->scheme(), info_->cert(), info_->trusted_proxy};
   rewrite_request_for_upstream(request_, *route_->config, fc);
   // One upstream_timeout_ms for all attempts (a retry does not restart it; progress
   // of the request body does, see on_request_bytes_sent).
