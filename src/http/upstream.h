@@ -103,6 +103,8 @@ struct UpstreamLimits {
   uint32_t connection_window_bytes = 16777216;  // HTTP/2 connection window
   uint32_t send_queue_bytes = 1048576;  // output held back (and input too) above this
   uint32_t send_timeout_ms = 60000;     // output waiting without progress: closed
+  uint32_t http2_max_glitches = 1000;   // misbehaviour budget (GlitchBudget)
+  uint32_t http2_glitch_refill_per_s = 100;
   bool operator==(const UpstreamLimits&) const = default;
 };
 

@@ -176,6 +176,8 @@ void Http2ClientConn::on_connected(int error) {
     nghttp2_session_callbacks_new(&c);
     nghttp2_session_callbacks_set_on_header_callback2(c, cb_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, cb_frame_recv);
+    nghttp2_session_callbacks_set_on_begin_frame_callback(c, cb_begin_frame);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(c, cb_invalid_frame_recv);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, cb_data_chunk_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(c, cb_stream_close);
     nghttp2_session_callbacks_set_send_data_callback(c, cb_send_data);
@@ -187,6 +189,7 @@ void Http2ClientConn::on_connected(int error) {
   nghttp2_session_client_new2(&session_, cb, this, option);
   nghttp2_option_del(option);
   const UpstreamLimits& limits = *ctx_.limits;
+  glitches_.start(limits.http2_max_glitches, ctx_.timers->now_ms());
   uint32_t window =
       limits.stream_buffer_bytes > 0x7fffffffu ? 0x7fffffffu : limits.stream_buffer_bytes;
   nghttp2_settings_entry settings[] = {
@@ -409,6 +412,32 @@ int Http2ClientConn::cb_header(nghttp2_session* session, const nghttp2_frame* fr
         Header{HeaderString::from_rcbuf(name_rc), HeaderString::from_rcbuf(value_rc)});
   }
   return 0;
+}
+
+bool Http2ClientConn::glitch() {
+  if (glitches_.take(ctx_.timers->now_ms(), ctx_.limits->http2_max_glitches,
+                     ctx_.limits->http2_glitch_refill_per_s)) {
+    return true;
+  }
+  RW_LOG(Warn, "upstream HTTP/2 misbehaviour budget spent; GOAWAY(ENHANCE_YOUR_CALM)");
+  nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+  return false;
+}
+
+int Http2ClientConn::cb_begin_frame(nghttp2_session* session, const nghttp2_frame_hd* hd,
+                                    void* user_data) {
+  auto* conn = static_cast<Http2ClientConn*>(user_data);
+  // A server has no reason to ping us often (keepalive is seconds apart).
+  bool glitch = frame_is_glitch(session, *hd) ||
+                (hd->type == NGHTTP2_PING && !(hd->flags & NGHTTP2_FLAG_ACK));
+  if (glitch && !conn->glitch()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+  return 0;
+}
+
+int Http2ClientConn::cb_invalid_frame_recv(nghttp2_session*, const nghttp2_frame*, int,
+                                           void* user_data) {
+  auto* conn = static_cast<Http2ClientConn*>(user_data);
+  return conn->glitch() ? 0 : NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
 int Http2ClientConn::cb_frame_recv(nghttp2_session* session, const nghttp2_frame* frame,

@@ -113,6 +113,12 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   static int cb_header(nghttp2_session*, const nghttp2_frame* frame, nghttp2_rcbuf* name_rc,
                        nghttp2_rcbuf* value_rc, uint8_t flags, void* user_data);
   static int cb_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user_data);
+  static int cb_begin_frame(nghttp2_session*, const nghttp2_frame_hd* hd, void* user_data);
+  static int cb_invalid_frame_recv(nghttp2_session*, const nghttp2_frame* frame, int error,
+                                   void* user_data);
+  // One glitch from the upstream; false (GOAWAY(ENHANCE_YOUR_CALM) queued) when the
+  // budget is spent: the connection then fails its streams (502) and closes.
+  bool glitch();
   static int cb_data_chunk_recv(nghttp2_session*, uint8_t flags, int32_t stream_id,
                                 const uint8_t* data, size_t len, void* user_data);
   static int cb_stream_close(nghttp2_session*, int32_t stream_id, uint32_t error_code,
@@ -146,6 +152,7 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   Http2ClientStream* streams_ = nullptr;
   uint32_t stream_count_ = 0;
   Timer timer_;  // connect timeout, then idle timeout with no streams
+  GlitchBudget glitches_;
 };
 
 }  // namespace ringway

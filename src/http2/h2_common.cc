@@ -1,5 +1,7 @@
 #include "http2/h2_common.h"
 
+#include <algorithm>
+
 #include "base/log.h"
 #include "io/buffer_ring.h"
 #include "net/byte_sink.h"
@@ -97,6 +99,36 @@ bool pump_session_output(nghttp2_session* session, ByteSink& out, uint64_t* writ
     out.write_copy(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
   }
   return true;
+}
+
+bool GlitchBudget::take(uint64_t now_ms, uint32_t max, uint32_t per_s) {
+  uint64_t refill = static_cast<uint64_t>(per_s) * (now_ms - refill_ms_) / 1000;
+  if (refill > 0) {
+    tokens_ = static_cast<uint32_t>(std::min<uint64_t>(max, tokens_ + refill));
+    refill_ms_ = now_ms;
+  }
+  if (tokens_ == 0) return false;
+  --tokens_;
+  return true;
+}
+
+bool frame_is_glitch(nghttp2_session* session, const nghttp2_frame_hd& hd) {
+  switch (hd.type) {
+    case NGHTTP2_DATA:
+      // Empty DATA that does not end the stream moves nothing forward.
+      return hd.length == 0 && !(hd.flags & NGHTTP2_FLAG_END_STREAM);
+    case NGHTTP2_CONTINUATION:
+      return hd.length == 0 && !(hd.flags & NGHTTP2_FLAG_END_HEADERS);
+    case NGHTTP2_PRIORITY:
+      return true;  // deprecated (RFC 9113 §5.3.2); nothing here uses it
+    case NGHTTP2_SETTINGS:
+      return !(hd.flags & NGHTTP2_FLAG_ACK);
+    case NGHTTP2_WINDOW_UPDATE:
+      // For a stream that is not open there is nothing to send.
+      return hd.stream_id != 0 && !nghttp2_session_get_stream_user_data(session, hd.stream_id);
+    default:
+      return false;
+  }
 }
 
 }  // namespace ringway

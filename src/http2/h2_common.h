@@ -87,4 +87,27 @@ void resume_body(nghttp2_session* session, int32_t stream_id, OutboundBody& body
 // Drains nghttp2's output into |tcp|. Returns false on a fatal session error.
 bool pump_session_output(nghttp2_session* session, ByteSink& out, uint64_t* written = nullptr);
 
+// A peer's HTTP/2 misbehaviour budget ("glitches": resets it makes us send, empty
+// frames, PRIORITY, stray WINDOW_UPDATE, SETTINGS floods), as nghttp2 >= 1.57 and Envoy
+// keep one: |max| tokens refilled at |per_s|; once they are spent the connection ends
+// with GOAWAY(ENHANCE_YOUR_CALM).
+class GlitchBudget {
+ public:
+  void start(uint32_t max, uint64_t now_ms) {
+    tokens_ = max;
+    refill_ms_ = now_ms;
+  }
+  // Takes a token; false when none is left.
+  bool take(uint64_t now_ms, uint32_t max, uint32_t per_s);
+
+ private:
+  uint32_t tokens_ = 0;
+  uint64_t refill_ms_ = 0;
+};
+
+// Whether a frame header starting to arrive is a glitch in itself (empty DATA or
+// CONTINUATION that ends nothing, PRIORITY, SETTINGS, WINDOW_UPDATE for a stream we
+// do not have). Per-side rules (resets, PINGs) are the callers'.
+bool frame_is_glitch(nghttp2_session* session, const nghttp2_frame_hd& hd);
+
 }  // namespace ringway

@@ -174,8 +174,7 @@ Http2Server::Http2Server(const ServerCodecContext& context) : ctx_(context) {
   header_timer_.owner = this;
   stall_timer_.callback = on_stall_timer;
   stall_timer_.owner = this;
-  glitch_tokens_ = gw.http2_max_glitches;
-  glitch_refill_ms_ = ctx_.timers->now_ms();
+  glitches_.start(gw.http2_max_glitches, ctx_.timers->now_ms());
   update_idle_timer();
   request_flush();
 }
@@ -263,16 +262,8 @@ bool Http2Server::recently_reset(int32_t stream_id) const {
 
 bool Http2Server::glitch() {
   ++ctx_.stats->http2_glitches;
-  uint64_t rate = ctx_.limits->http2_glitch_refill_per_s;
-  uint64_t now = ctx_.timers->now_ms();
-  uint64_t refill = rate * (now - glitch_refill_ms_) / 1000;
-  if (refill > 0) {
-    uint64_t max = ctx_.limits->http2_max_glitches;
-    glitch_tokens_ = static_cast<uint32_t>(std::min<uint64_t>(max, glitch_tokens_ + refill));
-    glitch_refill_ms_ = now;
-  }
-  if (glitch_tokens_ > 0) {
-    --glitch_tokens_;
+  if (glitches_.take(ctx_.timers->now_ms(), ctx_.limits->http2_max_glitches,
+                     ctx_.limits->http2_glitch_refill_per_s)) {
     return true;
   }
   if (!calmed_) {
@@ -389,12 +380,7 @@ int Http2Server::cb_begin_frame(nghttp2_session* session, const nghttp2_frame_hd
                                 void* user_data) {
   auto* server = static_cast<Http2Server*>(user_data);
   if (server->calmed_) return NGHTTP2_ERR_CALLBACK_FAILURE;
-  bool glitch = false;
   switch (hd->type) {
-    case NGHTTP2_DATA:
-      // Empty DATA that does not end the stream moves nothing forward.
-      glitch = hd->length == 0 && !(hd->flags & NGHTTP2_FLAG_END_STREAM);
-      break;
     case NGHTTP2_HEADERS:
       // RFC 9113 §5.1.1: a new stream's id must be larger than every id the client
       // used before. nghttp2 1.52 drops such a HEADERS silently when it no longer
@@ -408,30 +394,19 @@ int Http2Server::cb_begin_frame(nghttp2_session* session, const nghttp2_frame_hd
       }
       if (hd->stream_id > server->highest_stream_id_) server->highest_stream_id_ = hd->stream_id;
       if (!(hd->flags & NGHTTP2_FLAG_END_HEADERS)) {
-        Timers* loop = server->ctx_.timers;
-        loop->arm_timer(&server->header_timer_, server->ctx_.limits->request_header_timeout_ms);
+        server->ctx_.timers->arm_timer(&server->header_timer_,
+                                       server->ctx_.limits->request_header_timeout_ms);
       }
       break;
     case NGHTTP2_CONTINUATION:
       if (hd->flags & NGHTTP2_FLAG_END_HEADERS) {
         server->ctx_.timers->disarm_timer(&server->header_timer_);
-      } else {
-        glitch = hd->length == 0;
       }
-      break;
-    case NGHTTP2_PRIORITY:
-      glitch = true;  // deprecated (RFC 9113 §5.3.2); nothing here uses it
-      break;
-    case NGHTTP2_SETTINGS:
-      glitch = !(hd->flags & NGHTTP2_FLAG_ACK);
-      break;
-    case NGHTTP2_WINDOW_UPDATE:
-      // For a stream that is not open there is nothing to send.
-      glitch = hd->stream_id != 0 && !nghttp2_session_get_stream_user_data(session, hd->stream_id);
       break;
     default:
       break;
   }
+  bool glitch = frame_is_glitch(session, *hd);
   if (glitch && !server->glitch()) return NGHTTP2_ERR_CALLBACK_FAILURE;
   return 0;
 }

@@ -134,8 +134,7 @@ class Http2Server final : public ServerCodec, public PoolAllocated<Http2Server> 
   Timer idle_timer_;
   uint64_t last_activity_ms_ = 0;
   // Misbehaviour budget (http2_max_glitches, refilled at http2_glitch_refill_per_s).
-  uint32_t glitch_tokens_ = 0;
-  uint64_t glitch_refill_ms_ = 0;
+  GlitchBudget glitches_;
   bool calmed_ = false;  // GOAWAY(ENHANCE_YOUR_CALM) queued
   int32_t highest_stream_id_ = 0;  // of the HEADERS the client sent
   // The last streams we sent RST_STREAM on: the client's frames may cross it.

@@ -42,6 +42,8 @@ UpstreamSettings upstream_settings_for(const ApiConfig& api, const Config& confi
   s.limits.connection_window_bytes = gw.connection_window_bytes;
   s.limits.send_queue_bytes = gw.send_queue_bytes;
   s.limits.send_timeout_ms = gw.send_timeout_ms;
+  s.limits.http2_max_glitches = gw.http2_max_glitches;
+  s.limits.http2_glitch_refill_per_s = gw.http2_glitch_refill_per_s;
   s.max_connections = gw.upstream_max_connections;
   s.max_idle_connections = gw.upstream_max_idle_connections;
   s.reconnect_backoff_ms = gw.upstream_reconnect_backoff_ms;
@@ -86,6 +88,8 @@ std::string UpstreamSettings::key() const {
   num(limits.connection_window_bytes);
   num(limits.send_queue_bytes);
   num(limits.send_timeout_ms);
+  num(limits.http2_max_glitches);
+  num(limits.http2_glitch_refill_per_s);
   num(max_connections);
   num(max_idle_connections);
   num(reconnect_backoff_ms);
