@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <list>
 #include <map>
@@ -30,6 +31,7 @@
 #include "pipeline/proxy_generation.h"
 #include "pipeline/proxy_shard.h"
 #include "plugin/hook_filters.h"
+#include "runtime/descriptor_reserve.h"
 #include "runtime/mailboxes.h"
 #include "runtime/shard_mailbox.h"
 #include "runtime/shard_metrics.h"
@@ -44,8 +46,13 @@ namespace ringway {
 namespace {
 
 constexpr int kListenBacklog = 4096;
-// Accept errors such as EMFILE are retried after this pause instead of spinning.
+// Accept errors the reserve descriptor cannot help with are retried after this pause
+// instead of spinning.
 constexpr uint64_t kAcceptRetryMs = 100;
+// Out of descriptors: waiting connections closed per failed accept (the rest in a
+// later turn), and failed accepts logged at most this often per shard.
+constexpr uint32_t kShedPerTurn = 64;
+constexpr uint64_t kAcceptErrorLogIntervalMs = 1000;
 // /metrics collections in progress per shard; beyond it new ones get 503.
 constexpr size_t kMaxCollections = 16;
 // Retired upstream pools are checked this often until their last connection closed.
@@ -243,6 +250,7 @@ class ShardRuntime final : public AdminBackend,
   void arm_accept(ListenerSocket* l);
   static void on_accept(Op* op, int32_t res, uint32_t flags);
   static void on_accept_retry(Timer* t);
+  void on_accept_error(ListenerSocket* l, int error);
   void accept_connection(int fd, ListenerSocket* l);
   void remove_listener(ListenerSocket* l);
 
@@ -307,6 +315,9 @@ class ShardRuntime final : public AdminBackend,
   // Listeners and connections.
   std::vector<std::unique_ptr<ListenerSocket>> listeners_;
   uint64_t listener_seq_ = 0;
+  DescriptorReserve fd_reserve_;
+  uint64_t accept_error_log_ms_ = 0;  // failed accepts are logged at most once a second
+  uint64_t accept_errors_not_logged_ = 0;
   DownstreamConnList connections_;
   ListenerContext listener_context_;
   // TLS session tickets (the same keys on every shard).
@@ -384,6 +395,10 @@ bool ShardRuntime::init(std::shared_ptr<const Config> config, std::string* error
   // Mailboxes: woken by MSG_RING from other shards, by the eventfd from the control
   // thread, and checked at the end of every turn.
   mailbox_.start();
+  if (!fd_reserve_.open()) {
+    RW_LOG(Warn, "cannot open the reserve descriptor (/dev/null): %s; out of descriptors, "
+                 "waiting connections stay in the backlog", strerror(errno));
+  }
   for (auto& l : listeners_) arm_accept(l.get());
   return true;
 }
@@ -584,9 +599,7 @@ void ShardRuntime::on_accept(Op* op, int32_t res, uint32_t flags) {
       rt->accept_connection(res, l);
     }
   } else if (res != -ECANCELED && !rt->draining_ && !l->removed) {
-    RW_LOG(Warn, "accept failed: %s; retrying in %llu ms", strerror(-res),
-           static_cast<unsigned long long>(kAcceptRetryMs));
-    if (!l->armed) rt->loop_.arm_timer(&l->retry_timer, kAcceptRetryMs);
+    rt->on_accept_error(l, -res);
     return;
   }
   if (l->removed && !l->armed) {
@@ -595,6 +608,54 @@ void ShardRuntime::on_accept(Op* op, int32_t res, uint32_t flags) {
     return;
   }
   if (!l->armed && res >= 0) rt->arm_accept(l);
+}
+
+// A failed accept ends the multishot accept. Out of descriptors, the waiting
+// connections are closed through the reserve descriptor and the accept is armed again
+// at once: it waits for the next connection (or fails again, and comes back here).
+// Anything else, or a reserve that did not help, is retried after kAcceptRetryMs.
+void ShardRuntime::on_accept_error(ListenerSocket* l, int error) {
+  bool descriptors = error == EMFILE || error == ENFILE;
+  DescriptorReserve::ShedResult shed;
+  if (descriptors) {
+    ++downstream_stats_.accept_errors_descriptors;
+    shed = fd_reserve_.shed(l->fd, kShedPerTurn);
+    downstream_stats_.connections_shed += shed.shed;
+  } else {
+    ++downstream_stats_.accept_errors_other;
+  }
+  // Re-arming at once cannot spin: either the backlog is empty (the accept waits) or
+  // every round closed kShedPerTurn connections.
+  bool again = descriptors && (shed.backlog_empty || shed.shed == kShedPerTurn);
+  uint64_t now = loop_.now_ms();
+  if (accept_error_log_ms_ != 0 && now - accept_error_log_ms_ < kAcceptErrorLogIntervalMs) {
+    ++accept_errors_not_logged_;
+  } else {
+    char more[64] = "";
+    if (accept_errors_not_logged_ != 0) {
+      snprintf(more, sizeof(more), " (%llu more since the last line)",
+               static_cast<unsigned long long>(accept_errors_not_logged_));
+    }
+    char what[96] = "";
+    if (descriptors) {
+      snprintf(what, sizeof(what), "; closed %u waiting connection(s) at once", shed.shed);
+    }
+    char next[48] = "accepting again";
+    if (!again) {
+      snprintf(next, sizeof(next), "retrying in %llu ms",
+               static_cast<unsigned long long>(kAcceptRetryMs));
+    }
+    RW_LOG(Warn, "accept on %s %s failed: %s%s; %s%s", kind_name(l->kind),
+           l->address.text.c_str(), strerror(error), what, next, more);
+    accept_error_log_ms_ = now;
+    accept_errors_not_logged_ = 0;
+  }
+  if (l->armed) return;
+  if (again) {
+    arm_accept(l);
+  } else {
+    loop_.arm_timer(&l->retry_timer, kAcceptRetryMs);
+  }
 }
 
 void ShardRuntime::on_accept_retry(Timer* t) {
