@@ -32,6 +32,16 @@ def _open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def _open_sockets(pid):
+    n = 0
+    for name in os.listdir("/proc/%d/fd" % pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (pid, name)).startswith("socket:")
+        except OSError:
+            pass  # closed meanwhile
+    return n
+
+
 def _cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -102,7 +112,9 @@ def test_descriptor_exhaustion_closes_waiting_connections(ctx):
         before = _metrics(admin)
         check_eq(before.get(("ringway_downstream_connections_shed_total", None)), 0,
                  "shed connections before")
-        # Nothing else opens descriptors from here on (the backend is not used yet).
+        # The two listeners and the admin connection, once the harness's start-up
+        # probes are closed; nothing else opens descriptors until the canary.
+        wait_for(lambda: _open_sockets(g.pid) == 3, 5, what="start-up probes closed")
         free = LIMIT - _open_fds(g.pid)
         check(free > 10, "only %d descriptors free at start" % free)
         flood_start = time.monotonic()  # no warning before this
@@ -141,7 +153,8 @@ def test_descriptor_exhaustion_closes_waiting_connections(ctx):
         cpu = _cpu_seconds(g.pid) - cpu0
         wall = time.monotonic() - wall0
         ctx.note("gateway CPU at the limit: %.2fs over %.2fs (%d attempts)" % (cpu, wall, BURST))
-        check(cpu < 0.5 * wall, "gateway used %.2fs CPU in %.2fs at the limit" % (cpu, wall))
+        # Far below a spin (which got 40% of a core here on a loaded machine).
+        check(cpu < 0.25 * wall, "gateway used %.2fs CPU in %.2fs at the limit" % (cpu, wall))
         # One more after the quiet second: its line counts the ones left out.
         check(_attempt(g.port), "attempt after the pause hangs")
         attempts = 1 + BURST + 1
