@@ -153,7 +153,7 @@ struct ListenerSocket {
   std::string key;  // kind + address bytes
   int fd = -1;
   Op accept_op;
-  Op poll_op;  // out of descriptors: waits for the next connection to close
+  Op poll_op;  // out of descriptors: waits for a connection to arrive
   Timer retry_timer;
   bool armed = false;
   bool polling = false;
@@ -401,8 +401,8 @@ bool ShardRuntime::init(std::shared_ptr<const Config> config, std::string* error
   // thread, and checked at the end of every turn.
   mailbox_.start();
   if (!fd_reserve_.open()) {
-    RW_LOG(Warn, "cannot open the reserve descriptor (/dev/null): %s; out of descriptors, "
-                 "waiting connections stay in the backlog", strerror(errno));
+    // Tried again whenever descriptors run out.
+    RW_LOG(Warn, "cannot open the reserve descriptor (/dev/null): %s", strerror(errno));
   }
   for (auto& l : listeners_) arm_accept(l.get());
   return true;
