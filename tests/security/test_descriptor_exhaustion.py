@@ -12,8 +12,8 @@ import select
 import socket
 import time
 
-from harness import (RawConn, admin_section, check, check_eq, curl, free_port, proxy_apis,
-                     scrape, metric, wait_for)
+from harness import (RawConn, admin_section, check, check_eq, curl, fail, free_port, metric,
+                     proxy_apis, scrape, wait_for)
 
 LIMIT = 64         # the gateway's descriptor limit (soft = hard) in the exhaustion test
 OVERFLOW = 8       # idle connections opened beyond what the gateway can take
@@ -40,6 +40,17 @@ def _open_sockets(pid):
         except OSError:
             pass  # closed meanwhile
     return n
+
+
+def _accept_queue(port):
+    """Connections waiting in the accept queue of the listener on 127.0.0.1:|port|
+    (rx_queue of its LISTEN line in /proc/net/tcp)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == "0100007F:%04X" % port and fields[3] == "0A":
+                return int(fields[4].split(":")[1], 16)
+    fail("no listener on port %d in /proc/net/tcp" % port)
 
 
 def _cpu_seconds(pid):
@@ -86,6 +97,40 @@ def _metrics(conn):
     return values
 
 
+def _fill(g, sockets, idle):
+    """Opens idle connections to |g| (holding |sockets| sockets of its own: listeners,
+    admin connections) until it has no descriptor left, plus OVERFLOW more, appending
+    them to |idle|; checks that exactly the OVERFLOW beyond the limit are closed, and
+    returns their count."""
+    # Once the harness's start-up probes are accepted and closed, nothing else opens
+    # descriptors.
+    wait_for(lambda: _accept_queue(g.port) == 0 and _open_sockets(g.pid) == sockets, 5,
+             what="start-up probes accepted and closed")
+    free = LIMIT - _open_fds(g.pid)
+    check(free > 10, "only %d descriptors free at start" % free)
+    for _ in range(free + OVERFLOW):
+        idle.append(socket.create_connection(("127.0.0.1", g.port), timeout=5))
+    wait_for(lambda: _open_fds(g.pid) >= LIMIT, 10, what="the gateway at its limit")
+    shed = []
+
+    def sweep():
+        for s in list(idle):
+            if _closed_within(s, 0):
+                idle.remove(s)
+                shed.append(s)
+                s.close()
+        return len(shed) >= OVERFLOW
+
+    wait_for(sweep, CLOSE_WAIT_S + 2, interval=0.1,
+             what="the %d connections beyond the limit to be closed" % OVERFLOW)
+    time.sleep(0.2)
+    sweep()
+    check_eq(len(shed), OVERFLOW, "connections closed beyond the limit")
+    check_eq(len(idle), free, "idle connections the gateway kept")
+    check_eq(_open_fds(g.pid), LIMIT, "the gateway's descriptors")
+    return len(shed)
+
+
 def _warnings(g):
     return [l for l in g.stderr_text().splitlines()
             if "accept on listen" in l and WARNING in l]
@@ -112,33 +157,9 @@ def test_descriptor_exhaustion_closes_waiting_connections(ctx):
         before = _metrics(admin)
         check_eq(before.get(("ringway_downstream_connections_shed_total", None)), 0,
                  "shed connections before")
-        # The two listeners and the admin connection, once the harness's start-up
-        # probes are closed; nothing else opens descriptors until the canary.
-        wait_for(lambda: _open_sockets(g.pid) == 3, 5, what="start-up probes closed")
-        free = LIMIT - _open_fds(g.pid)
-        check(free > 10, "only %d descriptors free at start" % free)
         flood_start = time.monotonic()  # no warning before this
-        for _ in range(free + OVERFLOW):
-            idle.append(socket.create_connection(("127.0.0.1", g.port), timeout=5))
-        wait_for(lambda: _open_fds(g.pid) >= LIMIT, 10, what="the gateway at its limit")
-        shed = []
-
-        def sweep():
-            for s in list(idle):
-                if _closed_within(s, 0):
-                    idle.remove(s)
-                    shed.append(s)
-                    s.close()
-            return len(shed) >= OVERFLOW
-
-        wait_for(sweep, CLOSE_WAIT_S + 2, interval=0.1,
-                 what="the %d connections beyond the limit closed (%d were)" % (
-                     OVERFLOW, len(shed)))
-        time.sleep(0.2)
-        sweep()
-        check_eq(len(shed), OVERFLOW, "connections closed beyond the limit")
-        check_eq(len(idle), free, "idle connections the gateway kept")
-        check_eq(_open_fds(g.pid), LIMIT, "the gateway's descriptors")
+        # Two listeners and the admin connection.
+        _fill(g, 3, idle)
 
         # At the limit: each new client gets a close, also with a request sent.
         check(_attempt(g.port, b"GET /h1/hello HTTP/1.1\r\nHost: gw.test\r\n\r\n"),
@@ -203,3 +224,20 @@ def test_descriptor_limit_raised_to_hard_limit(ctx):
           "start-up log:\n" + g.stderr_text()[-1500:])
     r = curl("-s", g.url("/h1/hello"))
     check_eq((r.rc, r.status, r.body), (0, 200, b"hello\n"), "request")
+
+
+def test_descriptor_exhaustion_drain_at_the_limit(ctx):
+    """Row 21: SIGTERM while out of descriptors (the listener waiting for the next
+    connection to close): the gateway closes the idle connections and exits 0."""
+    b = ctx.backend()
+    g = ctx.gateway(proxy_apis(b), preexec_fn=_nofile(LIMIT, LIMIT),
+                    request_header_timeout_ms=120000, idle_timeout_ms=120000)
+    idle = []
+    try:
+        _fill(g, 1, idle)
+        check(_attempt(g.port), "attempt at the limit hangs")
+        check_eq(g.stop(timeout=10), 0, "exit status after SIGTERM at the limit")
+        check(all(_closed_within(s, 0) for s in idle), "idle connections left open")
+    finally:
+        for s in idle:
+            s.close()
