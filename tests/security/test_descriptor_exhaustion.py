@@ -164,7 +164,7 @@ def test_descriptor_exhaustion_closes_waiting_connections(ctx):
 
         # At the limit: each new client gets a close, also with a request sent.
         check(_attempt(g.port, b"GET /h1/hello HTTP/1.1\r\nHost: gw.test\r\n\r\n"),
-              "a request at the limit was neither closed nor answered with a close")
+              "a request at the limit was answered or left hanging, not closed")
         cpu0 = _cpu_seconds(g.pid)
         wall0 = time.monotonic()
         for i in range(BURST):
