@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -69,6 +70,31 @@ void report_allocator() {
 #else
   RW_LOG(Debug, "allocator: system malloc (sanitizer build)");
 #endif
+}
+
+// Every client and upstream connection is a descriptor: the soft limit (often 1024)
+// goes up to the hard one. No select() anywhere, so high descriptor numbers are fine.
+void raise_descriptor_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    RW_LOG(Warn, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+    return;
+  }
+  auto text = [](rlim_t v) {
+    return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v);
+  };
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      RW_LOG(Info, "descriptor limit (RLIMIT_NOFILE): %s (raised from %s)",
+             text(raised.rlim_cur).c_str(), text(rl.rlim_cur).c_str());
+      return;
+    }
+    RW_LOG(Warn, "cannot raise the descriptor limit (RLIMIT_NOFILE) from %s to %s: %s",
+           text(rl.rlim_cur).c_str(), text(rl.rlim_max).c_str(), strerror(errno));
+  }
+  RW_LOG(Info, "descriptor limit (RLIMIT_NOFILE): %s", text(rl.rlim_cur).c_str());
 }
 
 std::vector<int> usable_cpus() {
@@ -197,6 +223,7 @@ int run(const std::string& config_path, bool check_only) {
   const GatewayConfig& gw = config->gateway;
   set_log_severity(to_severity(gw.log_level));
   report_allocator();
+  raise_descriptor_limit();
 
   // Signals are taken by this thread only (signalfd); shard threads inherit the
   // blocked mask. SIGPIPE never matters: sends use MSG_NOSIGNAL.

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <poll.h>
+
 #include "base/log.h"
 
 namespace ringway {
@@ -45,7 +47,8 @@ bool Ring::init(uint32_t entries, std::string* error) {
                 {IORING_OP_SENDMSG, "SENDMSG"}, {IORING_OP_CONNECT, "CONNECT"},
                 {IORING_OP_READ, "READ"},     {IORING_OP_WRITE, "WRITE"},
                 {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"}, {IORING_OP_CLOSE, "CLOSE"},
-                {IORING_OP_PROVIDE_BUFFERS, "PROVIDE_BUFFERS"}};
+                {IORING_OP_PROVIDE_BUFFERS, "PROVIDE_BUFFERS"},
+                {IORING_OP_POLL_ADD, "POLL_ADD"}};
   for (const auto& n : needed) {
     if (!io_uring_opcode_supported(probe, n.op)) {
       *error = std::string("io_uring opcode not supported: ") + n.name;
@@ -72,6 +75,12 @@ io_uring_sqe* Ring::next_sqe() {
 void Ring::accept_multishot(int fd, Op* op) {
   io_uring_sqe* sqe = next_sqe();
   io_uring_prep_multishot_accept(sqe, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data(sqe, op);
+}
+
+void Ring::poll_in(int fd, Op* op) {
+  io_uring_sqe* sqe = next_sqe();
+  io_uring_prep_poll_add(sqe, fd, POLLIN);
   io_uring_sqe_set_data(sqe, op);
 }
 

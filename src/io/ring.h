@@ -32,6 +32,8 @@ class Ring {
 
   // Multishot accept on a listening socket.
   void accept_multishot(int fd, Op* op);
+  // One-shot poll for readability (POLLIN); the completion carries the revents.
+  void poll_in(int fd, Op* op);
   // Multishot recv selecting buffers from provided-buffer group |group|.
   void recv_multishot(int fd, uint16_t group, Op* op);
   void sendmsg(int fd, const msghdr* msg, Op* op);

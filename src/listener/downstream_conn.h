@@ -26,6 +26,10 @@ class TlsServerContext;
 struct DownstreamStats {
   uint64_t connections_accepted = 0;
   uint64_t connections_rejected = 0;  // max_connections reached
+  // Accepts that failed: out of descriptors (EMFILE/ENFILE), or otherwise.
+  uint64_t accept_errors_descriptors = 0;
+  uint64_t accept_errors_other = 0;
+  uint64_t connections_shed = 0;  // out of descriptors: accepted and closed at once
   // Gauges: open connections by protocol; index kDownstreamProtocolCount counts
   // connections whose protocol is not known yet (TLS handshake, first bytes).
   int64_t connections_open[kDownstreamProtocolCount + 1] = {};

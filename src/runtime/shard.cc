@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <list>
 #include <map>
@@ -30,6 +31,7 @@
 #include "pipeline/proxy_generation.h"
 #include "pipeline/proxy_shard.h"
 #include "plugin/hook_filters.h"
+#include "runtime/descriptor_reserve.h"
 #include "runtime/mailboxes.h"
 #include "runtime/shard_mailbox.h"
 #include "runtime/shard_metrics.h"
@@ -44,8 +46,13 @@ namespace ringway {
 namespace {
 
 constexpr int kListenBacklog = 4096;
-// Accept errors such as EMFILE are retried after this pause instead of spinning.
+// Accept errors the reserve descriptor cannot help with are retried after this pause
+// instead of spinning.
 constexpr uint64_t kAcceptRetryMs = 100;
+// Out of descriptors: waiting connections closed per failed accept (the rest in a
+// later turn), and failed accepts logged at most this often per shard.
+constexpr uint32_t kShedPerTurn = 64;
+constexpr uint64_t kAcceptErrorLogIntervalMs = 1000;
 // /metrics collections in progress per shard; beyond it new ones get 503.
 constexpr size_t kMaxCollections = 16;
 // Retired upstream pools are checked this often until their last connection closed.
@@ -146,8 +153,10 @@ struct ListenerSocket {
   std::string key;  // kind + address bytes
   int fd = -1;
   Op accept_op;
+  Op poll_op;  // out of descriptors: waits for a connection to arrive
   Timer retry_timer;
   bool armed = false;
+  bool polling = false;
   bool removed = false;  // dropped by a reload: closes once its accept is cancelled
 };
 
@@ -243,6 +252,10 @@ class ShardRuntime final : public AdminBackend,
   void arm_accept(ListenerSocket* l);
   static void on_accept(Op* op, int32_t res, uint32_t flags);
   static void on_accept_retry(Timer* t);
+  void on_accept_error(ListenerSocket* l, int error);
+  static void on_listener_poll(Op* op, int32_t res, uint32_t flags);
+  void stop_accepting(ListenerSocket* l);
+  void erase_listener(ListenerSocket* l);
   void accept_connection(int fd, ListenerSocket* l);
   void remove_listener(ListenerSocket* l);
 
@@ -309,6 +322,9 @@ class ShardRuntime final : public AdminBackend,
   // Listeners and connections.
   std::vector<std::unique_ptr<ListenerSocket>> listeners_;
   uint64_t listener_seq_ = 0;
+  DescriptorReserve fd_reserve_;
+  uint64_t accept_error_log_ms_ = 0;  // failed accepts are logged at most once a second
+  uint64_t accept_errors_not_logged_ = 0;
   DownstreamConnList connections_;
   ListenerContext listener_context_;
   // TLS session tickets (the same keys on every shard).
@@ -386,6 +402,10 @@ bool ShardRuntime::init(std::shared_ptr<const Config> config, std::string* error
   // Mailboxes: woken by MSG_RING from other shards, by the eventfd from the control
   // thread, and checked at the end of every turn.
   mailbox_.start();
+  if (!fd_reserve_.open()) {
+    // Tried again whenever descriptors run out.
+    RW_LOG(Warn, "cannot open the reserve descriptor (/dev/null): %s", strerror(errno));
+  }
   for (auto& l : listeners_) arm_accept(l.get());
   return true;
 }
@@ -522,6 +542,8 @@ bool ShardRuntime::apply_listeners(const Config& config, bool at_start, std::str
     l->fd = fd;
     l->accept_op.complete = on_accept;
     l->accept_op.owner = l.get();
+    l->poll_op.complete = on_listener_poll;
+    l->poll_op.owner = l.get();
     l->retry_timer.callback = on_accept_retry;
     l->retry_timer.owner = l.get();
     if (!at_start) {
@@ -551,19 +573,26 @@ void ShardRuntime::remove_listener(ListenerSocket* l) {
   connections_.for_each([id](DownstreamConn* c) {
     if (c->listener_id() == id) c->drain();
   });
-  loop_.disarm_timer(&l->retry_timer);
-  if (l->armed) loop_.ring().cancel(&l->accept_op);
+  stop_accepting(l);
   // Closing the socket takes it out of the SO_REUSEPORT group: new connections go to
   // the sockets still listening (or are refused). The ring keeps its own reference
-  // until the cancelled accept completes.
+  // until the cancelled accept (or poll) completes.
   if (l->fd >= 0) {
     close(l->fd);
     l->fd = -1;
   }
-  if (!l->armed) {
-    listeners_.erase(std::find_if(listeners_.begin(), listeners_.end(),
-                                  [l](const auto& p) { return p.get() == l; }));
-  }
+  if (!l->armed && !l->polling) erase_listener(l);
+}
+
+void ShardRuntime::stop_accepting(ListenerSocket* l) {
+  loop_.disarm_timer(&l->retry_timer);
+  if (l->armed) loop_.ring().cancel(&l->accept_op);
+  if (l->polling) loop_.ring().cancel(&l->poll_op);
+}
+
+void ShardRuntime::erase_listener(ListenerSocket* l) {
+  listeners_.erase(std::find_if(listeners_.begin(), listeners_.end(),
+                                [l](const auto& p) { return p.get() == l; }));
 }
 
 // ---------------------------------------------------------------------------------
@@ -586,22 +615,86 @@ void ShardRuntime::on_accept(Op* op, int32_t res, uint32_t flags) {
       rt->accept_connection(res, l);
     }
   } else if (res != -ECANCELED && !rt->draining_ && !l->removed) {
-    RW_LOG(Warn, "accept failed: %s; retrying in %llu ms", strerror(-res),
-           static_cast<unsigned long long>(kAcceptRetryMs));
-    if (!l->armed) rt->loop_.arm_timer(&l->retry_timer, kAcceptRetryMs);
+    rt->on_accept_error(l, -res);
     return;
   }
   if (l->removed && !l->armed) {
-    auto& ls = rt->listeners_;
-    ls.erase(std::find_if(ls.begin(), ls.end(), [l](const auto& p) { return p.get() == l; }));
+    if (!l->polling) rt->erase_listener(l);
     return;
   }
   if (!l->armed && res >= 0) rt->arm_accept(l);
 }
 
+// A failed accept ends the multishot accept. Out of descriptors, an accept fails at
+// once whether or not a connection waits (the kernel takes the descriptor first), so
+// it cannot simply be armed again: the waiting connections are closed through the
+// reserve descriptor, and a poll waits for the next one before accepting again (which
+// takes it, or fails and closes it). Anything else, or a reserve that did not help,
+// is retried after kAcceptRetryMs.
+void ShardRuntime::on_accept_error(ListenerSocket* l, int error) {
+  bool descriptors = error == EMFILE || error == ENFILE;
+  DescriptorReserve::ShedResult shed;
+  if (descriptors) {
+    ++downstream_stats_.accept_errors_descriptors;
+    shed = fd_reserve_.shed(l->fd, kShedPerTurn);
+    downstream_stats_.connections_shed += shed.shed;
+  } else {
+    ++downstream_stats_.accept_errors_other;
+  }
+  // Bounded per turn: when kShedPerTurn were closed the poll fires at once, and the
+  // rest go in a later turn.
+  bool poll = descriptors && (shed.backlog_empty || shed.shed == kShedPerTurn);
+  uint64_t now = loop_.now_ms();
+  if (accept_error_log_ms_ != 0 && now - accept_error_log_ms_ < kAcceptErrorLogIntervalMs) {
+    ++accept_errors_not_logged_;
+  } else {
+    char what[64] = "";
+    if (descriptors) {
+      snprintf(what, sizeof(what), "; closed %u waiting connection(s) at once", shed.shed);
+    }
+    char retry[48] = "";
+    if (!poll) {
+      snprintf(retry, sizeof(retry), "; retrying in %llu ms",
+               static_cast<unsigned long long>(kAcceptRetryMs));
+    }
+    char more[64] = "";
+    if (accept_errors_not_logged_ != 0) {
+      snprintf(more, sizeof(more), " (%llu more since the last line)",
+               static_cast<unsigned long long>(accept_errors_not_logged_));
+    }
+    RW_LOG(Warn, "accept on %s %s failed: %s%s%s%s", kind_name(l->kind),
+           l->address.text.c_str(), strerror(error), what, retry, more);
+    accept_error_log_ms_ = now;
+    accept_errors_not_logged_ = 0;
+  }
+  if (l->armed || l->polling) return;
+  if (poll) {
+    l->polling = true;
+    loop_.ring().poll_in(l->fd, &l->poll_op);
+  } else {
+    loop_.arm_timer(&l->retry_timer, kAcceptRetryMs);
+  }
+}
+
+void ShardRuntime::on_listener_poll(Op* op, int32_t res, uint32_t) {
+  auto* l = static_cast<ListenerSocket*>(op->owner);
+  ShardRuntime* rt = l->rt;
+  l->polling = false;
+  if (l->removed) {
+    if (!l->armed) rt->erase_listener(l);
+    return;
+  }
+  if (rt->draining_ || l->armed) return;
+  if (res < 0) {
+    rt->loop_.arm_timer(&l->retry_timer, kAcceptRetryMs);
+    return;
+  }
+  rt->arm_accept(l);
+}
+
 void ShardRuntime::on_accept_retry(Timer* t) {
   auto* l = static_cast<ListenerSocket*>(t->owner);
-  if (!l->armed) l->rt->arm_accept(l);
+  if (!l->armed && !l->polling) l->rt->arm_accept(l);
 }
 
 void ShardRuntime::accept_connection(int fd, ListenerSocket* l) {
@@ -1020,8 +1113,7 @@ void ShardRuntime::start_drain() {
   if (draining_) return;
   draining_ = true;
   for (auto& l : listeners_) {
-    loop_.disarm_timer(&l->retry_timer);
-    if (l->armed) loop_.ring().cancel(&l->accept_op);
+    stop_accepting(l.get());
     // Closing the listening sockets makes the kernel send new connections to shards
     // or processes still listening (SO_REUSEPORT) — or refuse them.
     if (l->fd >= 0) {

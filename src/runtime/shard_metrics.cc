@@ -27,6 +27,9 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
     const ShardMetrics& s = *shards[i];
     total.downstream.connections_accepted += s.downstream.connections_accepted;
     total.downstream.connections_rejected += s.downstream.connections_rejected;
+    total.downstream.accept_errors_descriptors += s.downstream.accept_errors_descriptors;
+    total.downstream.accept_errors_other += s.downstream.accept_errors_other;
+    total.downstream.connections_shed += s.downstream.connections_shed;
     total.downstream.tls_handshakes += s.downstream.tls_handshakes;
     total.downstream.tls_resumed_handshakes += s.downstream.tls_resumed_handshakes;
     total.downstream.tls_handshake_failures += s.downstream.tls_handshake_failures;
@@ -77,6 +80,17 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
            "Client connections closed at accept because max_connections was reached.");
   w.sample("ringway_downstream_connections_rejected_total", {},
            total.downstream.connections_rejected);
+  w.family("ringway_downstream_accept_errors_total", "counter",
+           "Failed accepts by reason (descriptors: EMFILE/ENFILE, the process or system "
+           "is out of file descriptors).");
+  w.sample("ringway_downstream_accept_errors_total", {{"reason", "descriptors"}},
+           total.downstream.accept_errors_descriptors);
+  w.sample("ringway_downstream_accept_errors_total", {{"reason", "other"}},
+           total.downstream.accept_errors_other);
+  w.family("ringway_downstream_connections_shed_total", "counter",
+           "Client connections accepted and closed at once because the process was out "
+           "of file descriptors.");
+  w.sample("ringway_downstream_connections_shed_total", {}, total.downstream.connections_shed);
   w.family("ringway_downstream_connections", "gauge",
            "Open client connections by protocol (unknown: TLS handshake or first bytes "
            "pending).");

@@ -680,9 +680,10 @@ class GatewayStartError(TestFailure):
 
 
 class Gateway:
-    """The gateway binary running on |ini_text| (which must listen on |port|)."""
+    """The gateway binary running on |ini_text| (which must listen on |port|).
+    |preexec_fn| runs in the child before exec (resource limits, say)."""
 
-    def __init__(self, binary, workdir, ini_text, port, extra_args=()):
+    def __init__(self, binary, workdir, ini_text, port, extra_args=(), preexec_fn=None):
         self.binary = binary
         self.port = port
         self.dir = tempfile.mkdtemp(prefix="gw-", dir=workdir)
@@ -695,7 +696,7 @@ class Gateway:
         self._stdout = open(self.stdout_path, "wb")
         self.proc = subprocess.Popen([binary, "--config", self.config_path] + list(extra_args),
                                      stdout=self._stdout, stderr=self._stderr,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, preexec_fn=preexec_fn)
         self.exit_status = None
         self.killed = False
         self.signalled = False  # the test (not someone else) sent a signal
@@ -964,7 +965,7 @@ class Context:
         self._others.append(u)
         return u
 
-    def gateway(self, apis, extra_args=(), sections=None, **gateway_keys):
+    def gateway(self, apis, extra_args=(), sections=None, preexec_fn=None, **gateway_keys):
         """Starts the gateway on a free port with make_ini(port, apis, sections,
         **gateway_keys). Retries with another port if that one got taken in between."""
         last = None
@@ -972,15 +973,15 @@ class Context:
             port = free_port()
             try:
                 return self.gateway_from_text(make_ini(port, apis, sections, **gateway_keys),
-                                              port, extra_args)
+                                              port, extra_args, preexec_fn)
             except GatewayStartError as e:
                 last = e
                 if "in use" not in str(e) and "not accepting" not in str(e):
                     raise
         raise last
 
-    def gateway_from_text(self, ini_text, port, extra_args=()):
-        g = Gateway(self.gateway_bin, self.workdir, ini_text, port, extra_args)
+    def gateway_from_text(self, ini_text, port, extra_args=(), preexec_fn=None):
+        g = Gateway(self.gateway_bin, self.workdir, ini_text, port, extra_args, preexec_fn)
         self._gateways.append(g)
         return g
 
