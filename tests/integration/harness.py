@@ -1040,6 +1040,17 @@ class Context:
 ADMIN_SECRET = "test-admin-secret"
 
 
+def access_log(path):
+    """[(path, status, FLAG)] of an access log file, sorted (the line format is in
+    src/pipeline/access_log.h)."""
+    out = []
+    for line in read_file(path).splitlines():
+        f = line.split(" ")
+        check_eq(len(f), 10, "fields in access log line %r" % line)
+        out.append((f[4], int(f[6]), f[9]))
+    return sorted(out)
+
+
 def admin_section(port, **keys):
     """An [admin] section listening on 127.0.0.1:|port| with ADMIN_SECRET."""
     section = {"listen": "127.0.0.1:%d" % port, "secret": ADMIN_SECRET}

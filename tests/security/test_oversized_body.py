@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 
-from harness import (MiniH2, fnv1a64, RawConn, admin_section, check, check_eq, free_port, metric,
+from harness import (MiniH2, access_log, fnv1a64, RawConn, admin_section, check, check_eq, free_port, metric,
                      proxy_apis, scrape)
 
 LIMIT = 1000
@@ -163,7 +163,8 @@ def test_body_over_cap_after_response_started_aborts(ctx):
     connection without the last chunk, HTTP/2 gets RST_STREAM(INTERNAL_ERROR), a
     gRPC stream ends with grpc-status 8 in trailers."""
     b = ctx.backend()
-    g = ctx.gateway(proxy_apis(b), max_request_body_bytes=LIMIT)
+    log = ctx.tmp("access.log")
+    g = ctx.gateway(proxy_apis(b), max_request_body_bytes=LIMIT, access_log=log)
     for back in ("/h1", "/h2c"):
         with RawConn(g.port, timeout=BOUND_S) as c:
             c.send(("POST %s/echo HTTP/1.1\r\nHost: gw.test\r\n"
@@ -204,3 +205,6 @@ def test_body_over_cap_after_response_started_aborts(ctx):
                   dict(st.trailers).get("grpc-status")),
                  (200, True, True, "8"),
                  "(status, 600..cap bytes echoed (%d), ended, grpc-status) of gRPC" % len(st.data))
+    check_eq(g.stop(), 0, "exit status")
+    check_eq(access_log(log), [("/h1/echo", 200, "TL")] * 2 + [("/h2c/echo", 200, "TL")] * 3,
+             "(path, status, FLAG) in the access log")

@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 
-from harness import (MiniH2, fnv1a64, RawConn, admin_section, check, check_eq, free_port, metric,
+from harness import (MiniH2, access_log, fnv1a64, RawConn, admin_section, check, check_eq, free_port, metric,
                      proxy_apis, scrape)
 
 BODY_TIMEOUT_MS = 300
@@ -85,7 +85,8 @@ def test_stall_after_response_started_aborts(ctx):
     stalls the response cannot be completed: HTTP/1.1 closes the connection before
     the declared length; HTTP/2 gets RST_STREAM(INTERNAL_ERROR)."""
     b = ctx.backend()
-    g = ctx.gateway(proxy_apis(b), client_body_timeout_ms=BODY_TIMEOUT_MS)
+    log = ctx.tmp("access.log")
+    g = ctx.gateway(proxy_apis(b), client_body_timeout_ms=BODY_TIMEOUT_MS, access_log=log)
     for back in ("/h1", "/h2c"):
         with RawConn(g.port, timeout=BOUND_S) as c:
             c.send(("POST %s/echo HTTP/1.1\r\nHost: gw.test\r\ncontent-length: 100\r\n\r\n"
@@ -100,6 +101,9 @@ def test_stall_after_response_started_aborts(ctx):
                         timeout=BOUND_S)
             check_eq((st.status, st.data, st.ended, st.reset), (200, b"z" * 10, False, 2),
                      "(status, data, END_STREAM, RST_STREAM code) via %s" % back)
+    check_eq(g.stop(), 0, "exit status")
+    check_eq(access_log(log), [("/h1/echo", 200, "RT")] * 2 + [("/h2c/echo", 200, "RT")] * 2,
+             "(path, status, FLAG) in the access log")
 
 
 def test_trickling_body_is_not_a_stall(ctx):

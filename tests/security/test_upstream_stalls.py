@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 
-from harness import (MiniH2, RawConn, admin_section, check, check_eq, free_port,
+from harness import (MiniH2, access_log, RawConn, admin_section, check, check_eq, free_port,
                      metric, proxy_apis, scrape)
 
 READ_TIMEOUT_MS = 300
@@ -93,7 +93,8 @@ def test_h2c_upstream_stream_is_reset(ctx):
     backend's /slow?body=1, 60 s) is cut after the read timeout on both protocols,
     long before the upstream would have finished."""
     b = ctx.backend()
-    g = ctx.gateway(proxy_apis(b), upstream_read_timeout_ms=READ_TIMEOUT_MS)
+    log = ctx.tmp("access.log")
+    g = ctx.gateway(proxy_apis(b), upstream_read_timeout_ms=READ_TIMEOUT_MS, access_log=log)
     with RawConn(g.port, timeout=BOUND_S) as c:
         c.send(b"GET /h2c/slow?ms=60000&body=1 HTTP/1.1\r\nHost: gw.test\r\n\r\n")
         head = c.read_until(b"\r\n\r\n")
@@ -108,6 +109,10 @@ def test_h2c_upstream_stream_is_reset(ctx):
         st = h.wait(h.request("GET", "/h2c/hello"), timeout=BOUND_S)
         check_eq((st.status, st.data, st.ended), (200, b"hello\n", True),
                  "a request after the reset on the same connection")
+    check_eq(g.stop(), 0, "exit status")
+    check_eq(access_log(log), [("/h2c/hello", 200, "-"), ("/h2c/slow?ms=60000&body=1", 200, "UT"),
+                               ("/h2c/slow?ms=60000&body=1", 200, "UT")],
+             "(path, status, FLAG) in the access log")
 
 
 def test_trickling_body_is_not_a_stall(ctx):
