@@ -85,8 +85,24 @@ class ExchangeLimitsTest : public ::testing::Test {
     pools_ = std::make_unique<UpstreamPools>(&loop_);
   }
   void TearDown() override {
+    // Upstream connections still connecting finish (or close) in loop turns.
+    drain(50);
     gen_.reset();
+    pools_->collect();
+    drain(50);
     pools_.reset();
+    drain(50);
+  }
+
+  // Runs loop turns for |ms| (a timer bounds each wait).
+  void drain(uint64_t ms) {
+    Timer stop;
+    bool stopped = false;
+    stop.owner = &stopped;
+    stop.callback = [](Timer* t) { *static_cast<bool*>(t->owner) = true; };
+    loop_.arm_timer(&stop, ms);
+    for (int turn = 0; turn < 10000 && !stopped; ++turn) loop_.run_once();
+    loop_.disarm_timer(&stop);
   }
 
   void start(const std::string& gateway_keys) {
