@@ -121,6 +121,7 @@ constexpr CauseInfo kCauses[] = {
     {429, 8, "RL", "rate_limited"},                // RESOURCE_EXHAUSTED
     {403, 8, "QE", "quota_exceeded"},
     {503, 14, "AU", "auth_unavailable"},
+    {413, 8, "TL", "request_body_too_large"},      // as gRPC's own message size limit
 };
 static_assert(sizeof(kCauses) / sizeof(kCauses[0]) == kLocalReplyCauseCount,
               "one entry per LocalReplyCause");

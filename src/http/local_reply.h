@@ -39,6 +39,7 @@ enum class LocalReplyCause : uint8_t {
   RateLimited,            // 429 / 8 RESOURCE_EXHAUSTED                 RL
   QuotaExceeded,          // 403 / 8                                    QE
   AuthUnavailable,        // 503 / 14: key store or bcrypt at a limit   AU
+  RequestBodyTooLarge,    // 413 / 8: over max_request_body_bytes       TL
   kCount,
 };
 inline constexpr size_t kLocalReplyCauseCount = static_cast<size_t>(LocalReplyCause::kCount);

@@ -13,6 +13,8 @@ void ApiStats::merge(const ApiStats& o) {
   upstream_resets += o.upstream_resets;
   upstream_timeouts += o.upstream_timeouts;
   upstream_retries += o.upstream_retries;
+  upstream_read_timeouts += o.upstream_read_timeouts;
+  client_body_timeouts += o.client_body_timeouts;
   response_head_latency.merge(o.response_head_latency);
 }
 

@@ -21,6 +21,8 @@ struct ApiStats {
   uint64_t upstream_resets = 0;      // requests lost to a reset, closed or refused stream
   uint64_t upstream_timeouts = 0;    // upstream_timeout_ms or the gRPC deadline passed
   uint64_t upstream_retries = 0;     // requests sent again (the upstream had not seen them)
+  uint64_t upstream_read_timeouts = 0;  // response bodies stalled for upstream_read_timeout_ms
+  uint64_t client_body_timeouts = 0;    // request bodies stalled for client_body_timeout_ms
   LatencyHistogram response_head_latency;  // request sent -> response head received
 
   void merge(const ApiStats& other);

@@ -60,12 +60,15 @@ Exchange::Exchange(ProxyShard* shard, ServerStream* down, const DownstreamInfo& 
   timeout_.owner = this;
   deadline_timer_.callback = on_deadline;
   deadline_timer_.owner = this;
+  body_timer_.callback = on_body_timer;
+  body_timer_.owner = this;
   ++shard_->active_exchanges;
 }
 
 Exchange::~Exchange() {
   shard_->loop->disarm_timer(&timeout_);
   shard_->loop->disarm_timer(&deadline_timer_);
+  shard_->loop->disarm_timer(&body_timer_);
   --shard_->active_exchanges;
   if (generation_) generation_->release();  // last: may free the generation
 }
@@ -82,6 +85,12 @@ void Exchange::on_request_head(RequestHead&& head, bool end_stream) {
   // The newest configuration, held until this request ends.
   generation_ = shard_->current;
   generation_->acquire();
+  if (!end_stream && !grpc_) {
+    // A body follows: it may not stall (gRPC streams pause legitimately; they have
+    // deadlines instead).
+    body_activity_ms_ = shard_->loop->now_ms();
+    shard_->loop->arm_timer(&body_timer_, generation_->gateway().client_body_timeout_ms);
+  }
   guarded([this] {
     // What is routed, authorised, logged and forwarded is the normalised path.
     PathNormalizeResult path = normalize_request_path(
@@ -94,6 +103,14 @@ void Exchange::on_request_head(RequestHead&& head, bool end_stream) {
     route_ = generation_->match(request_.authority, request_.path);
     if (!route_) {
       finish_locally(LocalReplyCause::NoRoute, "no API matches this path");
+      return;
+    }
+    // Refused before the filters run or anything goes upstream (as NGINX's
+    // client_max_body_size); a body without a length is checked as it arrives.
+    uint32_t max_body = generation_->gateway().max_request_body_bytes;
+    if (max_body != 0 && request_.content_length > static_cast<int64_t>(max_body)) {
+      finish_locally(LocalReplyCause::RequestBodyTooLarge,
+                     "request body larger than max_request_body_bytes");
       return;
     }
     if (path.encoded_slash && !route_->config->allow_encoded_slashes) {
@@ -204,6 +221,12 @@ void Exchange::on_request_data(Slice data) {
   if (data.empty()) return;
   request_had_body_ = true;
   body_received_ += data.size();
+  body_activity_ms_ = shard_->loop->now_ms();
+  uint32_t max_body = generation_->gateway().max_request_body_bytes;
+  if (max_body != 0 && body_received_ > max_body) {
+    reject_large_body();  // may delete this
+    return;
+  }
   body_in_flight_ += data.size();
   if (up_) {
     forward_body(std::move(data));
@@ -256,6 +279,7 @@ void Exchange::hold_request_data(Slice data) {
 
 void Exchange::on_request_end(const HeaderList* trailers) {
   request_ended_ = true;
+  shard_->loop->disarm_timer(&body_timer_);
   HeaderList filtered;
   if (trailers && std::any_of(trailers->begin(), trailers->end(), [](const Header& h) {
         return is_client_identity_header(h.name);
@@ -335,6 +359,7 @@ void Exchange::credit_client(uint32_t bytes) {
 
 void Exchange::on_request_bytes_sent(uint32_t bytes) {
   body_in_flight_ -= bytes < body_in_flight_ ? bytes : body_in_flight_;
+  upstream_activity_ms_ = shard_->loop->now_ms();  // the upstream is taking the body
   // upstream_timeout_ms bounds waiting on the upstream, not the length of an upload
   // that is making progress (as NGINX's proxy_send/read timeouts): progress re-arms it.
   if (!response_started_ && !has_deadline_) {
@@ -460,7 +485,13 @@ void Exchange::on_upstream_failed(const UpstreamError& error) {
 }
 
 void Exchange::on_response_head(ResponseHead& head, bool end_stream) {
-  shard_->loop->disarm_timer(&timeout_);
+  if (end_stream || grpc_) {
+    shard_->loop->disarm_timer(&timeout_);
+  } else {
+    // From now on the timer watches the body for stalls (on_read_stall).
+    upstream_activity_ms_ = shard_->loop->now_ms();
+    shard_->loop->arm_timer(&timeout_, generation_->gateway().upstream_read_timeout_ms);
+  }
   response_started_ = true;
   status_ = head.status;
   replay_body_.clear();  // the upstream has the request: no retry from here on
@@ -497,6 +528,7 @@ void Exchange::on_response_head(ResponseHead& head, bool end_stream) {
 }
 
 void Exchange::on_response_data(Slice data) {
+  upstream_activity_ms_ = shard_->loop->now_ms();
   if (!down_ || data.empty()) return;
   if (response_held_) {
     hold_response_data(std::move(data));
@@ -690,7 +722,10 @@ void Exchange::answer_downstream(ResponseHead& head, std::string_view body) {
 
 void Exchange::on_timeout(Timer* timer) {
   auto* ex = static_cast<Exchange*>(timer->owner);
-  if (ex->response_started_) return;
+  if (ex->response_started_) {
+    ex->on_read_stall();
+    return;
+  }
   ex->detach_upstream();
   ++ex->route_->stats->upstream_timeouts;
   ex->finish_locally(LocalReplyCause::UpstreamTimeout, "upstream timed out");
@@ -714,6 +749,73 @@ void Exchange::on_deadline(Timer* timer) {
     down->send_response_end(&trailers);
   }
   ex->maybe_destroy();
+}
+
+void Exchange::on_read_stall() {
+  if (!up_) return;  // the response has all arrived (held for the filters)
+  uint64_t now = shard_->loop->now_ms();
+  uint64_t limit = generation_->gateway().upstream_read_timeout_ms;
+  if (response_paused_ || response_bytes_pending_ > 0) {
+    // The client is the slow side (send_timeout_ms is its bound): the upstream is
+    // held back by us, through a pause or its flow-control window.
+    upstream_activity_ms_ = now;
+  }
+  if (now - upstream_activity_ms_ < limit) {
+    shard_->loop->arm_timer(&timeout_, limit - (now - upstream_activity_ms_));
+    return;
+  }
+  ++route_->stats->upstream_read_timeouts;
+  RW_LOG(Info, "api %s: upstream %s sent no response bytes for %llu ms; aborting the response",
+         route_->config->name.c_str(), route_->config->target.address.text.c_str(),
+         static_cast<unsigned long long>(limit));
+  abandon(LocalReplyCause::UpstreamTimeout, "upstream read timed out");
+}
+
+void Exchange::on_body_timer(Timer* timer) {
+  auto* ex = static_cast<Exchange*>(timer->owner);
+  if (ex->request_ended_ || !ex->down_) return;
+  Loop* loop = ex->shard_->loop;
+  uint64_t now = loop->now_ms();
+  uint64_t limit = ex->generation_->gateway().client_body_timeout_ms;
+  if (ex->request_paused_ || ex->body_credited_ < ex->body_received_) {
+    // The client may be waiting for us (a pause, or its flow-control window).
+    ex->body_activity_ms_ = now;
+  }
+  if (now - ex->body_activity_ms_ < limit) {
+    loop->arm_timer(&ex->body_timer_, limit - (now - ex->body_activity_ms_));
+    return;
+  }
+  ApiStats* stats = ex->route_ ? ex->route_->stats : ex->shard_->unrouted_stats;
+  if (stats) ++stats->client_body_timeouts;
+  ex->abandon(LocalReplyCause::RequestTimeout, "request body timed out");  // may delete ex
+}
+
+void Exchange::reject_large_body() {
+  abandon(LocalReplyCause::RequestBodyTooLarge, "request body larger than max_request_body_bytes");
+}
+
+void Exchange::abandon(LocalReplyCause cause, std::string_view message) {
+  // The upstream must not see what it has of the request as complete.
+  detach_upstream();
+  if (down_ && (!response_started_ || response_held_)) {
+    finish_locally(cause, message);  // may delete this
+    return;
+  }
+  runner_.cancel();  // nothing of the chain may call back any more
+  set_flag(cause);
+  if (down_) {
+    ServerStream* down = down_;
+    down_ = nullptr;
+    if (grpc_) {
+      // The status in trailers, as for a failed upstream (a reset reads as INTERNAL).
+      HeaderList trailers{{"grpc-status", std::to_string(local_reply_grpc_status(cause))},
+                          {"grpc-message", grpc_percent_encode(message)}};
+      down->send_response_end(&trailers);
+    } else {
+      down->abort_response();
+    }
+  }
+  maybe_destroy();
 }
 
 // FilterCallbacks: a filter answers (from on_request, or when its operation ends).

@@ -3,8 +3,9 @@
 // generation), runs its API's filter chain (which may stop and resume later), asks
 // the API's pool for an upstream stream, relays the request body up and the response
 // down with back-pressure, retries requests the upstream did not process, enforces
-// the upstream timeout and the gRPC deadline, makes local replies, and writes the
-// access-log line and the API's counters.
+// the upstream timeout, the stall timeouts of both bodies, the request body limit and
+// the gRPC deadline, makes local replies, and writes the access-log line and the
+// API's counters.
 //
 // Lifetime: created by the ProxyHandlerFactory when a request head is complete;
 // deletes itself once neither side references it:
@@ -95,6 +96,14 @@ class Exchange final : public RequestHandler,
 
   static void on_timeout(Timer* timer);
   static void on_deadline(Timer* timer);
+  static void on_body_timer(Timer* timer);
+  // upstream_read_timeout_ms passed without response body bytes.
+  void on_read_stall();
+  // The request body went over max_request_body_bytes.
+  void reject_large_body();
+  // Ends the exchange for |cause| after the response has started (or with a local
+  // reply if it has not): the upstream request is cancelled.
+  void abandon(LocalReplyCause cause, std::string_view message);
   // Ends the request with a local reply (cancelling a filter that waits).
   void finish_locally(LocalReplyCause cause, std::string_view message,
                       const HeaderList* extra_headers = nullptr);
@@ -160,7 +169,15 @@ class Exchange final : public RequestHandler,
   uint64_t response_body_bytes_ = 0;
   uint64_t start_us_;
   uint64_t upstream_start_us_ = 0;  // the request head went to a stream
-  Timer timeout_;           // upstream_timeout_ms: waiting for the response head
+  // Waiting on the upstream: upstream_timeout_ms for the response head, then
+  // upstream_read_timeout_ms between response body bytes (not for gRPC). Progress
+  // only moves upstream_activity_ms_; the timer checks it when it fires.
+  Timer timeout_;
+  uint64_t upstream_activity_ms_ = 0;
+  // client_body_timeout_ms between request body bytes (not for gRPC), checked the
+  // same way against body_activity_ms_.
+  Timer body_timer_;
+  uint64_t body_activity_ms_ = 0;
   bool has_deadline_ = false;
   uint64_t deadline_ms_ = 0;  // gRPC: from the request's grpc-timeout
   Timer deadline_timer_;

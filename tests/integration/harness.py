@@ -1041,6 +1041,17 @@ class Context:
 ADMIN_SECRET = "test-admin-secret"
 
 
+def access_log(path):
+    """[(path, status, FLAG)] of an access log file, sorted (the line format is in
+    src/pipeline/access_log.h)."""
+    out = []
+    for line in read_file(path).splitlines():
+        f = line.split(" ")
+        check_eq(len(f), 10, "fields in access log line %r" % line)
+        out.append((f[4], int(f[6]), f[9]))
+    return sorted(out)
+
+
 def admin_section(port, **keys):
     """An [admin] section listening on 127.0.0.1:|port| with ADMIN_SECRET."""
     section = {"listen": "127.0.0.1:%d" % port, "secret": ADMIN_SECRET}
@@ -1181,8 +1192,8 @@ class BlackholeUpstream:
 # ---------------------------------------------------------------------------
 # A minimal HTTP/2 (prior knowledge) client for timing-sensitive cases curl cannot
 # express (pauses between requests on one connection, watching GOAWAY). It encodes
-# request headers as HPACK literals and does not decode response headers: callers
-# look at DATA, END_STREAM, RST_STREAM and GOAWAY.
+# request headers as HPACK literals; response header blocks are decoded (python3-hpack)
+# into H2Stream.headers (the first block) and .trailers (a later one).
 
 H2_DATA, H2_HEADERS, H2_RST, H2_SETTINGS, H2_PING, H2_GOAWAY, H2_WINDOW, H2_CONT = (
     0, 1, 3, 4, 6, 7, 8, 9)
@@ -1212,6 +1223,12 @@ class H2Stream:
         self.header_blocks = 0
         self.ended = False
         self.reset = None  # error code of a RST_STREAM
+        self.headers = []  # [(name, value)] of the first header block
+        self.trailers = []  # of a later one
+
+    @property
+    def status(self):
+        return next((int(v) for n, v in self.headers if n == ":status"), None)
 
 
 class MiniH2:
@@ -1222,6 +1239,8 @@ class MiniH2:
         self.goaway = None  # (last_stream_id, error_code)
         self.eof = False
         self.next_id = 1
+        self._decoder = None
+        self._block = None  # (stream id, header block so far) until END_HEADERS
         self.sock.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + self._frame(H2_SETTINGS, 0, 0, b""))
 
     @staticmethod
@@ -1229,19 +1248,24 @@ class MiniH2:
         return (len(payload).to_bytes(3, "big") + bytes([ftype, flags])
                 + stream_id.to_bytes(4, "big") + payload)
 
-    def request(self, method, path, authority="gw.test", headers=(), body=None):
+    def request(self, method, path, authority="gw.test", headers=(), body=None, end=True):
+        """Sends a request; with end=False the stream stays open for data()."""
         sid = self.next_id
         self.next_id += 2
         block = b"".join(_hpack_literal(n, v) for n, v in
                          [(":method", method), (":scheme", "http"), (":path", path),
                           (":authority", authority)] + list(headers))
-        flags = 0x4 | (0x1 if body is None else 0)
+        flags = 0x4 | (0x1 if body is None and end else 0)
         out = self._frame(H2_HEADERS, flags, sid, block)
         if body is not None:
-            out += self._frame(H2_DATA, 0x1, sid, body)
+            out += self._frame(H2_DATA, 0x1 if end else 0, sid, body)
         self.streams[sid] = H2Stream()
         self.sock.sendall(out)
         return sid
+
+    def data(self, sid, payload, end=False):
+        """Sends one DATA frame on stream |sid| (payload up to 16384 bytes)."""
+        self._send(self._frame(H2_DATA, 0x1 if end else 0, sid, payload))
 
     def reset(self, sid, code=8):
         """Sends RST_STREAM (default CANCEL) for |sid|."""
@@ -1280,8 +1304,32 @@ class MiniH2:
         except OSError:
             pass  # the peer is gone; what was received still counts
 
+    def _header_block(self, sid, block):
+        if self._decoder is None:
+            self._decoder = require_module("hpack", "python3-hpack").Decoder()
+        fields = self._decoder.decode(block)  # always: keeps the dynamic table in step
+        st = self.streams.get(sid)
+        if st is not None:
+            if st.header_blocks == 1:
+                st.headers = fields
+            else:
+                st.trailers = fields
+
     def _on_frame(self, ftype, flags, sid, payload):
         st = self.streams.get(sid)
+        if ftype == H2_HEADERS:
+            if flags & 0x8:  # padded
+                payload = payload[1:len(payload) - payload[0]]
+            if flags & 0x20:  # priority
+                payload = payload[5:]
+            self._block = (sid, payload)
+        elif ftype == H2_CONT and self._block:
+            self._block = (sid, self._block[1] + payload)
+        if ftype in (H2_HEADERS, H2_CONT) and flags & 0x4 and self._block:
+            block, self._block = self._block[1], None
+            if st is not None:
+                st.header_blocks += 1
+            self._header_block(sid, block)
         if ftype == H2_SETTINGS and not flags & 1:
             self._send(self._frame(H2_SETTINGS, 1, 0, b""))
         elif ftype == H2_PING and not flags & 1:
@@ -1289,8 +1337,7 @@ class MiniH2:
         elif ftype == H2_GOAWAY:
             self.goaway = (int.from_bytes(payload[:4], "big") & 0x7FFFFFFF,
                            int.from_bytes(payload[4:8], "big"))
-        elif st is not None and ftype in (H2_HEADERS, H2_CONT):
-            st.header_blocks += 1
+        elif st is not None and ftype == H2_HEADERS:
             if flags & 1:
                 st.ended = True
         elif st is not None and ftype == H2_DATA:

@@ -48,6 +48,7 @@ constexpr CauseCase kCauses[] = {
     {LocalReplyCause::RateLimited, 429, 8, "RL", "rate_limited"},
     {LocalReplyCause::QuotaExceeded, 403, 8, "QE", "quota_exceeded"},
     {LocalReplyCause::AuthUnavailable, 503, 14, "AU", "auth_unavailable"},
+    {LocalReplyCause::RequestBodyTooLarge, 413, 8, "TL", "request_body_too_large"},
 };
 static_assert(sizeof(kCauses) / sizeof(kCauses[0]) == kLocalReplyCauseCount,
               "every cause is listed");
