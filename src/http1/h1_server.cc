@@ -15,6 +15,9 @@ namespace {
 // How long a closing connection keeps reading (and discarding) so the client can
 // read our last response before it sees a reset.
 constexpr uint32_t kLingerMs = 2000;
+// A local reply made before the request body ended keeps the connection only if at
+// most this much body is left to read and drop.
+constexpr uint64_t kMaxDiscardedBodyBytes = 65536;
 }  // namespace
 
 const llhttp_settings_t* Http1Server::settings() {
@@ -336,16 +339,17 @@ int Http1Server::headers_complete() {
     head_.content_length = static_cast<int64_t>(parser_.content_length);
   }
   bool end_stream = !chunked && head_.content_length <= 0;
-  if (expect_continue && !end_stream) {
-    // Answer 100 Continue ourselves (as NGINX does) so the body starts flowing while
-    // the upstream connection is set up.
-    tcp().write_copy("HTTP/1.1 100 Continue\r\n\r\n", 25);
-  }
   ++request_seq_;
   if (request_seq_ == 0) request_seq_ = 1;  // 0 means "no credit"
   ++ctx_.stats->requests;
   handler_ = ctx_.handlers->new_request(this, *ctx_.info);
   handler_->on_request_head(std::move(head_), end_stream);
+  if (expect_continue && !end_stream && handler_ && !response_active_ && !closing_) {
+    // Answer 100 Continue ourselves (as NGINX does) so the body starts flowing while
+    // the upstream connection is set up; not when the request was refused at once
+    // (413 for its content-length, 401, ...): the body is not wanted then.
+    tcp().write_copy("HTTP/1.1 100 Continue\r\n\r\n", 25);
+  }
   return 0;
 }
 
@@ -510,6 +514,13 @@ void Http1Server::send_local_reply(ResponseHead& head, Slice body) {
   handler_ = nullptr;
   response_active_ = true;
   if (draining_) keep_alive_ = false;
+  if (!request_complete_ && ((parser_.flags & F_CHUNKED) ||
+                             parser_.content_length > kMaxDiscardedBodyBytes)) {
+    // Answered before the body ended (413, 408, 401 ...): reading and discarding an
+    // unbounded rest to keep the connection is not worth it; close (after a linger,
+    // so the client sees the reply), as NGINX does.
+    keep_alive_ = false;
+  }
   std::string out;
   out.reserve(256);
   framing_ = BodyFraming::ContentLength;

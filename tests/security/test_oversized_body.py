@@ -208,3 +208,28 @@ def test_body_over_cap_after_response_started_aborts(ctx):
     check_eq(g.stop(), 0, "exit status")
     check_eq(access_log(log), [("/h1/echo", 200, "TL")] * 2 + [("/h2c/echo", 200, "TL")] * 3,
              "(path, status, FLAG) in the access log")
+
+
+def test_h1_expect_continue_over_cap_gets_413_without_100(ctx):
+    """Row 16: a client that asks `Expect: 100-continue` for a body over the cap gets
+    the 413 at once, without a 100 Continue before it (the body is not wanted), and
+    the connection closes instead of reading and dropping a large body; a request
+    under the cap still gets its 100 Continue."""
+    b = ctx.backend()
+    g = ctx.gateway(proxy_apis(b), max_request_body_bytes=LIMIT)
+    with RawConn(g.port, timeout=BOUND_S) as c:
+        c.send(b"POST /h1/sink HTTP/1.1\r\nHost: gw.test\r\ncontent-length: 1000000\r\n"
+               b"expect: 100-continue\r\n\r\n")
+        r = c.read_response(allow_1xx=True)
+        check_eq(r.status, 413, "the final status")
+        check_eq(r.headers.get("connection"), "close", "connection header of the 413")
+        check(b"100 Continue" not in r.head_bytes, "a 100 Continue came first: %r" % r.head_bytes)
+        check(c.wait_eof(5), "the connection was not closed after the 413")
+    with RawConn(g.port, timeout=BOUND_S) as c:
+        c.send(b"POST /h1/sink HTTP/1.1\r\nHost: gw.test\r\ncontent-length: 10\r\n"
+               b"expect: 100-continue\r\n\r\n")
+        interim = c.read_until(b"\r\n\r\n")
+        check(interim.startswith(b"HTTP/1.1 100 Continue"), "no 100 Continue: %r" % interim)
+        c.send(b"0123456789")
+        r = c.read_response()
+        check_eq((r.status, r.body), (200, _sink_ok(b"0123456789")), "the request under the cap")
