@@ -43,6 +43,9 @@ struct ServerCodecContext {
   // New requests are refused (503 / UNAVAILABLE) while this is over max_memory_bytes;
   // null: always admitted.
   const MemoryBudget* admission = nullptr;
+  // Charged with response bytes a codec holds for the client (HTTP/2 streams waiting
+  // for flow-control window); may be null.
+  MemoryBudget* memory = nullptr;
 };
 
 class ServerCodec {

@@ -35,6 +35,20 @@ Http2ServerStream::Http2ServerStream(Http2Server* server, int32_t id) : server_(
 
 Http2ServerStream::~Http2ServerStream() {
   server_->context().timers->disarm_timer(&reply_timer_);
+  body_.chunks.clear();
+  body_.bytes = 0;
+  sync_body_charge();
+}
+
+void Http2ServerStream::sync_body_charge() {
+  MemoryBudget* memory = server_->context().memory;
+  if (!memory || body_.bytes == body_charged_) return;
+  if (body_.bytes > body_charged_) {
+    memory->charge(body_.bytes - body_charged_);
+  } else {
+    memory->release(body_charged_ - body_.bytes);
+  }
+  body_charged_ = body_.bytes;
 }
 
 void Http2ServerStream::submit_with_body(ResponseHead& head, bool with_body) {
@@ -74,6 +88,7 @@ void Http2ServerStream::send_response_head(ResponseHead& head, bool end_stream) 
 void Http2ServerStream::send_response_data(Slice data) {
   if (body_.bytes == 0) last_sent_ms_ = server_->context().timers->now_ms();
   body_.push(std::move(data));
+  sync_body_charge();
   server_->watch_stalls();
   resume_body(server_->session(), id_, body_);
   server_->request_flush();
@@ -94,6 +109,7 @@ void Http2ServerStream::send_local_reply(ResponseHead& head, Slice body) {
   handler_ = nullptr;
   bool with_body = !body.empty() && !head_method_;
   if (with_body) body_.push(std::move(body));
+  sync_body_charge();
   body_.end = true;
   if (!request_ended_) {
     // Answering before the client finished sending is legal (the stream is then
@@ -335,6 +351,7 @@ void Http2Server::on_stall_timer(Timer* timer) {
     }
     stream->body_.chunks.clear();
     stream->body_.bytes = 0;
+    stream->sync_body_charge();
     nghttp2_submit_rst_stream(s->session_, NGHTTP2_FLAG_NONE, stream->id_, NGHTTP2_CANCEL);
   }
   if (waiting) s->ctx_.timers->arm_timer(&s->stall_timer_, limit);
@@ -653,12 +670,17 @@ int Http2Server::cb_frame_send(nghttp2_session* session, const nghttp2_frame* fr
   return 0;
 }
 
-int Http2Server::cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,
-                              size_t length, nghttp2_data_source* source, void* user_data) {
+int Http2Server::cb_send_data(nghttp2_session* session, nghttp2_frame* frame,
+                              const uint8_t* framehd, size_t length, nghttp2_data_source* source,
+                              void* user_data) {
   auto* server = static_cast<Http2Server*>(user_data);
   auto* body = static_cast<OutboundBody*>(source->ptr);
   write_data_frame(server->tcp(), *body, framehd, length,
                    static_cast<uint32_t>(frame->hd.stream_id));
+  // The bytes moved to the connection's queue (charged there).
+  auto* stream = static_cast<Http2ServerStream*>(
+      nghttp2_session_get_stream_user_data(session, frame->hd.stream_id));
+  if (stream) stream->sync_body_charge();
   return 0;
 }
 

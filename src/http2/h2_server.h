@@ -62,6 +62,9 @@ class Http2ServerStream final : public ServerStream, public PoolAllocated<Http2S
   // When the client last took response bytes (or the body started waiting): a stream
   // whose body waits longer than send_timeout_ms for flow-control window is reset.
   uint64_t last_sent_ms_ = 0;
+  // Brings the shard's MemoryBudget up to date with the bytes body_ holds.
+  void sync_body_charge();
+  size_t body_charged_ = 0;
   Http2ServerStream* prev_ = nullptr;
   Http2ServerStream* next_ = nullptr;
 

@@ -145,7 +145,7 @@ void DownstreamConn::choose_codec(bool http2) {
   info_.protocol = http2 ? DownstreamProtocol::kHttp2 : DownstreamProtocol::kHttp1;
   set_protocol_gauge(static_cast<size_t>(info_.protocol));
   ServerCodecContext codec{ctx_.loop, &tcp_, &gateway(), handlers_, &info_, ctx_.http_stats,
-                           ctx_.shed_over_memory ? ctx_.memory : nullptr};
+                           ctx_.shed_over_memory ? ctx_.memory : nullptr, ctx_.memory};
   if (http2) {
     codec_ = std::make_unique<Http2Server>(codec);
   } else {

@@ -465,3 +465,38 @@ def test_zero_window_stream_is_reset(ctx):
              "streams reset for send_timeout_ms")
     c.close()
     canary(g)
+
+
+def test_memory_limit_counts_bytes_waiting_for_window(ctx):
+    """Row 33: response bytes an HTTP/2 stream holds for a client that gives no
+    flow-control window count against max_memory_bytes too: two such streams hold
+    their stream_buffer_bytes each, new requests get 503 until they are reset
+    (send_timeout_ms), then requests are served again."""
+    b, g, admin = gateway(ctx, shards=1, max_memory_bytes=1048576, stream_buffer_bytes=1048576,
+                          send_timeout_ms=3000)
+    hogs = []
+    for _ in range(2):
+        c = RawH2(g.port)
+        c.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0)))
+        c.read_frames(0.1)
+        c.send(c.request(1, "/h2c/bytes?n=8388608"))
+        hogs.append(c)
+    deadline = time.monotonic() + 5
+    used = 0
+    while time.monotonic() < deadline and used <= 1048576:
+        samples, _ = scrape(admin)
+        used = metric(samples, "ringway_memory_buffered_bytes", shard="0")
+        time.sleep(0.05)
+    check(used > 1048576, "bytes waiting for window not counted (%d bytes)" % used)
+    r = curl("--http2-prior-knowledge", g.url("/h2c/hello"), timeout=10)
+    check_eq(r.status, 503, "a new request while streams hold bytes past the limit")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and used > 65536:
+        samples, _ = scrape(admin)
+        used = metric(samples, "ringway_memory_buffered_bytes", shard="0")
+        time.sleep(0.1)
+    check(used <= 65536, "buffers not released after the streams were reset (%d)" % used)
+    check_eq(metric(samples, "ringway_http2_stream_send_timeouts_total"), 2, "streams reset")
+    for c in hogs:
+        c.close()
+    canary(g)
