@@ -1,0 +1,65 @@
+"""Idle connection floods (SECURITY.md §7 row 21, the connection-count part): the
+per-shard max_connections bound closes connections beyond it right after accept, idle
+connections are closed at idle_timeout_ms (silent ones at request_header_timeout_ms),
+and the gateway admits new connections again once the flood is gone."""
+
+import socket
+import time
+
+from harness import RawConn, check, check_eq, proxy_setup
+
+
+def test_idle_connection_flood_max_connections(ctx):
+    """Row 21: max_connections = 2: a third connection is closed without a response, the admitted ones keep working, a new one is admitted after one closes."""
+    b, g = proxy_setup(ctx, max_connections=2)
+    # The harness's start-up probe connections count until their close is processed.
+    time.sleep(0.3)
+    with RawConn(g.port) as c1, RawConn(g.port) as c2:
+        check_eq(c1.request("GET", "/h1/hello").status, 200, "first connection")
+        check_eq(c2.request("GET", "/h1/hello").status, 200, "second connection")
+        third = socket.create_connection(("127.0.0.1", g.port), timeout=5)
+        try:
+            third.sendall(b"GET /h1/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            third.settimeout(5)
+            try:
+                data = third.recv(4096)
+            except ConnectionResetError:
+                data = b""
+            check_eq(data, b"", "a third connection is closed without a response")
+        finally:
+            third.close()
+        # The two admitted connections keep working.
+        check_eq(c1.request("GET", "/h1/hello").status, 200, "first connection after")
+    # Once one is gone, a new connection is admitted again.
+    deadline = time.monotonic() + 5
+    while True:
+        with RawConn(g.port) as c3:
+            try:
+                if c3.request("GET", "/h1/hello", timeout=2).status == 200:
+                    break
+            except Exception:  # noqa: BLE001 - the close may not be processed yet
+                pass
+        check(time.monotonic() < deadline, "no connection admitted after others closed")
+        time.sleep(0.05)
+
+
+def test_idle_connection_closed_at_idle_timeout(ctx):
+    """Row 21: an idle keep-alive connection is closed at idle_timeout_ms = 500 without a byte; waiting on a slow upstream is not idleness."""
+    b, g = proxy_setup(ctx, idle_timeout_ms=500)
+    with RawConn(g.port) as c:
+        r = c.request("GET", "/h1/hello")
+        check_eq(r.status, 200, "first request")
+        time.sleep(0.2)
+        r = c.request("GET", "/h2c/hello")
+        check_eq(r.status, 200, "request 200 ms later on the same connection")
+        start = time.monotonic()
+        check(c.wait_eof(5), "idle keep-alive connection not closed within 5s")
+        elapsed = time.monotonic() - start
+        check(elapsed >= 0.4, "closed after %.2fs, before idle_timeout_ms = 500" % elapsed)
+        check_eq(c.buf, b"", "bytes sent on an idle close")
+    # Waiting on a slow upstream is not idleness.
+    with RawConn(g.port) as c:
+        r = c.request("GET", "/h1/slow?ms=1200", timeout=10)
+        check_eq((r.status, r.body), (200, b"slow\n"), "request slower than the idle timeout")
+        r = c.request("GET", "/h1/slow?ms=1200&body=1", timeout=10)
+        check_eq((r.status, r.body), (200, b"slow\n"), "body slower than the idle timeout")
