@@ -6,7 +6,6 @@ import time
 from harness import MiniH2, check, check_eq, proxy_setup
 
 
-
 def test_h2_many_streams_one_connection(ctx):
     b, g = proxy_setup(ctx)
     for back in ("/h1", "/h2c"):

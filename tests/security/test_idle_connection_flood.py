@@ -6,7 +6,10 @@ and the gateway admits new connections again once the flood is gone."""
 import socket
 import time
 
-from harness import RawConn, check, check_eq, proxy_setup
+import os
+import select
+
+from harness import RawConn, check, check_eq, curl_ok, proxy_setup, wait_for
 
 
 def test_idle_connection_flood_max_connections(ctx):
@@ -63,3 +66,48 @@ def test_idle_connection_closed_at_idle_timeout(ctx):
         check_eq((r.status, r.body), (200, b"slow\n"), "request slower than the idle timeout")
         r = c.request("GET", "/h1/slow?ms=1200&body=1", timeout=10)
         check_eq((r.status, r.body), (200, b"slow\n"), "body slower than the idle timeout")
+
+
+def test_idle_connection_flood_silent_sockets(ctx):
+    """Row 21: 120 TCP connections that never send a byte, against max_connections = 80
+    and request_header_timeout_ms = 500: 40 are closed at once, the 80 admitted are
+    closed without a reply at the header timeout (not kept until idle_timeout_ms); the
+    gateway's fds come back to their baseline and a canary is served."""
+    n, cap = 120, 80
+    b, g = proxy_setup(ctx, max_connections=cap, request_header_timeout_ms=500,
+                       idle_timeout_ms=60000)
+    time.sleep(0.3)  # the harness's start-up probe connections are closed
+    check_eq(curl_ok("--http1.1", g.url("/h1/hello")).status, 200, "canary before")
+    base_fds = len(os.listdir("/proc/%d/fd" % g.pid))
+    socks = [socket.create_connection(("127.0.0.1", g.port), timeout=5) for _ in range(n)]
+    start = time.monotonic()
+    closed, data = {}, {}
+    try:
+        while len(closed) < n and time.monotonic() - start < 5:
+            r, _, _ = select.select([s for s in socks if s not in closed], [], [], 0.1)
+            for s in r:
+                try:
+                    d = s.recv(4096)
+                except OSError:
+                    d = b""
+                if d:
+                    data[s] = data.get(s, b"") + d
+                else:
+                    closed[s] = time.monotonic() - start
+        check_eq(len(closed), n, "silent connections closed within 5 s")
+        check_eq(list(data.values()), [], "bytes sent to silent connections")
+        times = sorted(closed.values())
+        at_once, at_timeout = times[:n - cap], times[n - cap:]
+        check(max(at_once) < 0.4, "the %d connections over the cap were not closed at once: "
+              "%r" % (n - cap, at_once[-5:]))
+        check(min(at_timeout) >= 0.4, "admitted silent connections closed before "
+              "request_header_timeout_ms = 500: %r" % at_timeout[:5])
+        ctx.note("over the cap closed by %.2fs; admitted closed %.2f..%.2fs"
+                 % (max(at_once), min(at_timeout), max(at_timeout)))
+    finally:
+        for s in socks:
+            s.close()
+    wait_for(lambda: len(os.listdir("/proc/%d/fd" % g.pid)) <= base_fds, 3,
+             what="the gateway's fds back to %d" % base_fds)
+    r = curl_ok("--http1.1", g.url("/h1/hello"))
+    check_eq((r.status, r.body), (200, b"hello\n"), "canary after the flood")
