@@ -13,7 +13,8 @@ from harness import RawConn, check, check_eq, curl_ok, proxy_setup, wait_for
 
 
 def test_idle_connection_flood_max_connections(ctx):
-    """Row 21: max_connections = 2: a third connection is closed without a response, the admitted ones keep working, a new one is admitted after one closes."""
+    """Row 21: max_connections = 2: a third connection is closed without a response, the
+    admitted ones keep working, a new one is admitted after one closes."""
     b, g = proxy_setup(ctx, max_connections=2)
     # The harness's start-up probe connections count until their close is processed.
     time.sleep(0.3)
@@ -47,7 +48,8 @@ def test_idle_connection_flood_max_connections(ctx):
 
 
 def test_idle_connection_closed_at_idle_timeout(ctx):
-    """Row 21: an idle keep-alive connection is closed at idle_timeout_ms = 500 without a byte; waiting on a slow upstream is not idleness."""
+    """Row 21: an idle keep-alive connection is closed at idle_timeout_ms = 500 without a
+    byte; waiting on a slow upstream is not idleness."""
     b, g = proxy_setup(ctx, idle_timeout_ms=500)
     with RawConn(g.port) as c:
         r = c.request("GET", "/h1/hello")

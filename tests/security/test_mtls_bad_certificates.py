@@ -95,7 +95,8 @@ def _issue(ctx, name, expired=False, usage="clientAuth"):
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.datetime.now(datetime.timezone.utc)
     if expired:
-        not_before, not_after = now - datetime.timedelta(days=400), now - datetime.timedelta(days=35)
+        not_before = now - datetime.timedelta(days=400)
+        not_after = now - datetime.timedelta(days=35)
     else:
         not_before, not_after = now - datetime.timedelta(days=1), now + datetime.timedelta(days=30)
     eku = {"clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,

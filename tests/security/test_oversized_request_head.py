@@ -37,7 +37,8 @@ def test_oversized_request_head_h1_431(ctx):
 
 
 def test_oversized_request_head_h2_431(ctx):
-    """Row 17: HTTP/2 header block over max_header_bytes = 4096: a 431 reply on that stream (gRPC: grpc-status 13); the connection serves on."""
+    """Row 17: HTTP/2 header block over max_header_bytes = 4096: a 431 reply on that stream
+    (gRPC: grpc-status 13); the connection serves on."""
     b, g = proxy_setup(ctx, max_header_bytes=4096)
     r = curl_ok("--http2-prior-knowledge", "-H", "x-fits: " + "a" * 3000, g.url("/h2c/inspect"))
     check_eq((r.status, r.json()["headers"].get("x-fits")), (200, "a" * 3000), "header that fits")

@@ -13,7 +13,9 @@ from harness import (RawConn, check, check_eq, check_json_error_reply, curl_ok, 
 
 
 def test_slowloris_one_connection_408(ctx):
-    """Row 19: one slow head (half a request line; a head trickled byte by byte) gets 408 and close at request_header_timeout_ms; a silent connection is closed without a reply."""
+    """Row 19: one slow head (half a request line; a head trickled byte by byte) gets 408
+    and close at request_header_timeout_ms; a silent connection is closed without a
+    reply."""
     b, g = proxy_setup(ctx, request_header_timeout_ms=300)
     # Half a request line, then nothing.
     start = time.monotonic()

@@ -16,7 +16,8 @@ REFUSED_STREAM = 7
 
 
 def test_stream_limit_exceeded_refused_stream(ctx):
-    """Row 9: streams beyond max_concurrent_streams = 4 are refused with REFUSED_STREAM (never left hanging); rounds within the limit are served."""
+    """Row 9: streams beyond max_concurrent_streams = 4 are refused with REFUSED_STREAM
+    (never left hanging); rounds within the limit are served."""
     b, g = proxy_setup(ctx, max_concurrent_streams=4)
     n = nghttp(g.url("/h1/hello"))
     check(re.search(r"recv SETTINGS frame.*\n(?:\s+.*\n)*?\s+\[SETTINGS_MAX_CONCURRENT_STREAMS"

@@ -22,7 +22,9 @@ import h2_frames as hf  # noqa: E402
 
 
 def test_upstream_refuses_connection_502(ctx):
-    """Row 25: nothing listens on the target port: 502 JSON (DESIGN.md §5: refused is 502) for HTTP/1.1 and h2c targets from both fronts, again on a second try; gRPC gets trailers-only grpc-status 14; live APIs keep serving."""
+    """Row 25: nothing listens on the target port: 502 JSON (DESIGN.md §5: refused is 502)
+    for HTTP/1.1 and h2c targets from both fronts, again on a second try; gRPC gets
+    trailers-only grpc-status 14; live APIs keep serving."""
     dead = free_port()  # nothing listens there
     b = ctx.backend()
     apis = proxy_apis(b)
@@ -99,22 +101,30 @@ def _killed_mid_response(ctx, front, back):
 
 
 def test_upstream_dies_mid_body_h1_h1(ctx):
-    """Row 27: the upstream is killed in the middle of a 100 MB body: HTTP/1.1 clients see the connection close before content-length, HTTP/2 clients a stream reset — never a complete-looking response; the dead upstream then gets 502."""
+    """Row 27: the upstream is killed in the middle of a 100 MB body: HTTP/1.1 clients see
+    the connection close before content-length, HTTP/2 clients a stream reset — never a
+    complete-looking response; the dead upstream then gets 502."""
     _killed_mid_response(ctx, "h1", "h1")
 
 
 def test_upstream_dies_mid_body_h1_h2c(ctx):
-    """Row 27: the upstream is killed in the middle of a 100 MB body: HTTP/1.1 clients see the connection close before content-length, HTTP/2 clients a stream reset — never a complete-looking response; the dead upstream then gets 502."""
+    """Row 27: the upstream is killed in the middle of a 100 MB body: HTTP/1.1 clients see
+    the connection close before content-length, HTTP/2 clients a stream reset — never a
+    complete-looking response; the dead upstream then gets 502."""
     _killed_mid_response(ctx, "h1", "h2c")
 
 
 def test_upstream_dies_mid_body_h2_h1(ctx):
-    """Row 27: the upstream is killed in the middle of a 100 MB body: HTTP/1.1 clients see the connection close before content-length, HTTP/2 clients a stream reset — never a complete-looking response; the dead upstream then gets 502."""
+    """Row 27: the upstream is killed in the middle of a 100 MB body: HTTP/1.1 clients see
+    the connection close before content-length, HTTP/2 clients a stream reset — never a
+    complete-looking response; the dead upstream then gets 502."""
     _killed_mid_response(ctx, "h2", "h1")
 
 
 def test_upstream_dies_mid_body_h2_h2c(ctx):
-    """Row 27: the upstream is killed in the middle of a 100 MB body: HTTP/1.1 clients see the connection close before content-length, HTTP/2 clients a stream reset — never a complete-looking response; the dead upstream then gets 502."""
+    """Row 27: the upstream is killed in the middle of a 100 MB body: HTTP/1.1 clients see
+    the connection close before content-length, HTTP/2 clients a stream reset — never a
+    complete-looking response; the dead upstream then gets 502."""
     _killed_mid_response(ctx, "h2", "h2c")
 
 
@@ -196,12 +206,14 @@ def _timeout(ctx, back):
 
 
 def test_slow_upstream_h1_504(ctx):
-    """Row 29: an HTTP/1.1 upstream slower than upstream_timeout_ms = 300: 504 JSON, gRPC grpc-status 4, the connection serves on."""
+    """Row 29: an HTTP/1.1 upstream slower than upstream_timeout_ms = 300: 504 JSON, gRPC
+    grpc-status 4, the connection serves on."""
     _timeout(ctx, "h1")
 
 
 def test_slow_upstream_h2c_504(ctx):
-    """Row 29: an h2c upstream slower than upstream_timeout_ms = 300: 504 JSON, gRPC grpc-status 4, the connection serves on."""
+    """Row 29: an h2c upstream slower than upstream_timeout_ms = 300: 504 JSON, gRPC grpc-
+    status 4, the connection serves on."""
     _timeout(ctx, "h2c")
 
 
