@@ -20,7 +20,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import h2_frames as hf  # noqa: E402
 
 
-
 def test_upstream_refuses_connection_502(ctx):
     """Row 25: nothing listens on the target port: 502 JSON (DESIGN.md §5: refused is 502)
     for HTTP/1.1 and h2c targets from both fronts, again on a second try; gRPC gets
@@ -335,89 +334,8 @@ def test_upstream_goaway_unprocessed_streams_resent(ctx):
 
 
 # ---------------------------------------------------------------------------
-# A scripted h2c origin: what it does with each request depends on the path.
-
-
-class ScriptedH2Origin(LocalOrigin):
-    """A cleartext HTTP/2 (prior knowledge) origin. For each request it calls
-    |script|(origin, conn, sid, path) which returns frames to send (bytes), or None to
-    close the connection at once; conn is a dict for per-connection state with an
-    hpack "encoder". .log gets (connection number, event, stream id, detail): event
-    "request" (detail: path), "rst" (detail: error code), "eof" (the gateway closed the
-    connection)."""
-
-    def __init__(self, script):
-        self.script = script
-        self.log = []
-        super().__init__()
-
-    def url(self):
-        return "h2c://127.0.0.1:%d" % self.port
-
-    def events(self, event):
-        with self._lock:
-            return [e for e in self.log if e[1] == event]
-
-    def _record(self, *entry):
-        with self._lock:
-            self.log.append(entry)
-
-    @staticmethod
-    def response(conn, sid, status="200", body=b"origin ok\n", end=True):
-        block = conn["encoder"].encode([(":status", status),
-                                        ("content-length", str(len(body)))])
-        out = hf.headers(sid, block, end_stream=False)
-        return out + hf.data(sid, body, end_stream=end) if body or end else out
-
-    def _serve(self, conn, number):
-        conn.settimeout(0.1)
-        state = {"encoder": hf.hpack.Encoder(), "count": number}
-        decoder = hf.hpack.Decoder()
-        conn.sendall(hf.settings((hf.MAX_CONCURRENT_STREAMS, 100)))
-        buf, preface, block = b"", False, b""
-        deadline = time.monotonic() + 30
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            try:
-                chunk = conn.recv(65536)
-            except socket.timeout:
-                continue
-            if not chunk:
-                self._record(number, "eof", 0, None)
-                return
-            buf += chunk
-            if not preface:
-                if len(buf) < 24:
-                    continue
-                buf, preface = buf[24:], True
-            out = b""
-            while len(buf) >= 9:
-                n = int.from_bytes(buf[:3], "big")
-                if len(buf) < 9 + n:
-                    break
-                ftype, flags = buf[3], buf[4]
-                sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
-                payload, buf = buf[9:9 + n], buf[9 + n:]
-                if ftype == hf.SETTINGS and not flags & hf.ACK:
-                    out += hf.settings(ack=True)
-                elif ftype == hf.PING and not flags & hf.ACK:
-                    out += hf.ping(payload, ack=True)
-                elif ftype == hf.RST_STREAM:
-                    self._record(number, "rst", sid, int.from_bytes(payload[:4], "big"))
-                elif ftype in (hf.HEADERS, hf.CONTINUATION):
-                    if ftype == hf.HEADERS and flags & hf.PRIORITY_FLAG:
-                        payload = payload[5:]
-                    block += payload
-                    if flags & hf.END_HEADERS:
-                        path = dict(decoder.decode(block)).get(":path")
-                        block = b""
-                        self._record(number, "request", sid, path)
-                        reply = self.script(self, state, sid, path)
-                        if reply is None:
-                            conn.sendall(out)
-                            return
-                        out += reply
-            if out:
-                conn.sendall(out)
+# A scripted h2c origin (h2_frames.ScriptedH2Origin): what it does with each request
+# depends on the path.
 
 
 def _script(origin, conn, sid, path):
@@ -448,7 +366,7 @@ def _script(origin, conn, sid, path):
 
 
 def _h2_origin_gateway(ctx, **gateway_keys):
-    origin = ScriptedH2Origin(_script)
+    origin = hf.ScriptedH2Origin(_script)
     ctx._others.append(origin)  # stopped by ctx.cleanup()
     b = ctx.backend()
     apis = proxy_apis(b)
