@@ -3,13 +3,13 @@ per-shard max_connections bound closes connections beyond it right after accept,
 connections are closed at idle_timeout_ms (silent ones at request_header_timeout_ms),
 and the gateway admits new connections again once the flood is gone."""
 
+import os
+import select
 import socket
 import time
 
-import os
-import select
-
-from harness import RawConn, check, check_eq, curl_ok, proxy_setup, wait_for
+from harness import RawConn, check, check_eq, curl_ok, proxy_apis, proxy_setup, wait_for
+from test_tls import surl, tcurl_ok, tls_gateway
 
 
 def test_idle_connection_flood_max_connections(ctx):
@@ -113,3 +113,46 @@ def test_idle_connection_flood_silent_sockets(ctx):
              what="the gateway's fds back to %d" % base_fds)
     r = curl_ok("--http1.1", g.url("/h1/hello"))
     check_eq((r.status, r.body), (200, b"hello\n"), "canary after the flood")
+
+
+def test_idle_tls_connection_flood_closed_at_handshake_timeout(ctx):
+    """Row 21: 100 TCP connections to the TLS listener that never send a ClientHello,
+    with handshake_timeout_ms = 300: all are closed without a byte by the handshake
+    timeout; a TLS request is served meanwhile and afterwards; the gateway's fds come
+    back to their baseline."""
+    n = 100
+    b = ctx.backend()
+    g = tls_gateway(ctx, proxy_apis(b), tls={"handshake_timeout_ms": 300})
+    # Warm the upstream pool (its connection stays open) before the fd baseline.
+    check_eq(tcurl_ok(ctx, "--http1.1", surl(g, "/h1/hello")).status, 200, "warm-up")
+    time.sleep(0.3)  # the start-up probe connections are closed
+    base_fds = len(os.listdir("/proc/%d/fd" % g.pid))
+    socks = [socket.create_connection(("127.0.0.1", g.tls_port), timeout=5) for _ in range(n)]
+    start = time.monotonic()
+    closed, data = {}, {}
+    try:
+        r = tcurl_ok(ctx, "--http1.1", surl(g, "/h1/hello"))
+        check_eq((r.status, r.body), (200, b"hello\n"), "a TLS request during the flood")
+        while len(closed) < n and time.monotonic() - start < 5:
+            r, _, _ = select.select([s for s in socks if s not in closed], [], [], 0.1)
+            for s in r:
+                try:
+                    d = s.recv(4096)
+                except OSError:
+                    d = b""
+                if d:
+                    data[s] = data.get(s, b"") + d
+                else:
+                    closed[s] = time.monotonic() - start
+        check_eq(len(closed), n, "silent TLS connections closed within 5 s")
+        check_eq(list(data.values()), [], "bytes sent to silent TLS connections")
+        times = sorted(closed.values())
+        check(times[0] >= 0.25, "closed before handshake_timeout_ms = 300: %.2fs" % times[0])
+        ctx.note("silent TLS connections closed %.2f..%.2fs" % (times[0], times[-1]))
+    finally:
+        for s in socks:
+            s.close()
+    wait_for(lambda: len(os.listdir("/proc/%d/fd" % g.pid)) <= base_fds, 3,
+             what="the gateway's fds back to %d" % base_fds)
+    r = tcurl_ok(ctx, "--http2", surl(g, "/h1/hello"))
+    check_eq((r.status, r.body), (200, b"hello\n"), "a TLS request after the flood")
