@@ -103,7 +103,7 @@ def test_graceful_drain_in_flight_requests_finish(ctx):
 
 
 def test_graceful_drain_slow_request_cut_at_drain_timeout(ctx):
-    """Row 34: A request slower than drain_timeout_ms does not hold the exit up."""
+    """Row 34: a request slower than drain_timeout_ms does not hold the exit up."""
     b, g = proxy_setup(ctx, drain_timeout_ms=500)
     results = {}
     t = threading.Thread(target=_h1_slow, args=(g.port, "/h1/slow?ms=5000", results, "h1"))
@@ -130,7 +130,7 @@ def test_graceful_drain_slow_request_cut_at_drain_timeout(ctx):
 
 
 def test_graceful_drain_hung_upstream_connects_cut_at_drain_timeout(ctx):
-    """Row 34: Past drain_timeout_ms, requests still waiting on an upstream connect that hangs
+    """Row 34: past drain_timeout_ms, requests still waiting on an upstream connect that hangs
     (h1 and h2c pools) end too: the exit does not wait for upstream_connect_timeout_ms."""
     hole = ctx.blackhole_upstream()
     apis = {"h1": {"listen_path": "/h1/", "target_url": "http://127.0.0.1:%d" % hole.port},

@@ -7,7 +7,8 @@ from harness import RawConn, check, check_eq, curl_ok, proxy_setup
 
 
 def test_h2c_upgrade_request_served_as_http1(ctx):
-    """Row 18: curl --http2 asks for an h2c upgrade; either way the answer must be right."""
+    """Row 18: curl --http2 asks for an h2c upgrade (GET and POST, HTTP/1.1 and h2c
+    upstreams): the answer is a normal 200 with the right body."""
     b, g = proxy_setup(ctx)
     for back in ("/h1", "/h2c"):
         r = curl_ok("--http2", g.url(back + "/hello"))

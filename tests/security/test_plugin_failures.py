@@ -13,7 +13,7 @@ from test_plugins import (INTERNAL, MIDDLEWARE_ERROR, custom_auth, json_error, k
 
 
 def test_plugin_down_slow_or_garbage_fails_closed(ctx):
-    """Row 31: Plugin down, a non-OK gRPC status, a slow plugin past timeout_ms, garbage (an
+    """Row 31: plugin down, a non-OK gRPC status, a slow plugin past timeout_ms, garbage (an
     HTTP server that is not gRPC) and a reply without its request object: under
     on_error = deny 500 "Middleware error" (gRPC 13), under allow the request goes on
     unchanged; auth_check fails closed (403) either way; every failure is counted and
@@ -78,7 +78,7 @@ def test_plugin_down_slow_or_garbage_fails_closed(ctx):
 
 
 def test_plugin_killed_fails_closed_then_recovers(ctx):
-    """Row 31: A plugin server killed mid-run: requests fail cleanly (500) while it is gone and
+    """Row 31: a plugin server killed mid-run: requests fail cleanly (500) while it is gone and
     succeed again once it is back on the same port, without restarting the gateway."""
     b = ctx.backend()
     p = plugin_server(ctx)

@@ -131,8 +131,9 @@ def test_upstream_dies_mid_body_h2_h2c(ctx):
 
 
 def test_upstream_misbehaving_http1_origins(ctx):
-    """Row 26: Origins that close, send garbage, or cut a body short: clean errors, no crash,
-    and the next request to a good API is served."""
+    """Row 26: HTTP/1.1 origins that close at once or send garbage get 502/503 JSON
+    (and, rows 27 and 30, a body cut short or a bad chunk is never a complete-looking
+    response; a 200 KB response head is a 502); no crash; a good API serves next."""
 
     def close_at_once(conn):
         pass
@@ -535,7 +536,7 @@ def test_upstream_refuses_connection_grpc_unavailable(ctx):
 
 
 def test_upstream_dies_mid_grpc_stream_unavailable(ctx):
-    """Row 27: The gRPC server dies (SIGKILL) during a server stream, a client stream, a bidi
+    """Row 27: the gRPC server dies (SIGKILL) during a server stream, a client stream, a bidi
     stream and a unary call: every client sees UNAVAILABLE promptly, never a hang."""
     s, g, target = grpc_setup(ctx)
     calls = (
@@ -574,7 +575,7 @@ def test_upstream_dies_mid_grpc_stream_unavailable(ctx):
 
 
 def test_slow_upstream_grpc_deadline_exceeded(ctx):
-    """Row 29: A deadline (grpc-timeout) shorter than the server's sleep: the client gets
+    """Row 29: a deadline (grpc-timeout) shorter than the server's sleep: the client gets
     DEADLINE_EXCEEDED, the upstream sees the remaining time and sees the call cancelled
     within one second of the deadline."""
     s, g, target = grpc_setup(ctx)
@@ -598,7 +599,7 @@ def test_slow_upstream_grpc_deadline_exceeded(ctx):
 
 
 def test_slow_upstream_grpc_timeout_answered_by_gateway(ctx):
-    """Row 29: The gateway's own DEADLINE_EXCEEDED: a call with grpc-timeout from a client that
+    """Row 29: the gateway's own DEADLINE_EXCEEDED: a call with grpc-timeout from a client that
     does not enforce it (curl), and a call without one under upstream_timeout_ms. Both
     get grpc-status 4 and the upstream call is cancelled within a second."""
     s, g, target = grpc_setup(ctx, upstream_timeout_ms=700)
