@@ -497,6 +497,62 @@ class RawConn:
         return False
 
 
+def check_json_error_reply(resp, status, what):
+    """A local error reply: |status|, JSON {"error": ...}, connection: close."""
+    check_eq(resp.status, status, what + " status")
+    check_eq(resp.headers.get("content-type"), "application/json", what + " content-type")
+    check_eq(resp.headers.get("connection"), "close", what + " connection header")
+    try:
+        j = json.loads(resp.body)
+    except ValueError:
+        check(False, "%s: body is not JSON: %r" % (what, resp.body))
+    check(isinstance(j, dict) and list(j) == ["error"] and j["error"],
+          "%s: body is not {\"error\": ...}: %r" % (what, resp.body))
+
+
+def expect_error_and_close(port, data, status, what, eof_within=5.0):
+    """|data| on a fresh connection gets check_json_error_reply(status), then EOF."""
+    with RawConn(port) as c:
+        c.send(data)
+        r = c.read_response(timeout=5)
+        check_json_error_reply(r, status, what)
+        check(c.wait_eof(eof_within), "%s: connection not closed within %ss after the %d"
+              % (what, eof_within, status))
+        check_eq(c.buf, b"", what + ": bytes after the error reply")
+
+
+GRPC_CURL_ARGS = ["-H", "content-type: application/grpc", "-H", "te: trailers"]
+
+
+def grpc_empty_frame_file(ctx):
+    """A file holding one empty gRPC message (curl --data-binary @file)."""
+    path = ctx.tmp("grpc-empty-message")
+    with open(path, "wb") as f:
+        f.write(b"\0\0\0\0\0")
+    return path
+
+
+def check_json_error(r, status, what):
+    """A curl result that is a local JSON error reply {"error": ...} with |status|."""
+    check_eq(r.status, status, what + " status")
+    check_eq(r.headers.get("content-type"), "application/json", what + " content-type")
+    try:
+        j = json.loads(r.body)
+    except ValueError:
+        fail("%s: body is not JSON: %r" % (what, r.body))
+    check(isinstance(j, dict) and list(j) == ["error"] and j["error"],
+          "%s: body is not {\"error\": ...}: %r" % (what, r.body))
+
+
+def check_grpc_local_reply(r, grpc_status, what):
+    """A curl result that is a trailers-only gRPC local reply with |grpc_status|."""
+    check_eq(r.status, 200, what + " HTTP status")
+    check_eq(r.headers.get("content-type"), "application/grpc", what + " content-type")
+    check_eq(r.headers.get("grpc-status"), str(grpc_status), what + " grpc-status")
+    check(r.headers.get("grpc-message"), what + ": no grpc-message in %r" % r.headers)
+    check_eq(r.body, b"", what + " body")
+
+
 def raw_exchange(port, data, read_timeout=5.0):
     """Sends |data| on a fresh connection and reads until EOF or read_timeout.
 

@@ -15,7 +15,7 @@ import ssl
 import subprocess
 import time
 
-from harness import (START_TIMEOUT_S, GatewayStartError, RawConn, check, check_eq, curl, fail,
+from harness import (START_TIMEOUT_S, GatewayStartError, check, check_eq, curl, fail,
                      free_port, make_ini, pattern_bytes, port_accepts, proxy_apis, read_file,
                      require_program, wait_for)
 import test_grpc as tg
@@ -427,43 +427,6 @@ def test_tls_curl_h1_h2_rsa_and_ecdsa(ctx):
 # 2. ALPN
 
 
-def test_tls_alpn(ctx):
-    """s_client offering h2 gets h2, offering http/1.1 gets http/1.1, offering nothing
-    gets no ALPN and then speaks HTTP/1.1; with enable_http2 = false h2 is never
-    selected. The debug log line of each handshake names the protocol."""
-    p = pki(ctx)
-    b = ctx.backend()
-    ca = ["-CAfile", p.cert("ca")]
-    g = tls_gateway(ctx, proxy_apis(b), log_level="debug")
-    base = len(handshakes(g))
-    rc, out = s_client(g.tls_port, *ca, "-alpn", "h2")
-    check_eq((rc, s_alpn(out)), (0, "h2"), "offer h2: (exit, ALPN)\n" + out[-800:])
-    check_eq(wait_handshakes(g, base + 1, "h2 handshake")[-1][2], "h2", "logged alpn (h2)")
-    rc, out = s_client(g.tls_port, *ca, "-alpn", "http/1.1", send=h1_request("/h1/hello"))
-    check_eq((rc, s_alpn(out)), (0, "http/1.1"), "offer http/1.1: (exit, ALPN)\n" + out[-800:])
-    check(re.search(r"HTTP/1\.1 200 .*\r?\n(.*\r?\n)*\r?\nhello\n", out) is not None,
-          "HTTP/1.1 over ALPN http/1.1: no 200 hello in\n" + out[-1200:])
-    check_eq(wait_handshakes(g, base + 2, "http/1.1 handshake")[-1][2], "http/1.1",
-             "logged alpn (http/1.1)")
-    rc, out = s_client(g.tls_port, *ca, "-alpn", "h2,http/1.1")
-    check_eq(s_alpn(out), "h2", "offer h2,http/1.1 (enable_http2 = true)")
-    rc, out = s_client(g.tls_port, *ca, send=h1_request("/h1/hello"))
-    check_eq((rc, s_alpn(out)), (0, None), "no ALPN offered: (exit, ALPN)\n" + out[-800:])
-    check(re.search(r"HTTP/1\.1 200 .*\r?\n(.*\r?\n)*\r?\nhello\n", out) is not None,
-          "HTTP/1.1 without ALPN: no 200 hello in\n" + out[-1200:])
-    hs = wait_handshakes(g, base + 4, "no-ALPN handshake")
-    check(hs[-1][2] != "h2", "a handshake without ALPN was logged as alpn=h2")
-
-    g2 = tls_gateway(ctx, proxy_apis(b), enable_http2=False, log_level="debug")
-    rc, out = s_client(g2.tls_port, *ca, "-alpn", "h2,http/1.1")
-    check_eq(s_alpn(out), "http/1.1", "enable_http2 = false, offer h2,http/1.1")
-    rc, out = s_client(g2.tls_port, *ca, "-alpn", "h2")
-    check(s_alpn(out) != "h2", "enable_http2 = false selected h2:\n" + out[-800:])
-    r = tcurl_ok(ctx, "--http2", surl(g2, "/h1/hello"))
-    check_eq((r.status, r.body, r.version), (200, b"hello\n", "1.1"),
-             "curl --http2 with enable_http2 = false (falls back to HTTP/1.1)")
-
-
 # ---------------------------------------------------------------------------
 # 3. gRPC over TLS to an h2c upstream
 
@@ -546,72 +509,6 @@ test_tls_grpc_upstream_verification.timeout = 120
 
 # ---------------------------------------------------------------------------
 # 5. Mutual TLS auth per API
-
-
-def test_tls_mtls_matrix(ctx):
-    """use_mutual_tls_auth with client_ca_file: no certificate and a certificate from
-    another CA -> 401 / grpc-status 16; a valid certificate not in client_certificates
-    -> 403 / 7; the allowed one -> proxied. Without an allow-list any valid certificate
-    passes. A keyless API on the same TLS listener works without (and with a bad)
-    certificate. The cleartext listener's requests to the mTLS API get 401 / 16."""
-    p = pki(ctx)
-    b = ctx.backend()
-    s = grpc_server(ctx)
-    allowed = p.fp("client-allowed")
-    # Upper case with ':' separators for the gRPC API: both are to be ignored.
-    allowed_colons = ":".join(allowed[i:i + 2] for i in range(0, 64, 2)).upper()
-    mtls = {"use_keyless": False, "use_mutual_tls_auth": True}
-    apis = {
-        "grpc": dict(mtls, listen_path=SERVICE, target_url="h2c://" + s.target,
-                     client_certificates=allowed_colons + ", " + p.fp("upstream-client")),
-        "mtls": dict(mtls, listen_path="/mtls/", strip_listen_path=True, target_url=b.url(),
-                     client_certificates=allowed),
-        "mtls-any": dict(mtls, listen_path="/mtls-any/", strip_listen_path=True,
-                         target_url=b.url()),
-        "open": {"listen_path": "/open/", "strip_listen_path": True, "target_url": b.url()},
-    }
-    g = tls_gateway(ctx, apis, tls={"client_ca_file": p.cert("ca")})
-    gtarget = "127.0.0.1:%d" % g.tls_port
-    matrix = (  # (client cert, HTTP status on /mtls/, on /mtls-any/, grpc-status)
-        (None, 401, 401, UNAUTHENTICATED),
-        ("client-wrongca", 401, 401, UNAUTHENTICATED),
-        ("client-other", 403, 200, PERMISSION_DENIED),
-        ("client-allowed", 200, 200, OK),
-    )
-    frame = ctx.tmp("unary.grpc")
-    with open(frame, "wb") as f:
-        f.write(tg._grpc_frame(tg._pb_field(1, b"ping")))
-    for cert, status, status_any, code in matrix:
-        who = cert or "no certificate"
-        for flag in ("--http1.1", "--http2"):
-            for path, want in (("/mtls/hello", status), ("/mtls-any/hello", status_any)):
-                r = tcurl_ok(ctx, flag, *client_cert_args(ctx, cert), surl(g, path))
-                what = "%s, curl %s %s" % (who, flag, path)
-                if want == 200:
-                    check_eq((r.status, r.body), (200, b"hello\n"), what)
-                else:
-                    json_error(r, want, what)
-            r = tcurl_ok(ctx, flag, *client_cert_args(ctx, cert), surl(g, "/open/hello"))
-            check_eq((r.status, r.body), (200, b"hello\n"), "%s, curl %s keyless API" % (who, flag))
-        res = gclient(ctx, gtarget, "raw", "--expect-code", code,
-                      tls=grpc_tls_args(ctx, cert))
-        tg.ok(res, "%s: gRPC call to the mTLS API, expected code %d" % (who, code))
-        # The same as an HTTP/2 request: a trailers-only reply with HTTP status 200.
-        r = tcurl_ok(ctx, "--http2", *client_cert_args(ctx, cert), "-H",
-                     "content-type: application/grpc", "-H", "te: trailers",
-                     "--data-binary", "@" + frame, surl(g, SERVICE + "Unary"))
-        got = r.headers.get("grpc-status") or r.trailers.get("grpc-status")
-        check_eq((r.status, got), (200, str(code)), "%s: curl gRPC request (HTTP status, "
-                 "grpc-status) headers %r" % (who, r.headers))
-    # The cleartext listener has no client certificate to offer.
-    json_error(curl(g.url("/mtls/hello")), 401, "cleartext listener, mTLS API")
-    json_error(curl(g.url("/mtls-any/hello")), 401, "cleartext listener, mTLS API (no list)")
-    check_eq(curl(g.url("/open/hello")).status, 200, "cleartext listener, keyless API")
-    tg.ok(gclient(ctx, "127.0.0.1:%d" % g.port, "raw", "--expect-code", UNAUTHENTICATED),
-          "h2c gRPC call to the mTLS API")
-
-
-test_tls_mtls_matrix.timeout = 120
 
 
 def test_tls_client_cert_headers(ctx):
@@ -998,109 +895,8 @@ def test_tls_handshake_flood(ctx):
 test_tls_handshake_flood.timeout = 180
 
 
-# ---------------------------------------------------------------------------
-# 11. Handshake limits, garbage, min_version
-
-
-def _client_hello(server_name="gw.test"):
-    """The bytes of a real TLS ClientHello (Python's ssl over memory BIOs)."""
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = c.wrap_bio(inb, outb, server_hostname=server_name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    hello = outb.read()
-    check(len(hello) > 100 and hello[0] == 0x16, "not a ClientHello: %r" % hello[:20])
-    return hello
-
-
-def _time_to_close(port, send=b"", trickle=None, limit=5.0):
-    """Connects, sends |send| (or |trickle|: (bytes, interval) one byte at a time) and
-    returns (seconds until the gateway closed the connection or None, bytes sent)."""
-    with RawConn(port, timeout=limit) as c:
-        start = time.monotonic()
-        sent = 0
-        if send:
-            c.send(send)
-            sent = len(send)
-        if trickle:
-            data, interval = trickle
-            while sent < len(data) and time.monotonic() - start < limit:
-                try:
-                    c.send(data[sent:sent + 1])
-                except OSError:
-                    break
-                sent += 1
-                if c.wait_eof(interval):
-                    break
-        if c.wait_eof(max(0.0, limit - (time.monotonic() - start))):
-            return time.monotonic() - start, sent
-        return None, sent
-
-
-def test_tls_handshake_timeout_and_garbage(ctx):
-    """handshake_timeout_ms = 300: a connection that sends nothing, half a ClientHello,
-    or a ClientHello one byte every 50 ms is closed after about 300 ms; bytes that are
-    not TLS are answered by a close (and a debug log line); the gateway serves normal
-    handshakes all along."""
-    b = ctx.backend()
-    g = tls_gateway(ctx, proxy_apis(b), tls={"handshake_timeout_ms": 300}, log_level="debug")
-    hello = _client_hello()
-    slack = 2.5 if ctx.asan else 1.5
-    cases = (("silent", {}), ("half a ClientHello", {"send": hello[:len(hello) // 2]}),
-             ("ClientHello trickled at 1 byte / 50 ms", {"trickle": (hello, 0.05)}))
-    for what, kw in cases:
-        closed, sent = _time_to_close(g.tls_port, limit=5.0, **kw)
-        check(closed is not None, "%s: connection still open after 5 s" % what)
-        check(0.25 <= closed <= 0.3 + slack, "%s: closed after %.2fs (handshake_timeout_ms = 300)"
-              % (what, closed))
-        if "trickled" in what:
-            check(sent < len(hello), "trickled ClientHello: all %d bytes went out" % sent)
-        ctx.note("%s: closed after %.0f ms" % (what, closed * 1000))
-    garbage = (("HTTP/1.1 request", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
-               ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
-               ("random bytes", b"\x00\xff" + os.urandom(600)),
-               ("TLS record header with a huge length", b"\x16\x03\x01\xff\xff" + b"\0" * 64))
-    failed_before = g.stderr_text().count("tls handshake failed")
-    for what, data in garbage:
-        closed, _ = _time_to_close(g.tls_port, send=data, limit=3.0)
-        check(closed is not None and closed < 0.3 + slack,
-              "%s instead of a ClientHello: not closed within 3 s (%r)" % (what, closed))
-        check(g.alive(), "the gateway died after %s" % what)
-    wait_for(lambda: g.stderr_text().count("tls handshake failed") >= failed_before + len(garbage),
-             3.0, what="a 'tls handshake failed' debug line for each of %d garbage connections "
-             "(stderr tail %r)" % (len(garbage), g.stderr_text()[-600:]))
-    for flag in ("--http2", "--http1.1"):
-        r = tcurl_ok(ctx, flag, surl(g, "/h1/hello"))
-        check_eq((r.status, r.body), (200, b"hello\n"), "curl %s afterwards" % flag)
-    check_eq(handshakes(g)[-1][1:], (False, "http/1.1"), "the last handshake's log line")
-
-
-def test_tls_min_version(ctx):
-    """min_version = 1.3 refuses a TLS 1.2-only client and accepts TLS 1.3; the default
-    (1.2) accepts both."""
-    p = pki(ctx)
-    b = ctx.backend()
-    ca = ["-CAfile", p.cert("ca")]
-    g13 = tls_gateway(ctx, proxy_apis(b), tls={"min_version": "1.3"})
-    rc, out = s_client(g13.tls_port, *ca, "-tls1_2")
-    check(rc != 0 and s_protocol(out)[1] is None,
-          "min_version = 1.3 accepted a TLS 1.2-only client (exit %d):\n%s" % (rc, out[-800:]))
-    rc, out = s_client(g13.tls_port, *ca, "-tls1_3")
-    check_eq((rc, s_protocol(out)), (0, ("New", "TLSv1.3")), "min_version = 1.3, TLS 1.3 client")
-    r = tcurl(ctx, "--tlsv1.2", "--tls-max", "1.2", surl(g13, "/h1/hello"))
-    check(r.rc != 0, "curl limited to TLS 1.2 got through to min_version = 1.3 (HTTP %s)"
-          % r.status)
-    r = tcurl_ok(ctx, "--tlsv1.3", surl(g13, "/h1/hello"))
-    check_eq((r.status, r.body), (200, b"hello\n"), "curl TLS 1.3 to min_version = 1.3")
-    g12 = tls_gateway(ctx, proxy_apis(b))
-    for flag, version in (("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")):
-        rc, out = s_client(g12.tls_port, *ca, flag)
-        check_eq((rc, s_protocol(out)), (0, ("New", version)), "default min_version, " + flag)
+# (11. Handshake timeouts, garbage, min_version and mTLS with bad certificates are
+# attacks: tests/security/test_tls_*.py, test_mtls_bad_certificates.py.)
 
 
 # ---------------------------------------------------------------------------

@@ -13,6 +13,9 @@ helpers below for exact representations.
         c.send(window_update(sid, 0))
         c.expect_stream_error(sid, PROTOCOL_ERROR)
 
+ScriptedH2Origin is the other side: an h2c upstream whose answer to each request a
+test scripts, logging the requests, RST_STREAMs and closes the gateway sends it.
+
 Everything is bounded: every read has a deadline, every loop a frame count.
 run.py puts tests/integration (harness) on sys.path, not this folder; a test module
 here imports this one after
@@ -24,7 +27,7 @@ import select
 import socket
 import time
 
-from harness import TestFailure, require_module
+from harness import LocalOrigin, TestFailure, require_module
 
 hpack = require_module("hpack", "python3-hpack")
 from hpack.huffman import HuffmanEncoder  # noqa: E402 (after the package check)
@@ -564,3 +567,89 @@ class H2Conn:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+# ---------------------------------------------------------------------------
+# A scripted h2c origin
+
+
+class ScriptedH2Origin(LocalOrigin):
+    """A cleartext HTTP/2 (prior knowledge) origin. For each request it calls
+    |script|(origin, conn, sid, path) which returns frames to send (bytes), or None to
+    close the connection at once; conn is a dict for per-connection state with an
+    hpack "encoder". .log gets (connection number, event, stream id, detail): event
+    "request" (detail: path), "rst" (detail: error code), "eof" (the gateway closed the
+    connection)."""
+
+    def __init__(self, script):
+        self.script = script
+        self.log = []
+        super().__init__()
+
+    def url(self):
+        return "h2c://127.0.0.1:%d" % self.port
+
+    def events(self, event):
+        with self._lock:
+            return [e for e in self.log if e[1] == event]
+
+    def _record(self, *entry):
+        with self._lock:
+            self.log.append(entry)
+
+    @staticmethod
+    def response(conn, sid, status="200", body=b"origin ok\n", end=True):
+        block = conn["encoder"].encode([(":status", status),
+                                        ("content-length", str(len(body)))])
+        out = headers(sid, block, end_stream=False)
+        return out + data(sid, body, end_stream=end) if body or end else out
+
+    def _serve(self, conn, number):
+        conn.settimeout(0.1)
+        state = {"encoder": hpack.Encoder(), "count": number}
+        decoder = hpack.Decoder()
+        conn.sendall(settings((MAX_CONCURRENT_STREAMS, 100)))
+        buf, preface, block = b"", False, b""
+        deadline = time.monotonic() + 30
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                chunk = conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                self._record(number, "eof", 0, None)
+                return
+            buf += chunk
+            if not preface:
+                if len(buf) < 24:
+                    continue
+                buf, preface = buf[24:], True
+            out = b""
+            while len(buf) >= 9:
+                n = int.from_bytes(buf[:3], "big")
+                if len(buf) < 9 + n:
+                    break
+                ftype, flags = buf[3], buf[4]
+                sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+                payload, buf = buf[9:9 + n], buf[9 + n:]
+                if ftype == SETTINGS and not flags & ACK:
+                    out += settings(ack=True)
+                elif ftype == PING and not flags & ACK:
+                    out += ping(payload, ack=True)
+                elif ftype == RST_STREAM:
+                    self._record(number, "rst", sid, int.from_bytes(payload[:4], "big"))
+                elif ftype in (HEADERS, CONTINUATION):
+                    if ftype == HEADERS and flags & PRIORITY_FLAG:
+                        payload = payload[5:]
+                    block += payload
+                    if flags & END_HEADERS:
+                        path = dict(decoder.decode(block)).get(":path")
+                        block = b""
+                        self._record(number, "request", sid, path)
+                        reply = self.script(self, state, sid, path)
+                        if reply is None:
+                            conn.sendall(out)
+                            return
+                        out += reply
+            if out:
+                conn.sendall(out)
