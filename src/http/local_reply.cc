@@ -122,6 +122,7 @@ constexpr CauseInfo kCauses[] = {
     {403, 8, "QE", "quota_exceeded"},
     {503, 14, "AU", "auth_unavailable"},
     {413, 8, "TL", "request_body_too_large"},      // as gRPC's own message size limit
+    {414, 13, "TL", "uri_too_long"},
 };
 static_assert(sizeof(kCauses) / sizeof(kCauses[0]) == kLocalReplyCauseCount,
               "one entry per LocalReplyCause");

@@ -40,6 +40,7 @@ enum class LocalReplyCause : uint8_t {
   QuotaExceeded,          // 403 / 8                                    QE
   AuthUnavailable,        // 503 / 14: key store or bcrypt at a limit   AU
   RequestBodyTooLarge,    // 413 / 8: over max_request_body_bytes       TL
+  UriTooLong,             // 414 / 13: the target alone over the head limit TL
   kCount,
 };
 inline constexpr size_t kLocalReplyCauseCount = static_cast<size_t>(LocalReplyCause::kCount);

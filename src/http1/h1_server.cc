@@ -108,6 +108,16 @@ size_t Http1Server::on_recv(const char* data, size_t len) {
   recv_end_ = data + len;
   llhttp_errno_t err = llhttp_execute(&parser_, data, len);
   if (closing_) return len;  // a reply_error() or abort inside a callback
+  while (err == HPE_PAUSED_UPGRADE) {
+    // Protocol upgrades (WebSocket, h2c Upgrade) are not offered: as RFC 9110 §7.8
+    // allows, the Upgrade header is ignored (and not forwarded: it is hop-by-hop), the
+    // request is an ordinary one, and what follows it is the next request.
+    const char* pos = llhttp_get_error_pos(&parser_);
+    llhttp_resume_after_upgrade(&parser_);
+    err = pos < data + len ? llhttp_execute(&parser_, pos, static_cast<size_t>(data + len - pos))
+                           : HPE_OK;
+    if (closing_) return len;
+  }
   if (err == HPE_OK) {
     if (paused_for_body_) tcp().pause_recv();
     return len;
@@ -116,13 +126,6 @@ size_t Http1Server::on_recv(const char* data, size_t len) {
     size_t consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
     tcp().pause_recv();
     return consumed;
-  }
-  if (err == HPE_PAUSED_UPGRADE) {
-    // Protocol upgrades (WebSocket, h2c Upgrade) are not proxied: the request was
-    // answered as a normal one; stop reading here and close after the response.
-    keep_alive_ = false;
-    tcp().pause_recv();
-    return static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
   }
   // Malformed input (or a check a callback made).
   malformed_input(parse_error_cause_ == 400 ? parse_error_why_ : nullptr);
@@ -145,6 +148,10 @@ void Http1Server::malformed_input(const char* why) {
     on_connection_closing();
     tcp().abort();
   } else {
+    if (parse_error_cause_ == 414) {
+      reply_error(LocalReplyCause::UriTooLong, "request target too long", false);
+      return;
+    }
     bool too_large = parse_error_cause_ == 431;
     reply_error(too_large ? LocalReplyCause::HeadersTooLarge : LocalReplyCause::BadRequest,
                 too_large ? "request header too large" : why ? why : "malformed request",
@@ -246,7 +253,13 @@ int Http1Server::cb_method(llhttp_t* p, const char* at, size_t) {
 int Http1Server::cb_url(llhttp_t* p, const char* at, size_t len) {
   auto* s = static_cast<Http1Server*>(p->data);
   s->head_.path.append(at, len);
-  return s->headers_.add_bytes(len) ? 0 : s->header_limit_passed();
+  if (s->headers_.add_bytes(len)) return 0;
+  // The request target alone is over the head limit: 414 rather than 431.
+  if (s->head_.path.size() >= s->ctx_.limits->max_header_bytes) {
+    s->parse_error_cause_ = 414;
+    return -1;
+  }
+  return s->header_limit_passed();
 }
 
 int Http1Server::cb_header_field(llhttp_t* p, const char* at, size_t len) {

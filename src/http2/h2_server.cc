@@ -462,6 +462,9 @@ int Http2Server::cb_header(nghttp2_session* session, const nghttp2_frame* frame,
   stream->header_bytes_ += field.cost;
   if (stream->header_bytes_ > server->ctx_.limits->max_header_bytes) {
     stream->header_overflow_ = true;
+    // The request target alone is over the limit: 414 rather than 431.
+    stream->uri_too_long_ =
+        field.name == ":path" && field.value.size() >= server->ctx_.limits->max_header_bytes;
     return 0;
   }
   std::string_view n = field.name;
@@ -517,7 +520,11 @@ void Http2Server::reply_error(Http2ServerStream* stream, LocalReplyCause cause,
 
 void Http2Server::start_request(Http2ServerStream* stream, bool end_stream) {
   if (stream->header_overflow_) {
-    reply_error(stream, LocalReplyCause::HeadersTooLarge, "request header too large");
+    if (stream->uri_too_long_) {
+      reply_error(stream, LocalReplyCause::UriTooLong, "request target too long");
+    } else {
+      reply_error(stream, LocalReplyCause::HeadersTooLarge, "request header too large");
+    }
     glitch();  // when spent, GOAWAY is queued and the next frame ends the connection
     return;
   }

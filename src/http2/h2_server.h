@@ -43,6 +43,7 @@ class Http2ServerStream final : public ServerStream, public PoolAllocated<Http2S
   HeaderList trailers_;
   size_t header_bytes_ = 0;
   bool header_overflow_ = false;
+  bool uri_too_long_ = false;  // the overflow was :path alone
   bool in_trailers_ = false;
   bool request_ended_ = false;
   bool head_method_ = false;  // HEAD: responses carry no body

@@ -49,6 +49,7 @@ constexpr CauseCase kCauses[] = {
     {LocalReplyCause::QuotaExceeded, 403, 8, "QE", "quota_exceeded"},
     {LocalReplyCause::AuthUnavailable, 503, 14, "AU", "auth_unavailable"},
     {LocalReplyCause::RequestBodyTooLarge, 413, 8, "TL", "request_body_too_large"},
+    {LocalReplyCause::UriTooLong, 414, 13, "TL", "uri_too_long"},
 };
 static_assert(sizeof(kCauses) / sizeof(kCauses[0]) == kLocalReplyCauseCount,
               "every cause is listed");
