@@ -337,7 +337,10 @@ void Http2ClientConn::fail_all(const UpstreamError& error) {
 
 size_t Http2ClientConn::on_recv(const char* data, size_t len) {
   if (state_ != State::Ready) return len;
+  in_recv_ = true;
   ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), len);
+  in_recv_ = false;
+  report_refused();
   if (rv < 0) {
     RW_LOG(Debug, "upstream HTTP/2 error: %s", nghttp2_strerror(static_cast<int>(rv)));
     fail_all(UpstreamError{UpstreamFailure::kProtocolError, "upstream protocol error"});
@@ -528,8 +531,20 @@ int Http2ClientConn::cb_stream_close(nghttp2_session* session, int32_t stream_id
     error = UpstreamError{UpstreamFailure::kRefused, "upstream refused the stream"};
   }
   conn->remove_stream(stream);
-  if (callbacks) callbacks->on_upstream_failed(error);
+  if (!callbacks) return 0;
+  if (error.kind == UpstreamFailure::kRefused && conn->in_recv_) {
+    conn->refused_.emplace_back(callbacks, error);
+  } else {
+    callbacks->on_upstream_failed(error);
+  }
   return 0;
+}
+
+void Http2ClientConn::report_refused() {
+  for (size_t i = 0; i < refused_.size(); ++i) {  // a retry may add none here: no goaway
+    refused_[i].first->on_upstream_failed(refused_[i].second);
+  }
+  refused_.clear();
 }
 
 int Http2ClientConn::cb_send_data(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd,

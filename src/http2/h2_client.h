@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <deque>
+#include <utility>
+#include <vector>
 
 #include <nghttp2/nghttp2.h>
 
@@ -153,6 +155,11 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   uint32_t stream_count_ = 0;
   Timer timer_;  // connect timeout, then idle timeout with no streams
   GlitchBudget glitches_;
+  // Streams refused while a read is being processed are reported after it, so that a
+  // GOAWAY in the same read is known first and their retry goes elsewhere.
+  bool in_recv_ = false;
+  std::vector<std::pair<UpstreamCallbacks*, UpstreamError>> refused_;
+  void report_refused();
 };
 
 }  // namespace ringway
