@@ -294,7 +294,9 @@ int Http1ClientConn::headers_complete() {
     // Interim responses (100 Continue, 103) are not relayed; 101 is never asked for.
     if (status == 101) return -1;
     skipping_informational_ = true;
-    return 0;
+    // A 1xx has no content (RFC 9110 §15.2) whatever its framing headers say: llhttp
+    // would read a Content-Length "body" and hand it on before any response head.
+    return 1;
   }
   skipping_informational_ = false;
   response_started_ = true;
