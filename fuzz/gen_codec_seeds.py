@@ -274,6 +274,13 @@ def h1_client():
     write(t, "paused", seed(chunked, [0, 0, C_ACT, 4, R, C_ACT, 5]))
     write(t, "idle-close", seed(ok, [0, 0, R, C_POOL, 3, C_TIMER, 3]))
     write(t, "idle-timeout", seed(ok, [0, 0, R, C_TIMER, 3, C_TIMER, 4]))
+    # Regressions: a 1xx with a Content-Length "body"; a POST whose body is still
+    # queued when its response ends and the next request reuses the connection (the
+    # old body's credits must not count as the new request's).
+    write(t, "103-with-length", seed(b"HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\n\r\n"
+                                     b"hello" + ok, [0]))
+    write(t, "reuse-while-body-queued", seed(ok, [0, 1, 2, 1, R, C_POOL, 0, 0,
+                                                  C_SEND, *u16(0)]))
     write(t, "unsolicited", seed(ok + ok, [0, 0, rv(len(ok)), R]))
 
 
