@@ -252,7 +252,11 @@ void Http2ClientConn::remove_stream(Http2ClientStream* stream) {
   delete stream;
   update_timer();
   if (state_ == State::Ready && goaway_ && stream_count_ == 0) {
-    close();
+    // Closed after the next pump (on_before_flush), not here: this may run inside
+    // nghttp2's send, which goes on handing out frames for a connection already
+    // closed (and a TcpConn already shut down drops them).
+    close_after_pump_ = true;
+    request_flush();
     return;
   }
   if (state_ == State::Ready) owner_->on_capacity();
@@ -368,6 +372,10 @@ void Http2ClientConn::on_before_flush() {
   if (written > 0 && ctx_.stats) ++ctx_.stats->sends;  // one send per turn: the batching
   if (!ok) {
     fail_all(UpstreamError{UpstreamFailure::kProtocolError, "upstream session failed"});
+    return;
+  }
+  if (close_after_pump_) {
+    close();
     return;
   }
   if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
