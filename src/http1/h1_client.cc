@@ -7,11 +7,6 @@
 #include "io/loop.h"
 
 namespace ringway {
-namespace {
-// One request at a time: constant credit ids for its body and its head.
-constexpr uint32_t kBodyCredit = 1;
-constexpr uint32_t kHeadCredit = 2;
-}
 
 const llhttp_settings_t* Http1ClientConn::settings() {
   static const llhttp_settings_t s = [] {
@@ -96,6 +91,10 @@ void Http1ClientConn::assign(UpstreamCallbacks* callbacks) {
   ctx_.timers->disarm_timer(&timer_);
   state_ = State::Busy;
   callbacks_ = callbacks;
+  // Fresh credit ids: the last request's bytes may still be queued (its response
+  // came first), and their credits must not count as this request's.
+  head_credit_ += 2;
+  if (head_credit_ == 0) head_credit_ = 2;
   head_sent_ = false;
   request_done_ = false;
   response_started_ = false;
@@ -124,7 +123,7 @@ void Http1ClientConn::send_request_head(const RequestHead& head, bool end_stream
   append_request_head(out, head, request_framing_, length);
   // Credited, so a connection lost before the head left our socket is known to
   // have carried nothing (the request can be sent again elsewhere).
-  out_->write(Slice::copy_of(out.data(), static_cast<uint32_t>(out.size())), kHeadCredit);
+  out_->write(Slice::copy_of(out.data(), static_cast<uint32_t>(out.size())), head_credit_);
 }
 
 void Http1ClientConn::send_request_data(Slice data) {
@@ -132,10 +131,10 @@ void Http1ClientConn::send_request_data(Slice data) {
     char line[24];
     size_t n = format_chunk_header(line, data.size());
     out_->write_copy(line, n);
-    out_->write(std::move(data), kBodyCredit);
+    out_->write(std::move(data), head_credit_ + 1);
     out_->write_copy("\r\n", 2);
   } else {
-    out_->write(std::move(data), kBodyCredit);
+    out_->write(std::move(data), head_credit_ + 1);
   }
 }
 
@@ -150,11 +149,11 @@ void Http1ClientConn::send_request_end(const HeaderList* trailers) {
 }
 
 void Http1ClientConn::on_credit(uint32_t credit_id, uint32_t bytes) {
-  if (credit_id == kHeadCredit) {
+  if (credit_id == head_credit_) {
     head_sent_ = true;
     return;
   }
-  if (callbacks_) callbacks_->on_request_bytes_sent(bytes);
+  if (callbacks_ && credit_id == head_credit_ + 1) callbacks_->on_request_bytes_sent(bytes);
 }
 
 void Http1ClientConn::pause_response() { paused_ = true; }
@@ -294,7 +293,9 @@ int Http1ClientConn::headers_complete() {
     // Interim responses (100 Continue, 103) are not relayed; 101 is never asked for.
     if (status == 101) return -1;
     skipping_informational_ = true;
-    return 0;
+    // A 1xx has no content (RFC 9110 §15.2) whatever its framing headers say: llhttp
+    // would read a Content-Length "body" and hand it on before any response head.
+    return 1;
   }
   skipping_informational_ = false;
   response_started_ = true;

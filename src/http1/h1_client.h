@@ -118,6 +118,7 @@ class Http1ClientConn final : public TcpConn::Handler,
   // Current request/response.
   BodyFraming request_framing_ = BodyFraming::None;
   uint32_t requests_done_ = 0;  // responses completed on this connection
+  uint32_t head_credit_ = 0;    // credit id of the request head; its body's is one more
   bool head_sent_ = false;      // the request head has fully left our socket
   bool request_done_ = false;
   bool response_started_ = false;

@@ -255,7 +255,11 @@ void Http2ClientConn::remove_stream(Http2ClientStream* stream) {
   delete stream;
   update_timer();
   if (state_ == State::Ready && goaway_ && stream_count_ == 0) {
-    close();
+    // Closed after the next pump (on_before_flush), not here: this may run inside
+    // nghttp2's send, which goes on handing out frames for a connection already
+    // closed (and a TcpConn already shut down drops them).
+    close_after_pump_ = true;
+    request_flush();
     return;
   }
   if (state_ == State::Ready) owner_->on_capacity();
@@ -281,7 +285,7 @@ void Http2ClientConn::on_timer(Timer* timer) {
         UpstreamError{UpstreamFailure::kProtocolError, "upstream sent no HTTP/2 SETTINGS"});
   } else if (c->state_ == State::Ready && c->stream_count_ == 0) {
     nghttp2_submit_goaway(c->session_, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR, nullptr, 0);
-    pump_session_output(c->session_, c->tcp_);
+    pump_session_output(c->session_, *c->out_);
     c->close();
   }
 }
@@ -370,10 +374,14 @@ void Http2ClientConn::on_credit(uint32_t credit_id, uint32_t bytes) {
 void Http2ClientConn::on_before_flush() {
   if (state_ != State::Ready) return;
   uint64_t written = 0;
-  bool ok = pump_session_output(session_, tcp_, &written);
+  bool ok = pump_session_output(session_, *out_, &written);
   if (written > 0 && ctx_.stats) ++ctx_.stats->sends;  // one send per turn: the batching
   if (!ok) {
     fail_all(UpstreamError{UpstreamFailure::kProtocolError, "upstream session failed"});
+    return;
+  }
+  if (close_after_pump_) {
+    close();
     return;
   }
   if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
@@ -551,7 +559,8 @@ int Http2ClientConn::cb_send_data(nghttp2_session*, nghttp2_frame* frame, const 
                                   size_t length, nghttp2_data_source* source, void* user_data) {
   auto* conn = static_cast<Http2ClientConn*>(user_data);
   auto* body = static_cast<OutboundBody*>(source->ptr);
-  write_data_frame(conn->tcp_, *body, framehd, length, static_cast<uint32_t>(frame->hd.stream_id));
+  write_data_frame(*conn->out_, *body, framehd, length,
+                   static_cast<uint32_t>(frame->hd.stream_id));
   return 0;
 }
 

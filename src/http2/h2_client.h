@@ -149,6 +149,7 @@ class Http2ClientConn final : public TcpConn::Handler, public PoolAllocated<Http
   bool goaway_received_ = false;
   int32_t goaway_last_stream_id_ = 0;  // streams above it were not processed
   bool settings_received_ = false;  // the peer's first SETTINGS frame arrived
+  bool close_after_pump_ = false;   // draining and the last stream is gone
   bool counted_open_ = false;       // included in stats->connections_open
   std::deque<UpstreamCallbacks*> pending_;  // waiting for the connection
   Http2ClientStream* streams_ = nullptr;
