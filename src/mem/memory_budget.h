@@ -1,6 +1,7 @@
 #pragma once
 // A shard's account of the bytes its connections hold in buffers they own: output
-// queued for a socket and input stashed while reading is paused. Owned by the shard,
+// queued for a socket, input stashed while reading is paused, and HTTP/2 response
+// bytes waiting for the client's flow-control window. Owned by the shard,
 // single-threaded like everything else in it. New requests are refused while it is
 // over [gateway] max_memory_bytes; requests already going on keep going (their bytes
 // are bounded by flow control and the send-queue limit).
