@@ -269,15 +269,25 @@ class H2Conn:
 
     |settings| are sent in the first SETTINGS frame. With |handshake| the constructor
     waits for the server's SETTINGS (ACKing it) and for the ACK of ours. |timeout| is
-    the default for every read. Server SETTINGS are ACKed whenever they arrive; PINGs
-    and DATA are not answered (flow control is the test's business)."""
+    the default for every read. |rcvbuf| sets SO_RCVBUF before connecting. Server
+    SETTINGS are ACKed whenever they arrive unless ack_settings is False; PINGs and
+    DATA are not answered (flow control is the test's business)."""
 
     def __init__(self, port, settings_pairs=(), handshake=True, timeout=1.5,
-                 host="127.0.0.1"):
+                 host="127.0.0.1", rcvbuf=None):
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=5)
+        if rcvbuf:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(5)
+            self.sock.connect((host, port))
+        else:
+            self.sock = socket.create_connection((host, port), timeout=5)
         self.buf = b""
         self.closed = False  # EOF or reset from the server
+        self.ack_settings = True
+        self.goaway = None  # (last stream id, error code) of the server's GOAWAY
+        self.resets = {}  # stream id -> error code of the server's RST_STREAM
         self.server_settings = {}
         self.encoder = hpack.Encoder()
         self.decoder = hpack.Decoder()
@@ -297,6 +307,24 @@ class H2Conn:
             self.sock.sendall(b"".join(chunks))
         except OSError:
             pass  # reading finds the close, after any frames sent before it
+
+    def try_send(self, data, deadline):
+        """Sends |data| without blocking past |deadline|. Returns False once the
+        server has closed the connection (the write failed)."""
+        self.sock.setblocking(False)
+        view = memoryview(data)
+        try:
+            while view and time.monotonic() < deadline:
+                try:
+                    view = view[self.sock.send(view):]
+                except BlockingIOError:
+                    time.sleep(0.01)
+            return True
+        except OSError:
+            return False
+        finally:
+            self.sock.setblocking(True)
+            self.sock.settimeout(5)
 
     def new_sid(self):
         sid = self.next_sid
@@ -353,7 +381,12 @@ class H2Conn:
             for i in range(0, len(f.payload) - 5, 6):
                 self.server_settings[int.from_bytes(f.payload[i:i + 2], "big")] = \
                     int.from_bytes(f.payload[i + 2:i + 6], "big")
-            self.send(settings(ack=True))
+            if self.ack_settings:
+                self.send(settings(ack=True))
+        elif f.type == GOAWAY:
+            self.goaway = (int.from_bytes(f.payload[:4], "big") & MAX_WINDOW, f.error_code)
+        elif f.type == RST_STREAM:
+            self.resets[f.sid] = f.error_code
         elif f.type in (HEADERS, PUSH_PROMISE, CONTINUATION):
             block = f.payload
             if f.type != CONTINUATION:
@@ -381,6 +414,29 @@ class H2Conn:
             if f is None:
                 return
             yield f
+
+    def read_for(self, seconds, until=None):
+        """The frames read within |seconds| in all, until the connection closes or
+        until() is true."""
+        out = []
+        deadline = time.monotonic() + seconds
+        while not (until and until()):
+            f = self.read_frame(max(0.0, deadline - time.monotonic()))
+            if f is None:
+                break
+            out.append(f)
+        return out
+
+    def wait_goaway(self, timeout=5):
+        """self.goaway, reading up to |timeout| seconds for it (None if none came)."""
+        self.read_for(timeout, lambda: self.goaway is not None)
+        return self.goaway
+
+    def wait_eof(self, timeout=5):
+        """True once the server has closed the connection, reading (and skipping)
+        frames up to |timeout| seconds."""
+        self.read_for(timeout)
+        return self.closed
 
     def handshake(self):
         """Waits for the server's SETTINGS (the first frame it must send) and for the

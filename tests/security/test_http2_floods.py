@@ -2,134 +2,41 @@
 answered with a bounded cost and ends the connection the way Envoy and nghttp2 do,
 while the gateway keeps serving everyone else.
 
-Raw frames are written by hand (python3-hpack for header blocks). Common pass checks
+Raw frames come from h2_frames (python3-hpack for header blocks). Common pass checks
 ("SAFE"): the gateway is alive, a canary request on a fresh connection succeeds, its
 RSS grew less than a stated bound, and the named counter moved."""
 
+import os
 import socket
 import struct
+import sys
 import time
 
 from harness import (RssSampler, admin_section, check, check_eq, curl, fail, free_port,
-                     metric, proxy_apis, require_module, scrape)
+                     metric, proxy_apis, scrape)
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-DATA, HEADERS, PRIORITY, RST, SETTINGS, PING, GOAWAY, WINDOW, CONT = 0, 1, 2, 3, 4, 6, 7, 8, 9
-END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
-ENHANCE_YOUR_CALM, SETTINGS_TIMEOUT = 11, 4
-
-
-def frame(ftype, flags, sid, payload=b""):
-    return (len(payload).to_bytes(3, "big") + bytes([ftype, flags])
-            + sid.to_bytes(4, "big") + payload)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # h2_frames
+from h2_frames import (  # noqa: E402
+    CANCEL, DATA, ENHANCE_YOUR_CALM, INITIAL_WINDOW_SIZE, MAX_WINDOW, PREFACE,
+    SETTINGS_TIMEOUT, H2Conn, continuation, data, headers, ping, priority, request_fields,
+    rst_stream, settings, window_update)
 
 
-class RawH2:
-    """A client connection that writes whatever frames it is given and reads only
-    when asked to (so it can play a client that never reads)."""
+def connect(port, rcvbuf=None):
+    """A connection that has sent the preface and SETTINGS and waits for nothing; it
+    reads only when asked to (so it can play a client that never reads)."""
+    c = H2Conn(port, handshake=False, rcvbuf=rcvbuf)
+    c.send(PREFACE + settings())
+    return c
 
-    def __init__(self, port, rcvbuf=None, ack_settings=True):
-        hpack = require_module("hpack", "python3-hpack")
-        self.encoder = hpack.Encoder()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(5)
-        self.sock.connect(("127.0.0.1", port))
-        self.buf = b""
-        self.goaway = None
-        self.resets = {}
-        self.ack_settings = ack_settings
-        self.sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
 
-    def headers_block(self, path, method="GET"):
-        return self.encoder.encode([(":method", method), (":scheme", "http"),
-                                    (":path", path), (":authority", "gw.test")])
+def block(c, path, method="GET"):
+    return c.encode(request_fields(method, path))
 
-    def request(self, sid, path, end_stream=True):
-        flags = END_HEADERS | (END_STREAM if end_stream else 0)
-        return frame(HEADERS, flags, sid, self.headers_block(path))
 
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def try_send(self, data, deadline):
-        """Sends |data| without blocking past |deadline|. Returns False once the
-        gateway has closed the connection (the write failed)."""
-        self.sock.setblocking(False)
-        view = memoryview(data)
-        try:
-            while view and time.monotonic() < deadline:
-                try:
-                    n = self.sock.send(view)
-                    view = view[n:]
-                except BlockingIOError:
-                    time.sleep(0.01)
-            return True
-        except OSError:
-            return False
-        finally:
-            self.sock.setblocking(True)
-            self.sock.settimeout(5)
-
-    def read_frames(self, timeout):
-        """Reads frames until EOF or |timeout|; returns [(type, flags, sid, payload)]
-        and notes GOAWAY and RST_STREAM. Answers SETTINGS (unless told not to)."""
-        out = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            while len(self.buf) >= 9:
-                length = int.from_bytes(self.buf[:3], "big")
-                if len(self.buf) < 9 + length:
-                    break
-                ftype, flags = self.buf[3], self.buf[4]
-                sid = int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF
-                payload = self.buf[9:9 + length]
-                self.buf = self.buf[9 + length:]
-                out.append((ftype, flags, sid, payload))
-                if ftype == GOAWAY:
-                    self.goaway = (int.from_bytes(payload[:4], "big") & 0x7FFFFFFF,
-                                   int.from_bytes(payload[4:8], "big"))
-                elif ftype == RST:
-                    self.resets[sid] = int.from_bytes(payload[:4], "big")
-                elif ftype == SETTINGS and not flags & ACK and self.ack_settings:
-                    try:
-                        self.sock.sendall(frame(SETTINGS, ACK, 0))
-                    except OSError:
-                        pass
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = self.sock.recv(65536)
-            except socket.timeout:
-                break
-            except OSError:
-                return out + [("eof",)]
-            if not chunk:
-                return out + [("eof",)]
-            self.buf += chunk
-        return out
-
-    def wait_goaway(self, timeout=5):
-        deadline = time.monotonic() + timeout
-        while self.goaway is None and time.monotonic() < deadline:
-            got = self.read_frames(min(0.5, deadline - time.monotonic()))
-            if got and got[-1] == ("eof",):
-                break
-        return self.goaway
-
-    def closed(self, timeout=5):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = self.read_frames(min(0.5, deadline - time.monotonic()))
-            if got and got[-1] == ("eof",):
-                return True
-        return False
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+def request(c, sid, path):
+    """HEADERS with a complete GET request (END_STREAM)."""
+    return headers(sid, block(c, path))
 
 
 def gateway(ctx, **keys):
@@ -152,7 +59,7 @@ def expect_calm(conn, what):
     if goaway is None:
         fail("%s: no GOAWAY within 5 s" % what)
     check_eq(goaway[1], ENHANCE_YOUR_CALM, "%s: GOAWAY error code" % what)
-    check(conn.closed(5), "%s: connection not closed after GOAWAY" % what)
+    check(conn.wait_eof(5), "%s: connection not closed after GOAWAY" % what)
 
 
 def calm_count(admin):
@@ -166,8 +73,8 @@ def test_rapid_reset_flood(ctx):
     SAFE."""
     b, g, admin = gateway(ctx, http2_max_glitches=100, http2_glitch_refill_per_s=10)
     before = curl(b.url() + "/stats").json()["requests"]
-    c = RawH2(g.port)
-    batch = b"".join(c.request(sid, "/h2c/slow?ms=200") + frame(RST, 0, sid, (8).to_bytes(4, "big"))
+    c = connect(g.port)
+    batch = b"".join(request(c, sid, "/h2c/slow?ms=200") + rst_stream(sid, CANCEL)
                      for sid in range(1, 2 * 2000, 2))
     c.try_send(batch, time.monotonic() + 5)
     expect_calm(c, "rapid reset")
@@ -189,10 +96,10 @@ def test_made_you_reset(ctx):
     DATA beyond content-length, self-dependent PRIORITY, zero increments — with a
     connection error at once, which the conformance suite checks.) SAFE."""
     b, g, admin = gateway(ctx, http2_max_glitches=50, http2_glitch_refill_per_s=1)
-    c = RawH2(g.port)
-    c.read_frames(0.2)
-    out = b"".join(c.request(sid, "/h2c/slow?ms=300")
-                   + frame(WINDOW, 0, sid, (0x7FFFFFFF).to_bytes(4, "big")) * 2
+    c = connect(g.port)
+    c.read_for(0.2)
+    out = b"".join(request(c, sid, "/h2c/slow?ms=300")
+                   + window_update(sid, MAX_WINDOW) * 2
                    for sid in range(1, 2 * 200, 2))
     c.try_send(out, time.monotonic() + 5)
     expect_calm(c, "window overflow")
@@ -210,17 +117,18 @@ def test_continuation_flood(ctx):
     b, g, admin = gateway(ctx)
     rss_before = g.rss_kib()
     with RssSampler(g.pid) as rss:
-        c = RawH2(g.port)
-        block = c.headers_block("/h2c/hello")
-        out = frame(HEADERS, 0, 1, block) + b"".join(
-            frame(CONT, 0, 1, b"\x40\x03abc\x03def") for _ in range(20000))
+        c = connect(g.port)
+        hello = block(c, "/h2c/hello")
+        out = headers(1, hello, end_stream=False, end_headers=False) + b"".join(
+            continuation(1, b"\x40\x03abc\x03def", end_headers=False) for _ in range(20000))
         c.try_send(out, time.monotonic() + 5)
-        check(c.closed(5), "CONTINUATION flood: connection not closed")
+        check(c.wait_eof(5), "CONTINUATION flood: connection not closed")
         c.close()
-        c = RawH2(g.port)
-        out = frame(HEADERS, 0, 1, block) + b"".join(frame(CONT, 0, 1) for _ in range(5000))
+        c = connect(g.port)
+        out = headers(1, hello, end_stream=False, end_headers=False) + b"".join(
+            continuation(1, b"", end_headers=False) for _ in range(5000))
         c.try_send(out, time.monotonic() + 5)
-        check(c.closed(5), "empty CONTINUATION flood: connection not closed")
+        check(c.wait_eof(5), "empty CONTINUATION flood: connection not closed")
         c.close()
     check(rss.peak - rss_before < 16 * 1024, "RSS grew %d KiB" % (rss.peak - rss_before))
     canary(g)
@@ -232,25 +140,24 @@ def test_settings_flood_and_unacknowledged_settings(ctx):
     never acknowledges our SETTINGS gets GOAWAY(SETTINGS_TIMEOUT)."""
     b, g, admin = gateway(ctx, settings_ack_timeout_ms=300, http2_max_glitches=100,
                           http2_glitch_refill_per_s=1)
-    c = RawH2(g.port)
-    entries = b"".join(struct.pack(">HI", 0x4, 65535) for _ in range(40))
-    c.send(frame(SETTINGS, 0, 0, entries))
-    check(c.closed(5), "SETTINGS with 40 entries: connection not closed")
+    c = connect(g.port)
+    c.send(settings(*[(INITIAL_WINDOW_SIZE, 65535)] * 40))
+    check(c.wait_eof(5), "SETTINGS with 40 entries: connection not closed")
     c.close()
 
-    c = RawH2(g.port)
-    c.try_send(b"".join(frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 65535))
-                        for _ in range(500)), time.monotonic() + 5)
+    c = connect(g.port)
+    c.try_send(settings((INITIAL_WINDOW_SIZE, 65535)) * 500, time.monotonic() + 5)
     expect_calm(c, "SETTINGS flood")
     c.close()
 
-    c = RawH2(g.port, ack_settings=False)
+    c = connect(g.port)
+    c.ack_settings = False
     start = time.monotonic()
     goaway = c.wait_goaway(5)
     check(goaway is not None, "unacknowledged SETTINGS: no GOAWAY within 5 s")
     check_eq(goaway[1], SETTINGS_TIMEOUT, "unacknowledged SETTINGS: GOAWAY code")
     check(time.monotonic() - start >= 0.25, "GOAWAY came before settings_ack_timeout_ms")
-    check(c.closed(5), "unacknowledged SETTINGS: connection not closed")
+    check(c.wait_eof(5), "unacknowledged SETTINGS: connection not closed")
     c.close()
     samples, _ = scrape(admin)
     check(metric(samples, "ringway_http2_connections_ended_total", reason="settings_timeout") >= 1,
@@ -262,9 +169,9 @@ def test_empty_frame_flood(ctx):
     """Row 7: empty DATA frames without END_STREAM on an open request are glitches:
     GOAWAY(ENHANCE_YOUR_CALM) after the budget; SAFE."""
     b, g, admin = gateway(ctx, http2_max_glitches=100, http2_glitch_refill_per_s=1)
-    c = RawH2(g.port)
-    c.send(frame(HEADERS, END_HEADERS, 1, c.headers_block("/h2c/sink", "POST")))
-    c.try_send(b"".join(frame(DATA, 0, 1) for _ in range(1000)), time.monotonic() + 5)
+    c = connect(g.port)
+    c.send(headers(1, block(c, "/h2c/sink", "POST"), end_stream=False))
+    c.try_send(data(1) * 1000, time.monotonic() + 5)
     expect_calm(c, "empty DATA flood")
     c.close()
     canary(g)
@@ -274,17 +181,16 @@ def test_priority_and_window_update_floods(ctx):
     """Row 8: PRIORITY frames (idle streams) and WINDOW_UPDATEs for streams that are
     not open are glitches: GOAWAY(ENHANCE_YOUR_CALM) past the budget; SAFE."""
     b, g, admin = gateway(ctx, http2_max_glitches=200, http2_glitch_refill_per_s=1)
-    c = RawH2(g.port)
-    c.try_send(b"".join(frame(PRIORITY, 0, sid, struct.pack(">IB", 0, 15))
-                        for sid in range(1, 2 * 1000, 2)), time.monotonic() + 5)
+    c = connect(g.port)
+    c.try_send(b"".join(priority(sid) for sid in range(1, 2 * 1000, 2)),
+               time.monotonic() + 5)
     expect_calm(c, "PRIORITY flood")
     c.close()
 
-    c = RawH2(g.port)
-    c.send(c.request(1, "/h2c/hello"))
-    c.read_frames(0.5)  # the request completes: stream 1 is closed now
-    c.try_send(b"".join(frame(WINDOW, 0, 1, (1).to_bytes(4, "big")) for _ in range(1000)),
-               time.monotonic() + 5)
+    c = connect(g.port)
+    c.send(request(c, 1, "/h2c/hello"))
+    c.read_for(0.5)  # the request completes: stream 1 is closed now
+    c.try_send(window_update(1, 1) * 1000, time.monotonic() + 5)
     expect_calm(c, "WINDOW_UPDATE flood on a closed stream")
     c.close()
     check(calm_count(admin) >= 2, "enhance_your_calm not counted twice")
@@ -295,10 +201,10 @@ def test_header_block_that_never_ends(ctx):
     """Row 3 / row 19 over HTTP/2: HEADERS without END_HEADERS and then silence is cut
     off after request_header_timeout_ms with GOAWAY(ENHANCE_YOUR_CALM)."""
     b, g, admin = gateway(ctx, request_header_timeout_ms=300)
-    c = RawH2(g.port)
-    c.read_frames(0.2)  # SETTINGS exchanged first: nothing may interrupt a header block
+    c = connect(g.port)
+    c.read_for(0.2)  # SETTINGS exchanged first: nothing may interrupt a header block
     c.ack_settings = False
-    c.send(frame(HEADERS, 0, 1, c.headers_block("/h2c/hello")))
+    c.send(headers(1, block(c, "/h2c/hello"), end_stream=False, end_headers=False))
     expect_calm(c, "unfinished header block")
     c.close()
     samples, _ = scrape(admin)
@@ -316,7 +222,7 @@ def flood_without_reading(ctx, what, make_payload):
     b, g, admin = gateway(ctx, send_queue_bytes=65536, send_timeout_ms=1000,
                           settings_ack_timeout_ms=600000)
     rss_before = g.rss_kib()
-    c = RawH2(g.port, rcvbuf=4096)
+    c = connect(g.port, rcvbuf=4096)
     deadline = time.monotonic() + 30
     with RssSampler(g.pid) as rss:
         alive = True
@@ -341,8 +247,8 @@ def flood_without_reading(ctx, what, make_payload):
 def test_ping_flood_while_not_reading(ctx):
     """Row 5: PING flood from a client that does not read (small SO_RCVBUF): the
     gateway's queued output stays bounded and the connection is closed; SAFE."""
-    ping = frame(PING, 0, 0, b"12345678") * 4096
-    flood_without_reading(ctx, "PING flood", lambda c: ping)
+    pings = ping(b"12345678") * 4096
+    flood_without_reading(ctx, "PING flood", lambda c: pings)
 
 
 def test_request_flood_while_not_reading(ctx):
@@ -353,7 +259,7 @@ def test_request_flood_while_not_reading(ctx):
     def payload(c):
         out = []
         for _ in range(512):
-            out.append(c.request(state["sid"], "/nowhere/%d" % state["sid"]))
+            out.append(request(c, state["sid"], "/nowhere/%d" % state["sid"]))
             state["sid"] += 2
         return b"".join(out)
     flood_without_reading(ctx, "request flood", payload)
@@ -368,10 +274,10 @@ def test_slow_reader_is_closed(ctx):
                           settings_ack_timeout_ms=600000)
     rss_before = g.rss_kib()
     with RssSampler(g.pid) as rss:
-        c = RawH2(g.port, rcvbuf=4096)
-        c.send(frame(WINDOW, 0, 0, (0x7FFFFFFF - 65535).to_bytes(4, "big"))
-               + frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0x7FFFFFFF))
-               + c.request(1, "/h2c/bytes?n=268435456"))
+        c = connect(g.port, rcvbuf=4096)
+        c.send(window_update(0, MAX_WINDOW - 65535)
+               + settings((INITIAL_WINDOW_SIZE, MAX_WINDOW))
+               + request(c, 1, "/h2c/bytes?n=268435456"))
         h1 = socket.create_connection(("127.0.0.1", g.port))
         h1.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         h1.sendall(b"GET /h1/bytes?n=268435456 HTTP/1.1\r\nHost: gw.test\r\n\r\n")
@@ -403,11 +309,11 @@ def test_memory_limit_refuses_new_streams(ctx):
                           send_timeout_ms=30000)
     hogs = []
     for i in range(6):
-        c = RawH2(g.port, rcvbuf=4096)
+        c = connect(g.port, rcvbuf=4096)
         # A large window so the gateway may queue as much as flow control allows.
-        c.send(frame(WINDOW, 0, 0, (0x7FFFFFFF - 65535).to_bytes(4, "big"))
-               + frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0x7FFFFFFF)))
-        c.send(c.request(1, "/h2c/bytes?n=67108864"))
+        c.send(window_update(0, MAX_WINDOW - 65535)
+               + settings((INITIAL_WINDOW_SIZE, MAX_WINDOW)))
+        c.send(request(c, 1, "/h2c/bytes?n=67108864"))
         hogs.append(c)
     deadline = time.monotonic() + 10
     used = 0
@@ -444,21 +350,21 @@ def test_zero_window_stream_is_reset(ctx):
     reset (CANCEL), its buffers freed and the count kept; the connection and its other
     streams go on."""
     b, g, admin = gateway(ctx, send_timeout_ms=500)
-    c = RawH2(g.port)
-    c.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0)))
-    c.read_frames(0.2)
-    c.send(c.request(1, "/h2c/bytes?n=1048576"))
+    c = connect(g.port)
+    c.send(settings((INITIAL_WINDOW_SIZE, 0)))
+    c.read_for(0.2)
+    c.send(request(c, 1, "/h2c/bytes?n=1048576"))
     start = time.monotonic()
     while 1 not in c.resets and time.monotonic() - start < 5:
-        c.read_frames(0.2)
+        c.read_for(0.2)
     check(1 in c.resets, "stream 1 (no window) was not reset within 5 s")
-    check_eq(c.resets[1], 8, "RST_STREAM error code (CANCEL)")
+    check_eq(c.resets[1], CANCEL, "RST_STREAM error code (CANCEL)")
     check(time.monotonic() - start >= 0.4, "reset before send_timeout_ms")
     # The connection still serves once the client gives windows again.
-    c.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 65535)))
-    c.send(c.request(3, "/h2c/hello"))
-    got = c.read_frames(1.0)
-    check(any(f[0] == DATA and f[2] == 3 and f[3] == b"hello\n" for f in got if len(f) > 1),
+    c.send(settings((INITIAL_WINDOW_SIZE, 65535)))
+    c.send(request(c, 3, "/h2c/hello"))
+    got = c.read_for(1.0)
+    check(any(f.type == DATA and f.sid == 3 and f.payload == b"hello\n" for f in got),
           "stream 3 was not answered on the same connection: %r" % (got,))
     samples, _ = scrape(admin)
     check_eq(metric(samples, "ringway_http2_stream_send_timeouts_total"), 1,
@@ -476,10 +382,10 @@ def test_memory_limit_counts_bytes_waiting_for_window(ctx):
                           send_timeout_ms=3000)
     hogs = []
     for _ in range(2):
-        c = RawH2(g.port)
-        c.send(frame(SETTINGS, 0, 0, struct.pack(">HI", 0x4, 0)))
-        c.read_frames(0.1)
-        c.send(c.request(1, "/h2c/bytes?n=8388608"))
+        c = connect(g.port)
+        c.send(settings((INITIAL_WINDOW_SIZE, 0)))
+        c.read_for(0.1)
+        c.send(request(c, 1, "/h2c/bytes?n=8388608"))
         hogs.append(c)
     deadline = time.monotonic() + 5
     used = 0
