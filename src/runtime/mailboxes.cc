@@ -42,8 +42,15 @@ void Mailboxes::stop_ring_wakes(uint32_t endpoint) {
 bool Mailboxes::post(uint32_t from, uint32_t to, ShardMessage&& message, Ring* sender_ring) {
   RW_CHECK(from < endpoints_ && to < endpoints_ && from != to);  // callers use valid ids
   message.from = from;
-  message.posted_turn = receivers_[to].turn.load(std::memory_order_relaxed);
-  if (!queue(from, to).push(std::move(message))) return false;
+  // Stamped as the last step before the receiver can see the message: stamped
+  // earlier, a sender descheduled between stamp and push (two cores, many threads)
+  // would be counted as the receiver's delay.
+  const std::atomic<uint64_t>& receiver_turn = receivers_[to].turn;
+  if (!queue(from, to).push(std::move(message), [&](ShardMessage& stored) {
+        stored.posted_turn = receiver_turn.load(std::memory_order_relaxed);
+      })) {
+    return false;
+  }
   // seq_cst: ordered after the push, so a receiver that clears the flag and then
   // drains is sure to see this message.
   if (!receivers_[to].wake_pending.exchange(true, std::memory_order_seq_cst)) {

@@ -25,12 +25,20 @@ class SpscQueue {
 
   // Producer side.
   bool push(T&& value) {
+    return push(std::move(value), [](T&) {});
+  }
+  // Calls |just_before_publish| on the stored value as the last step before the
+  // consumer can see it (a sender stamps the time of publication, not of the call).
+  template <class Finish>
+  bool push(T&& value, Finish&& just_before_publish) {
     uint32_t tail = tail_.load(std::memory_order_relaxed);
     if (tail - head_cache_ > mask_) {
       head_cache_ = head_.load(std::memory_order_acquire);
       if (tail - head_cache_ > mask_) return false;  // full
     }
-    slots_[tail & mask_] = std::move(value);
+    T& slot = slots_[tail & mask_];
+    slot = std::move(value);
+    just_before_publish(slot);
     tail_.store(tail + 1, std::memory_order_release);
     return true;
   }

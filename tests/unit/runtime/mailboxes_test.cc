@@ -50,6 +50,24 @@ TEST(SpscQueue, MovesOwnedPayloadsAndReleasesThemOnPop) {
   EXPECT_EQ(*out, "revoke");
 }
 
+TEST(SpscQueue, FinishesTheStoredValueJustBeforePublishingIt) {
+  SpscQueue<int> q(2);
+  int calls = 0;
+  auto stamp = [&](int& stored) {
+    ++calls;
+    EXPECT_EQ(stored, 7);  // the value is in its slot already...
+    EXPECT_EQ(calls == 1, q.empty());  // ...but not yet visible to the consumer
+    stored += 100;
+  };
+  EXPECT_TRUE(q.push(7, stamp));
+  EXPECT_TRUE(q.push(7, stamp));
+  EXPECT_FALSE(q.push(7, stamp));  // full: refused before anything is stored
+  EXPECT_EQ(calls, 2);
+  int v = 0;
+  ASSERT_TRUE(q.pop(v));
+  EXPECT_EQ(v, 107);
+}
+
 TEST(SpscQueue, TwoThreadsSeeEveryItemInOrder) {
   SpscQueue<uint32_t> q(64);
   constexpr uint32_t kItems = 200000;
