@@ -361,7 +361,6 @@ class FakeRequestHandler final : public RequestHandler {
     got_head_ = true;
     head_ = std::move(head);
     request_ended_ = end_stream;
-    head_ended_ = end_stream;
     switch (plan_) {
       case kReplyAtHead: act(kLocal); break;
       case kStreamAtHead: act(kWhole); break;
@@ -384,13 +383,6 @@ class FakeRequestHandler final : public RequestHandler {
     if (consume_all_) act(kConsume);
   }
   void on_request_end(const HeaderList* trailers) override {
-    if (head_ended_ && !repeated_end_ && trailers == nullptr && got_head_) {
-      // Http1Server also reports the end of a request whose head said it had no
-      // body (its message_complete); handlers tolerate one such repeat.
-      repeated_end_ = true;
-      check(!reset_);
-      return;
-    }
     check(got_head_ && !request_ended_ && !ended_);
     check(trailers == nullptr || !trailers->empty());
     request_ended_ = true;
@@ -516,8 +508,6 @@ class FakeRequestHandler final : public RequestHandler {
   RequestHead head_;  // kept for the handler's lifetime, as the pipeline does
   bool got_head_ = false;
   bool request_ended_ = false;
-  bool head_ended_ = false;
-  bool repeated_end_ = false;
   bool started_ = false;
   bool ended_ = false;    // exactly one of: own end (reply, end, abort) or reset
   bool own_end_ = false;

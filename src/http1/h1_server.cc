@@ -207,6 +207,7 @@ int Http1Server::cb_message_begin(llhttp_t* p) {
   s->in_trailers_ = false;
   s->in_request_ = true;
   s->request_complete_ = false;
+  s->head_ended_request_ = false;
   s->parse_error_cause_ = 0;
   s->parse_error_why_ = nullptr;
   s->head_scanned_ = false;
@@ -352,6 +353,7 @@ int Http1Server::headers_complete() {
     head_.content_length = static_cast<int64_t>(parser_.content_length);
   }
   bool end_stream = !chunked && head_.content_length <= 0;
+  head_ended_request_ = end_stream;
   ++request_seq_;
   if (request_seq_ == 0) request_seq_ = 1;  // 0 means "no credit"
   ++ctx_.stats->requests;
@@ -445,7 +447,10 @@ int Http1Server::cb_message_complete(llhttp_t* p) {
 int Http1Server::message_complete() {
   in_request_ = false;
   request_complete_ = true;
-  if (handler_) handler_->on_request_end(trailers_.empty() ? nullptr : &trailers_);
+  // Reported once: a head without a body already told the handler (end_stream).
+  if (handler_ && !head_ended_request_) {
+    handler_->on_request_end(trailers_.empty() ? nullptr : &trailers_);
+  }
   if (closing_) return HPE_PAUSED;
   if (handler_ || response_active_) {
     // Answer in order: read nothing more until this response is complete.

@@ -99,6 +99,7 @@ class Http1Server final : public ServerCodec,
   bool in_trailers_ = false;
   bool in_request_ = false;       // between message_begin and message_complete
   bool request_complete_ = true;  // the current request has been fully read
+  bool head_ended_request_ = false;  // the head had no body: the handler knows the end
   int parse_error_cause_ = 0;     // 0, 400, 431: set by callbacks before returning -1
   const char* parse_error_why_ = nullptr;  // with 400
   H1HeadScanner scanner_;         // runs ahead of llhttp over the head and trailers
