@@ -72,6 +72,7 @@ constexpr UintKey<GatewayConfig> kGatewayUintKeys[] = {
     {"client_body_timeout_ms", &GatewayConfig::client_body_timeout_ms, 10, 86400000},
     {"max_request_body_bytes", &GatewayConfig::max_request_body_bytes, 0, 4294967295u},
     {"max_chunk_extension_bytes", &GatewayConfig::max_chunk_extension_bytes, 0, 65536},
+    {"block_cache_bytes", &GatewayConfig::block_cache_bytes, 0, 1073741824},
 };
 
 struct BoolKey {
@@ -901,6 +902,7 @@ std::vector<std::string> keep_restart_only_values(const Config& running, Config&
   keep(&GatewayConfig::ring_entries, "ring_entries");
   keep(&GatewayConfig::buffer_size, "buffer_size");
   keep(&GatewayConfig::buffer_count, "buffer_count");
+  keep(&GatewayConfig::block_cache_bytes, "block_cache_bytes");
   keep(&GatewayConfig::mailbox_capacity, "mailbox_capacity");
   keep(&GatewayConfig::access_log, "access_log");
   keep(&GatewayConfig::access_log_buffer_bytes, "access_log_buffer_bytes");

@@ -181,6 +181,8 @@ struct GatewayConfig {
   // Per shard: bytes held in connection and stream buffers beyond which new requests
   // get 503 / UNAVAILABLE (requests already going on keep going).
   uint32_t max_memory_bytes = 1073741824;
+  // Per shard: freed 16 KiB heap blocks kept for reuse (a burst's worth, up to this).
+  uint32_t block_cache_bytes = 16777216;
   // HTTP/2 misbehaviour ("glitches": resets, empty frames, floods) each take one token
   // from a bucket of http2_max_glitches refilled at http2_glitch_refill_per_s; an
   // empty bucket ends the connection with GOAWAY(ENHANCE_YOUR_CALM).

@@ -14,10 +14,11 @@ thread_local HeapBlock* t_delivery_block = nullptr;
 // Per-thread free list of default-size heap blocks: the common sizes (a response
 // head, chunk framing) never reach malloc after warm-up.
 constexpr uint32_t kDefaultBlockCapacity = 16384 - sizeof(HeapBlock);
-constexpr uint32_t kMaxCachedBlocks = 1024;
+constexpr uint64_t kBlockBytes = sizeof(HeapBlock) + kDefaultBlockCapacity;
 struct BlockCache {
   HeapBlock* head = nullptr;
   uint32_t count = 0;
+  uint32_t limit = 1024;  // blocks; [gateway] block_cache_bytes's default is 16 MiB
   ~BlockCache() {
     while (head) {
       HeapBlock* next = head->next_free;
@@ -56,7 +57,7 @@ HeapBlock* heap_block_new(uint32_t min_capacity) {
 
 void heap_block_unref(HeapBlock* block) {
   if (--block->refs != 0) return;
-  if (block->capacity == kDefaultBlockCapacity && t_block_cache.count < kMaxCachedBlocks) {
+  if (block->capacity == kDefaultBlockCapacity && t_block_cache.count < t_block_cache.limit) {
     block->next_free = t_block_cache.head;
     t_block_cache.head = block;
     ++t_block_cache.count;
@@ -64,6 +65,19 @@ void heap_block_unref(HeapBlock* block) {
   }
   free(block);
 }
+
+void set_thread_block_cache_limit(uint64_t bytes) {
+  uint64_t blocks = bytes / kBlockBytes;
+  t_block_cache.limit = static_cast<uint32_t>(blocks > UINT32_MAX ? UINT32_MAX : blocks);
+  while (t_block_cache.count > t_block_cache.limit) {
+    HeapBlock* block = t_block_cache.head;
+    t_block_cache.head = block->next_free;
+    --t_block_cache.count;
+    free(block);
+  }
+}
+
+uint64_t thread_block_cache_bytes() { return t_block_cache.count * kBlockBytes; }
 
 Slice Slice::from_recv(const char* data, uint32_t len) {
   Slice s;

@@ -36,6 +36,11 @@ struct HeapBlock {
 // Heap blocks of the default size are recycled through a per-thread free list.
 HeapBlock* heap_block_new(uint32_t min_capacity);
 void heap_block_unref(HeapBlock* block);
+// The free list keeps at most |bytes| of blocks ([gateway] block_cache_bytes), so it
+// holds what a burst needed up to that bound; lowering it frees the excess now.
+void set_thread_block_cache_limit(uint64_t bytes);
+// Bytes of blocks the free list holds now.
+uint64_t thread_block_cache_bytes();
 
 class Slice {
  public:

@@ -371,6 +371,7 @@ bool ShardRuntime::init(std::shared_ptr<const Config> config, std::string* error
   LoopLimits limits{gw.ring_entries, gw.buffer_count, gw.buffer_size};
   if (!loop_.init(limits, error)) return false;
   set_thread_buffer_ring(&loop_.buffers());
+  set_thread_block_cache_limit(gw.block_cache_bytes);
 
   proxy_.loop = &loop_;
   proxy_.shard_index = options_.index;
@@ -971,6 +972,7 @@ std::unique_ptr<ShardMetrics> ShardRuntime::snapshot() const {
   m->downstream = downstream_stats_;
   m->http = http_stats_;
   m->memory = memory_;
+  m->block_cache_bytes = thread_block_cache_bytes();  // (the snapshot runs on this shard)
   for (const auto& [name, stats] : api_stats_.all()) m->apis[name] = *stats;
   m->active_requests = proxy_.active_exchanges;
   m->upstream_pools = static_cast<uint32_t>(pools_.pool_count());

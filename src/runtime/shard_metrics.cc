@@ -141,6 +141,12 @@ std::string render_metrics(const std::vector<const ShardMetrics*>& shards,
     w.sample("ringway_memory_buffered_peak_bytes", {{"shard", shard_ids[i]}},
              shards[i]->memory.peak);
   }
+  w.family("ringway_memory_block_cache_bytes", "gauge",
+           "Freed 16 KiB heap blocks the shard keeps for reuse, up to block_cache_bytes.");
+  for (size_t i = 0; i < n; ++i) {
+    w.sample("ringway_memory_block_cache_bytes", {{"shard", shard_ids[i]}},
+             shards[i]->block_cache_bytes);
+  }
   w.family("ringway_memory_refused_requests_total", "counter",
            "Requests refused (503 / UNAVAILABLE) because the shard was over "
            "max_memory_bytes.");

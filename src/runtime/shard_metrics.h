@@ -67,6 +67,7 @@ struct ShardMetrics {
   DownstreamStats downstream;
   HttpServerStats http;
   MemoryBudget memory;  // buffer bytes held now, the peak, requests refused
+  uint64_t block_cache_bytes = 0;  // freed heap blocks kept for reuse
   std::map<std::string, ApiStats> apis;  // by API name ("-": no API matched)
   int64_t active_requests = 0;           // gauge: proxied requests in progress
   uint32_t upstream_pools = 0;           // gauge: live pools (retired ones included)

@@ -5,8 +5,8 @@ import os
 import threading
 import time
 
-from harness import (RawConn, check, check_eq, curl, fnv1a64, h2load, pattern_bytes,
-                     proxy_setup)
+from harness import (RawConn, admin_section, check, check_eq, curl, fnv1a64, free_port, h2load,
+                     metric, pattern_bytes, proxy_apis, proxy_setup, scrape)
 
 MIB = 1024 * 1024
 
@@ -160,3 +160,28 @@ def test_connection_window_minimum_keeps_streams_moving(ctx):
         r = c.request("GET", "/h2c/bytes?n=%d" % n, timeout=60)
         check_eq((r.status, len(r.body)), (200, n), "h1 client through a 64 KiB-window h2c upstream")
         check(r.body == pattern_bytes(n), "body differs")
+
+
+def test_block_cache_bytes_bounds_the_kept_blocks(ctx):
+    """block_cache_bytes: freed 16 KiB heap blocks kept for reuse per shard. A burst of
+    64 connections x 32 streams of 64 KiB responses needs many blocks at once; with the
+    default bound the shard keeps more than 64 KiB of them afterwards (so the burst
+    really used the cache), with block_cache_bytes = 65536 never more than 4 blocks,
+    and with 0 none, while every request still succeeds."""
+    b = ctx.backend()
+    kept = {}
+    for bound in (None, 65536, 0):
+        admin = free_port()
+        keys = {"shards": 1}
+        if bound is not None:
+            keys["block_cache_bytes"] = bound
+        g = ctx.gateway(proxy_apis(b), sections=admin_section(admin), **keys)
+        r = h2load("-n", 4096, "-c", 64, "-m", 32, g.url("/h2c/bytes?n=65536"), timeout=120)
+        check_eq((r.succeeded, r.failed), (4096, 0), "h2load with block_cache_bytes=%r" % bound)
+        samples, _ = scrape(admin)
+        kept[bound] = metric(samples, "ringway_memory_block_cache_bytes", shard="0")
+        ctx.note("block_cache_bytes=%r: %d bytes kept after the burst" % (bound, kept[bound]))
+        g.stop()
+    check(kept[None] > 65536, "the burst kept only %d bytes with the default bound" % kept[None])
+    check(kept[65536] <= 65536, "%d bytes kept over block_cache_bytes = 65536" % kept[65536])
+    check_eq(kept[0], 0, "bytes kept with block_cache_bytes = 0")

@@ -208,6 +208,7 @@ TEST(ConfigLoader, ShippedExampleConfigDocumentsEveryKey) {
       "upstream_max_connections", "upstream_reconnect_backoff_ms",
       "upstream_reconnect_backoff_max_ms",
       "drain_timeout_ms", "access_log", "access_log_buffer_bytes", "log_level",
+      "block_cache_bytes",
       "listen_path", "strip_listen_path", "target_url", "proxy_enable_http2", "hosts",
       "preserve_host_header", "use_keyless"};
   for (const char* key : keys) {
@@ -563,6 +564,16 @@ TEST(ConfigLoader, StoreKeysOnlyChangeOnRestart) {
   EXPECT_EQ(loaded->store.bcrypt_workers, 2u);
 }
 
+TEST(ConfigLoader, BlockCacheBytesOnlyChangesOnRestart) {
+  auto running = load_ok(std::string("[gateway]\nblock_cache_bytes = 65536\n") + kDemoApi);
+  ASSERT_NE(running, nullptr);
+  auto loaded = std::make_shared<Config>(
+      *load_ok(std::string("[gateway]\nblock_cache_bytes = 0\n") + kDemoApi));
+  EXPECT_EQ(keep_restart_only_values(*running, *loaded),
+            std::vector<std::string>{"[gateway] block_cache_bytes"});
+  EXPECT_EQ(loaded->gateway.block_cache_bytes, 65536u);
+}
+
 TEST(ConfigLoader, AcceptsUnsupportedAuthKeysWhenOff) {
   auto config = load_ok(std::string(kDemoApi) +
                         "use_basic_auth = false\n"
@@ -757,6 +768,7 @@ TEST(ConfigLoader, ParsesHardeningLimits) {
   EXPECT_EQ(defaults->gateway.send_queue_bytes, 1048576u);
   EXPECT_EQ(defaults->gateway.max_memory_bytes, 1073741824u);
   EXPECT_EQ(defaults->gateway.max_request_body_bytes, 0u);
+  EXPECT_EQ(defaults->gateway.block_cache_bytes, 16777216u);
   EXPECT_TRUE(defaults->gateway.trusted_proxies.empty());
 
   auto config = load_ok(std::string(
@@ -766,7 +778,8 @@ TEST(ConfigLoader, ParsesHardeningLimits) {
                             "http2_glitch_refill_per_s = 0\nsettings_ack_timeout_ms = 200\n"
                             "upstream_read_timeout_ms = 300\nclient_body_timeout_ms = 400\n"
                             "max_request_body_bytes = 1000\nmax_chunk_extension_bytes = 0\n"
-                            "trusted_proxies = 10.0.0.0/8, 127.0.0.1, fd00::/8, ::1\n") +
+                            "trusted_proxies = 10.0.0.0/8, 127.0.0.1, fd00::/8, ::1\n"
+                            "block_cache_bytes = 0\n") +
                         kDemoApi);
   ASSERT_TRUE(config);
   const GatewayConfig& gw = config->gateway;
@@ -780,6 +793,7 @@ TEST(ConfigLoader, ParsesHardeningLimits) {
   EXPECT_EQ(gw.client_body_timeout_ms, 400u);
   EXPECT_EQ(gw.max_request_body_bytes, 1000u);
   EXPECT_EQ(gw.max_chunk_extension_bytes, 0u);
+  EXPECT_EQ(gw.block_cache_bytes, 0u);
   ASSERT_EQ(gw.trusted_proxies.size(), 4u);
   EXPECT_TRUE(gw.trusted_proxies[0].contains("10.200.3.4"));
   EXPECT_FALSE(gw.trusted_proxies[0].contains("11.0.0.1"));
@@ -800,6 +814,9 @@ TEST(ConfigLoader, ReportsBadHardeningLimitsWithLine) {
   EXPECT_EQ(errors_of(std::string("[gateway]\nhttp2_max_glitches = 0\n") + kDemoApi),
             std::vector<std::string>{
                 "2: http2_max_glitches must be between 1 and 1000000, got 0"});
+  EXPECT_EQ(errors_of(std::string("[gateway]\nblock_cache_bytes = 2147483648\n") + kDemoApi),
+            std::vector<std::string>{
+                "2: block_cache_bytes must be between 0 and 1073741824, got 2147483648"});
   EXPECT_EQ(errors_of(std::string("[gateway]\nmax_memory_bytes = 4294967296\n") + kDemoApi),
             std::vector<std::string>{
                 "2: max_memory_bytes must be between 1048576 and 4294967295, got "
