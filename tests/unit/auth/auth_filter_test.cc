@@ -32,6 +32,8 @@ class FakeBackend : public KeyLookupBackend {
 class FakeRequest : public FilterCallbacks, public FilterRunner::Owner {
  public:
   explicit FakeRequest(const ApiConfig* api) : api_(api) {}
+  // A request that goes away cancels what it waits for, as Exchange does.
+  ~FakeRequest() { runner.cancel(); }
   RequestHead& request() override { return head; }
   const DownstreamInfo& downstream() const override { return info_; }
   const ApiConfig& api() const override { return *api_; }
