@@ -549,6 +549,9 @@ void Exchange::on_response_data(Slice data) {
 }
 
 void Exchange::on_response_bytes_sent(uint32_t bytes) {
+  // Until now the client was the slow side (the upstream was held back by a pause or
+  // its window): a stall of the upstream is measured from here (on_read_stall).
+  if (response_bytes_pending_ > 0) upstream_activity_ms_ = shard_->loop->now_ms();
   response_bytes_pending_ -= bytes < response_bytes_pending_ ? bytes : response_bytes_pending_;
   if (response_precredited_ > 0) {
     // Bytes buffered for a response filter were credited upstream as they arrived.
