@@ -323,6 +323,22 @@ class MemSink final : public ByteSink {
   bool stash_end_ = false;
 };
 
+// The steps every harness takes, by |choice|: bytes from the peer (0-3), the clock
+// moving by one of |delays_ms| (4), room in the socket (5-6). Choices from 7 on are
+// each harness's own; they do nothing here.
+template <size_t N>
+void transport_step(uint32_t choice, FuzzInput& in, MemSink& sink, ManualTimers& timers,
+                    const uint32_t (&delays_ms)[N], ConnEvents& events) {
+  if (choice <= 3) {
+    uint32_t n = in.u16();
+    sink.receive(in.bytes(n == 0 ? SIZE_MAX : n), events);
+  } else if (choice == 4) {
+    timers.advance(in.pick(delays_ms));
+  } else if (choice <= 6) {
+    uint32_t n = in.u16();
+    sink.send(n == 0 ? SIZE_MAX : n, events);
+  }
+}
 
 // Body bytes of the party tagged |tag| (see tag_party).
 inline Slice filler(uint32_t n, uint8_t tag) {
@@ -584,24 +600,10 @@ class ServerHarness final : public RequestHandlerFactory, public ConnEvents {
 
  private:
   void step_once() {
-    switch (in_.below(12)) {
-      case 0:
-      case 1:
-      case 2:
-      case 3: {
-        uint32_t n = in_.u16();
-        sink_.receive(in_.bytes(n == 0 ? SIZE_MAX : n), *this);
-        break;
-      }
-      case 4:
-        timers_.advance(in_.pick({1u, 50u, 999u, 1001u, 2001u, 3001u, 5001u, 60001u}));
-        break;
-      case 5:
-      case 6: {
-        uint32_t n = in_.u16();
-        sink_.send(n == 0 ? SIZE_MAX : n, *this);
-        break;
-      }
+    static constexpr uint32_t kDelaysMs[] = {1, 50, 999, 1001, 2001, 3001, 5001, 60001};
+    uint32_t choice = in_.below(12);
+    transport_step(choice, in_, sink_, timers_, kDelaysMs, *this);
+    switch (choice) {
       case 7:
       case 8: {
         std::vector<FakeRequestHandler*> waiting;
@@ -638,6 +640,9 @@ class ServerHarness final : public RequestHandlerFactory, public ConnEvents {
 };
 
 // --- client side: a request sent upstream, as the input says --------------------
+
+// The clock steps the client harnesses take (transport_step).
+inline constexpr uint32_t kClientDelaysMs[] = {1, 999, 1001, 5001, 60001};
 
 class FakeUpstream final : public UpstreamCallbacks {
  public:

@@ -80,24 +80,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!(variant & 32)) sink.receive(std::string_view(kServerSettings, 9), events);
     sink.end_turn(events);
     for (int step = 0; step < 4096 && in.remaining() > 0 && !sink.done(); ++step) {
-      switch (in.below(11)) {
-        case 0:
-        case 1:
-        case 2:
-        case 3: {
-          uint32_t n = in.u16();
-          sink.receive(in.bytes(n == 0 ? SIZE_MAX : n), events);
-          break;
-        }
-        case 4:
-          timers.advance(in.pick({1u, 999u, 1001u, 5001u, 60001u}));
-          break;
-        case 5:
-        case 6: {
-          uint32_t n = in.u16();
-          sink.send(n == 0 ? SIZE_MAX : n, events);
-          break;
-        }
+      uint32_t choice = in.below(11);
+      fuzz::transport_step(choice, in, sink, timers, fuzz::kClientDelaysMs, events);
+      switch (choice) {
         case 7: {
           std::vector<fuzz::FakeUpstream*> live;
           for (const auto& r : requests) {
