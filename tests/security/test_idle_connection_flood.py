@@ -12,6 +12,24 @@ from harness import RawConn, check, check_eq, curl_ok, proxy_apis, proxy_setup, 
 from test_tls import surl, tcurl_ok, tls_gateway
 
 
+def watch_until_closed(socks, start, bound_s):
+    """Reads |socks| until all are closed by the peer or |bound_s| after |start| have
+    passed. Returns ({sock: seconds after start when closed}, {sock: bytes read})."""
+    closed, data = {}, {}
+    while len(closed) < len(socks) and time.monotonic() - start < bound_s:
+        r, _, _ = select.select([s for s in socks if s not in closed], [], [], 0.1)
+        for s in r:
+            try:
+                d = s.recv(4096)
+            except OSError:
+                d = b""
+            if d:
+                data[s] = data.get(s, b"") + d
+            else:
+                closed[s] = time.monotonic() - start
+    return closed, data
+
+
 def test_idle_connection_flood_max_connections(ctx):
     """Row 21: max_connections = 2: a third connection is closed without a response, the
     admitted ones keep working, a new one is admitted after one closes."""
@@ -83,19 +101,8 @@ def test_idle_connection_flood_silent_sockets(ctx):
     base_fds = len(os.listdir("/proc/%d/fd" % g.pid))
     socks = [socket.create_connection(("127.0.0.1", g.port), timeout=5) for _ in range(n)]
     start = time.monotonic()
-    closed, data = {}, {}
     try:
-        while len(closed) < n and time.monotonic() - start < 5:
-            r, _, _ = select.select([s for s in socks if s not in closed], [], [], 0.1)
-            for s in r:
-                try:
-                    d = s.recv(4096)
-                except OSError:
-                    d = b""
-                if d:
-                    data[s] = data.get(s, b"") + d
-                else:
-                    closed[s] = time.monotonic() - start
+        closed, data = watch_until_closed(socks, start, 5)
         check_eq(len(closed), n, "silent connections closed within 5 s")
         check_eq(list(data.values()), [], "bytes sent to silent connections")
         times = sorted(closed.values())
@@ -129,21 +136,10 @@ def test_idle_tls_connection_flood_closed_at_handshake_timeout(ctx):
     base_fds = len(os.listdir("/proc/%d/fd" % g.pid))
     socks = [socket.create_connection(("127.0.0.1", g.tls_port), timeout=5) for _ in range(n)]
     start = time.monotonic()
-    closed, data = {}, {}
     try:
         r = tcurl_ok(ctx, "--http1.1", surl(g, "/h1/hello"))
         check_eq((r.status, r.body), (200, b"hello\n"), "a TLS request during the flood")
-        while len(closed) < n and time.monotonic() - start < 5:
-            r, _, _ = select.select([s for s in socks if s not in closed], [], [], 0.1)
-            for s in r:
-                try:
-                    d = s.recv(4096)
-                except OSError:
-                    d = b""
-                if d:
-                    data[s] = data.get(s, b"") + d
-                else:
-                    closed[s] = time.monotonic() - start
+        closed, data = watch_until_closed(socks, start, 5)
         check_eq(len(closed), n, "silent TLS connections closed within 5 s")
         check_eq(list(data.values()), [], "bytes sent to silent TLS connections")
         times = sorted(closed.values())
