@@ -139,6 +139,28 @@ def read_file(path, default=""):
         return default
 
 
+def read_until_closed(socks, start, until, closed, data):
+    """Reads the sockets of |socks| not yet in |closed| until the peer has closed them
+    all or time.monotonic() reaches |until|. A close is recorded in |closed| as
+    {sock: seconds after |start|}; bytes read are appended to |data| {sock: bytes}
+    (only sockets that got bytes appear)."""
+    while True:
+        open_socks = [s for s in socks if s not in closed]
+        left = until - time.monotonic()
+        if left <= 0 or not open_socks:
+            return
+        r, _, _ = select.select(open_socks, [], [], min(left, 0.1))
+        for s in r:
+            try:
+                d = s.recv(65536)
+            except OSError:
+                d = b""
+            if d:
+                data[s] = data.get(s, b"") + d
+            else:
+                closed[s] = time.monotonic() - start
+
+
 def rss_kib(pid):
     """VmRSS of a process in KiB, or None when it is gone."""
     try:

@@ -4,30 +4,13 @@ connections are closed at idle_timeout_ms (silent ones at request_header_timeout
 and the gateway admits new connections again once the flood is gone."""
 
 import os
-import select
 import socket
 import time
 
-from harness import RawConn, check, check_eq, curl_ok, proxy_apis, proxy_setup, wait_for
+from harness import (RawConn, check, check_eq, curl_ok, proxy_apis, proxy_setup,
+                     read_until_closed, wait_for)
 from test_tls import surl, tcurl_ok, tls_gateway
 
-
-def watch_until_closed(socks, start, bound_s):
-    """Reads |socks| until all are closed by the peer or |bound_s| after |start| have
-    passed. Returns ({sock: seconds after start when closed}, {sock: bytes read})."""
-    closed, data = {}, {}
-    while len(closed) < len(socks) and time.monotonic() - start < bound_s:
-        r, _, _ = select.select([s for s in socks if s not in closed], [], [], 0.1)
-        for s in r:
-            try:
-                d = s.recv(4096)
-            except OSError:
-                d = b""
-            if d:
-                data[s] = data.get(s, b"") + d
-            else:
-                closed[s] = time.monotonic() - start
-    return closed, data
 
 
 def test_idle_connection_flood_max_connections(ctx):
@@ -102,7 +85,8 @@ def test_idle_connection_flood_silent_sockets(ctx):
     socks = [socket.create_connection(("127.0.0.1", g.port), timeout=5) for _ in range(n)]
     start = time.monotonic()
     try:
-        closed, data = watch_until_closed(socks, start, 5)
+        closed, data = {}, {}
+        read_until_closed(socks, start, start + 5, closed, data)
         check_eq(len(closed), n, "silent connections closed within 5 s")
         check_eq(list(data.values()), [], "bytes sent to silent connections")
         times = sorted(closed.values())
@@ -139,7 +123,8 @@ def test_idle_tls_connection_flood_closed_at_handshake_timeout(ctx):
     try:
         r = tcurl_ok(ctx, "--http1.1", surl(g, "/h1/hello"))
         check_eq((r.status, r.body), (200, b"hello\n"), "a TLS request during the flood")
-        closed, data = watch_until_closed(socks, start, 5)
+        closed, data = {}, {}
+        read_until_closed(socks, start, start + 5, closed, data)
         check_eq(len(closed), n, "silent TLS connections closed within 5 s")
         check_eq(list(data.values()), [], "bytes sent to silent TLS connections")
         times = sorted(closed.values())

@@ -4,12 +4,11 @@ request_header_timeout_ms; the connection cap holds meanwhile and a canary reque
 a fresh connection is served."""
 
 import os
-import select
 import socket
 import time
 
 from harness import (RawConn, check, check_eq, check_json_error_reply, curl_ok, proxy_setup,
-                     raw_exchange, wait_for)
+                     raw_exchange, read_until_closed, wait_for)
 
 
 def test_slowloris_one_connection_408(ctx):
@@ -76,22 +75,7 @@ def test_slowloris_200_connections_byte_by_byte(ctx):
                     except OSError:
                         pass  # the gateway closed it; the read below sees that
             pos = min(pos + 1, len(head) - 1)
-            deadline = time.monotonic() + 0.05
-            while True:
-                left = deadline - time.monotonic()
-                open_socks = [s for s in socks if s not in closed]
-                if left <= 0 or not open_socks:
-                    break
-                r, _, _ = select.select(open_socks, [], [], left)
-                for s in r:
-                    try:
-                        data = s.recv(65536)
-                    except OSError:
-                        data = b""
-                    if data:
-                        got[s] += data
-                    else:
-                        closed[s] = time.monotonic() - start
+            read_until_closed(socks, start, time.monotonic() + 0.05, closed, got)
         check_eq(len(closed), n, "connections closed by the gateway within 8 s")
         replies = [got[s] for s in socks]
         refused = [s for s in socks if got[s] == b""]
