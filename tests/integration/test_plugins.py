@@ -134,8 +134,10 @@ def test_plugin_request_bodies(ctx):
         "body": keyless(b, "/body/", pre="body"),
         "size": keyless(b, "/size/", pre="body_size"),
     }
+    # A 20 MiB message each way takes seconds under ASan on a loaded 2-core machine; the
+    # default 2 s deadline once ran out in CI, so this gateway gives the hook 30 s.
     g = plugin_gateway(ctx, apis, p.url, grpc_send_max_size=64 << 20,
-                       grpc_recv_max_size=64 << 20)
+                       grpc_recv_max_size=64 << 20, timeout_ms=30000)
     for front, flags in FRONTS.items():
         r = curl_ok(*flags, "--data-binary", "hello", g.url("/body/echo"))
         check_eq((r.status, r.body, r.headers.get("content-length")), (200, b"plugin body", "11"),
@@ -147,6 +149,7 @@ def test_plugin_request_bodies(ctx):
         f.write(b"x" * (20 << 20))
     for front, flags in FRONTS.items():
         r = curl_ok(*flags, "--data-binary", "@" + big, g.url("/size/inspect"), timeout=60)
+        check_eq(r.status, 200, front + ": 20 MiB through the hook (body %r)" % r.body[:200])
         j = r.json()
         check_eq((r.status, j["headers"].get("x-body-bytes"), j["headers"].get("x-body-text"),
                   j["body_bytes"]), (200, str(20 << 20), "yes", 20 << 20),
