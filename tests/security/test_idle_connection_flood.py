@@ -12,7 +12,6 @@ from harness import (RawConn, check, check_eq, curl_ok, proxy_apis, proxy_setup,
 from test_tls import surl, tcurl_ok, tls_gateway
 
 
-
 def test_idle_connection_flood_max_connections(ctx):
     """Row 21: max_connections = 2: a third connection is closed without a response, the
     admitted ones keep working, a new one is admitted after one closes."""
